@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import azure.functions as func
+
+from runner_fleet import runtime, workers
+from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE
+
+bp = func.Blueprint()
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=PROVISION_QUEUE, connection="AzureWebJobsStorage")
+async def provision(msg: func.QueueMessage) -> None:
+    rt = runtime.current()
+    await workers.run_provision(
+        msg.get_body().decode("utf-8"),
+        message_id=msg.id or "",
+        dequeue_count=msg.dequeue_count or 1,
+        provisioner=rt.provisioner(),
+        queue=rt.queue,
+    )
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=RELEASE_QUEUE, connection="AzureWebJobsStorage")
+async def release(msg: func.QueueMessage) -> None:
+    await workers.run_release(
+        msg.get_body().decode("utf-8"),
+        message_id=msg.id or "",
+        dequeue_count=msg.dequeue_count or 1,
+        releaser=runtime.current().releaser(),
+    )

@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented for Azure, GitHub, GitLab, Azure Storage and in memory."""

@@ -1,0 +1,1 @@
+"""GitHub adapters (PyGithub). PyGithub is synchronous, so calls run in worker threads."""

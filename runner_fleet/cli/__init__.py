@@ -1,0 +1,75 @@
+"""The `runner-fleet` command. Exit codes: 0 ok, 1 a check failed or something was wrong, 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from runner_fleet.settings import SettingsError
+
+EXIT_OK, EXIT_FOUND_WRONG, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runner-fleet",
+        description="Single-use Azure VM runners for GitHub Actions and GitLab CI jobs on private networks.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run the whole lifecycle against the simulators (no cloud account)"
+    )
+    demo.add_argument("--jobs", type=int, default=12, help="matched jobs to queue (default 12)")
+    demo.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
+    demo.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
+    demo.add_argument("--plain", action="store_true", help="no live display; print progress lines")
+
+    serve = commands.add_parser(
+        "serve", help="run the function app's HTTP, queue and timer functions locally"
+    )
+    serve.add_argument("--simulate", action="store_true", help="point every client at in-process simulators")
+    serve.add_argument("--port", type=int, default=7071)
+    serve.add_argument("--host", default="127.0.0.1")
+
+    pools = commands.add_parser("pools", help="print the validated pool configuration")
+    pools.add_argument("--json", action="store_true")
+    pools.add_argument("--example", action="store_true", help="show the built-in example pools")
+
+    runners = commands.add_parser("runners", help="list runner VMs and registrations with their state")
+    runners.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "pools":
+            from runner_fleet.cli.pools import run as run_pools
+
+            return run_pools(args)
+        if args.command == "serve":
+            from runner_fleet.cli.serve import run as run_serve
+
+            return run_serve(args)
+        if args.command == "demo":
+            from runner_fleet.cli.demo import run as run_demo
+
+            return run_demo(args)
+        if args.command == "runners":
+            from runner_fleet.cli.runners import run as run_runners
+
+            return run_runners(args)
+    except SettingsError as exc:
+        print(f"runner-fleet: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE  # pragma: no cover - parser.error exits
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class MalformedEvent(ValueError):
+    """The body is not the shape the event type promises; answered with 400."""
+
+
+class DictWrapper:
+    """Read-only access to a JSON object with type-checked getters that raise `MalformedEvent`."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, Mapping):
+            raise MalformedEvent("payload must be a JSON object")
+        self._data = data
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        return self._data
+
+    def _obj(self, key: str) -> Mapping[str, Any]:
+        value = self._data.get(key)
+        if not isinstance(value, Mapping):
+            raise MalformedEvent(f"'{key}' must be an object")
+        return value
+
+    def _opt_obj(self, key: str) -> Mapping[str, Any] | None:
+        value = self._data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise MalformedEvent(f"'{key}' must be an object or null")
+        return value
+
+    def _str(self, key: str) -> str:
+        value = self._data.get(key)
+        if not isinstance(value, str):
+            raise MalformedEvent(f"'{key}' must be a string")
+        return value
+
+    def _opt_str(self, key: str) -> str | None:
+        value = self._data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise MalformedEvent(f"'{key}' must be a string or null")
+        return value
+
+    def _int(self, key: str) -> int:
+        value = self._data.get(key)
+        # bool is an int in Python; JSON true is not an ID.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MalformedEvent(f"'{key}' must be an integer")
+        return value
+
+    def _opt_int(self, key: str) -> int | None:
+        value = self._data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MalformedEvent(f"'{key}' must be an integer or null")
+        return value
+
+    def _str_list(self, key: str) -> tuple[str, ...]:
+        value = self._data.get(key)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise MalformedEvent(f"'{key}' must be a list of strings")
+        return tuple(value)

@@ -1,0 +1,49 @@
+"""What travels on the work queues: versioned by `kind`, unknown fields ignored (forward compatible)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Forge = Literal["github", "gitlab"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    forge: Forge
+    pool: str
+    job_id: int
+    org: str = ""
+    # GitHub: owner/name; GitLab: the project path (or id as text).
+    repository: str = ""
+    installation_id: int | None = None
+    delivery_id: str = ""
+    enqueued_at: float = Field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class ProvisionRequest(_Message):
+    kind: Literal["provision"] = "provision"
+    labels: tuple[str, ...] = ()
+    # When the forge first said the job was queued: the start of the queued -> running latency.
+    queued_at: float = Field(default_factory=time.time)
+
+
+class ReleaseRequest(_Message):
+    kind: Literal["release"] = "release"
+    runner_name: str
+    runner_id: int | None = None
+    conclusion: str | None = None
+
+
+def parse_provision(body: str) -> ProvisionRequest:
+    return ProvisionRequest.model_validate_json(body)
+
+
+def parse_release(body: str) -> ReleaseRequest:
+    return ReleaseRequest.model_validate_json(body)

@@ -1,0 +1,35 @@
+"""Deterministic resource names: a retried step produces the same name, so a retried PUT is a no-op.
+
+Runner, VM and computer names are all `rf-<pool>-<10 hex>`: short (Linux computer names stop at 64),
+DNS-safe, and parseable back to the pool without a lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+PREFIX = "rf"
+_NAME = re.compile(r"^rf-(?P<pool>[a-z][a-z0-9-]{0,18}[a-z0-9])-(?P<suffix>[0-9a-f]{10})$")
+
+
+def runner_name(pool: str, forge: str, job_key: str) -> str:
+    """The name of the runner (and VM) provisioned for one job of one pool."""
+    digest = hashlib.sha256(f"{forge}\0{pool}\0{job_key}".encode()).hexdigest()[:10]
+    return f"{PREFIX}-{pool}-{digest}"
+
+
+def pool_of(name: str | None) -> str | None:
+    """The pool a runner name belongs to, or None if the name is not one of ours."""
+    if not name:
+        return None
+    match = _NAME.match(name)
+    return match.group("pool") if match else None
+
+
+def nic_name(vm_name: str) -> str:
+    return f"{vm_name}-nic"
+
+
+def os_disk_name(vm_name: str) -> str:
+    return f"{vm_name}-osdisk"

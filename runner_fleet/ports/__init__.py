@@ -1,0 +1,1 @@
+"""Narrow interfaces the use cases depend on; adapters implement them."""

@@ -1,0 +1,66 @@
+"""Where runner VMs live. Azure is the source of truth for what exists; tags say what a VM is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from runner_fleet.settings.pool import Pool
+
+TAG_MANAGED_BY = "managed-by"
+MANAGED_BY = "runner-fleet"
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    name: str
+    pool: Pool
+    size: str
+    custom_data_b64: str
+    tags: dict[str, str]
+    ssh_public_key: str
+    spot: bool = False
+
+
+@dataclass(frozen=True)
+class VmInfo:
+    name: str
+    resource_group: str
+    size: str
+    tags: dict[str, str]
+    provisioning_state: str
+    power_state: str | None = None
+    created_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pool(self) -> str | None:
+        return self.tags.get("pool")
+
+    @property
+    def forge(self) -> str | None:
+        return self.tags.get("forge")
+
+
+class VmCreateRejected(Exception):
+    """Azure refused this VM for a reason another size or priority may not hit (capacity, quota, SKU)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class Compute(Protocol):
+    async def get_vm(self, pool: Pool, name: str) -> VmInfo | None: ...
+
+    async def create_vm(self, spec: VmSpec) -> VmInfo:
+        """Create (or, for the same name, converge to) one VM and wait until Azure reports it provisioned."""
+
+    async def delete_vm(self, pool: Pool, name: str) -> bool:
+        """Delete a VM with its NIC and OS disk; False if it did not exist."""
+
+    async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
+        """Our VMs (by the managed-by tag) in the resource groups of `pools`."""
+
+    async def close(self) -> None: ...

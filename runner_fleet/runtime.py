@@ -1,0 +1,191 @@
+"""The composition root: builds the adapters from settings once per process and hands out use cases.
+
+The webhook path needs only the queue, the state table and the pools; the Azure management and
+forge clients are built on first use by queue or timer work, so importing them never slows a webhook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from runner_fleet.logs import configure_default, get_logger, register_secret
+from runner_fleet.ports.compute import Compute
+from runner_fleet.ports.forge import RunnerRegistry
+from runner_fleet.ports.queue import WorkQueue
+from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
+from runner_fleet.state.store import FleetState
+from runner_fleet.state.table import StateTable
+from runner_fleet.usecases.accept_github_webhook import GitHubIntake
+from runner_fleet.usecases.provision import Provisioner
+from runner_fleet.usecases.release import Releaser
+
+log = get_logger("runtime")
+
+DELIVERY_RETENTION = timedelta(days=3)  # GitHub keeps deliveries for redelivery this long
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    pools: tuple[Pool, ...]
+    queue: WorkQueue
+    table: StateTable
+    compute_factory: Callable[[], Compute]
+    registry_factories: Mapping[str, Callable[[], RunnerRegistry]]
+    ssh_public_key_factory: Callable[[], str] | None = None
+    _compute: Compute | None = field(default=None, init=False)
+    _registries: dict[str, RunnerRegistry] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for secret in (
+            self.settings.github_webhook_secret,
+            self.settings.github_token,
+            self.settings.gitlab_token,
+            self.settings.gitlab_webhook_token,
+            self.settings.gitlab_webhook_signing_token,
+        ):
+            if secret is not None:
+                register_secret(secret.get_secret_value())
+        self.state = FleetState(self.table)
+        self.pools_by_name = {pool.name: pool for pool in self.pools}
+
+    # -- webhook path ---------------------------------------------------------------------------
+    def github_intake(self) -> GitHubIntake:
+        secret = self.settings.github_webhook_secret
+        return GitHubIntake(
+            secret=secret.get_secret_value().encode() if secret else b"",
+            pools=self.pools,
+            queue=self.queue,
+            state=self.state,
+        )
+
+    # -- queue and timer work -------------------------------------------------------------------
+    @property
+    def compute(self) -> Compute:
+        if self._compute is None:
+            self._compute = self.compute_factory()
+        return self._compute
+
+    def registry(self, forge: str) -> RunnerRegistry:
+        if forge not in self._registries:
+            self._registries[forge] = self.registry_factories[forge]()
+        return self._registries[forge]
+
+    def _lazy_registries(self) -> Mapping[str, RunnerRegistry]:
+        return _LazyRegistries(self)
+
+    def provisioner(self) -> Provisioner:
+        from runner_fleet.sshkey import unusable_public_key
+
+        key = self.ssh_public_key_factory() if self.ssh_public_key_factory else unusable_public_key()
+        return Provisioner(self.pools_by_name, self.state, self.compute, self._lazy_registries(), key)
+
+    def releaser(self) -> Releaser:
+        return Releaser(self.pools_by_name, self.state, self.compute, self._lazy_registries())
+
+    async def housekeeping(self) -> dict[str, int]:
+        removed = {
+            forge: await self.state.purge_deliveries(forge, DELIVERY_RETENTION)
+            for forge in ("github", "gitlab")
+        }
+        log.info("housekeeping.done", deliveries_removed=sum(removed.values()))
+        return removed
+
+    async def aclose(self) -> None:
+        if self._compute is not None:
+            await self._compute.close()
+        for registry in self._registries.values():
+            await registry.close()
+        await self.queue.close()
+        await self.table.close()
+
+
+class _LazyRegistries(Mapping[str, RunnerRegistry]):
+    """Forge clients built on first use, so a GitHub-only fleet never constructs a GitLab client."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getitem__(self, forge: str) -> RunnerRegistry:
+        return self._runtime.registry(forge)
+
+    def __iter__(self) -> Any:
+        return iter(self._runtime.registry_factories)
+
+    def __len__(self) -> int:
+        return len(self._runtime.registry_factories)
+
+
+def registry_factories(settings: ServiceSettings) -> dict[str, Callable[[], RunnerRegistry]]:
+    def github() -> RunnerRegistry:
+        from runner_fleet.adapters.github.auth import GitHubAuth, GitHubClientOptions
+        from runner_fleet.adapters.github.registry import GitHubRegistry
+
+        auth = GitHubAuth(
+            GitHubClientOptions(base_url=settings.github_api_url),
+            app_id=settings.github_app_id,
+            private_key=settings.github_app_private_key.get_secret_value()
+            if settings.github_app_private_key
+            else None,
+            token=settings.github_token.get_secret_value() if settings.github_token else None,
+        )
+        return GitHubRegistry(auth, base_url=settings.github_api_url)
+
+    return {"github": github}
+
+
+def azure_compute_factory(settings: ServiceSettings, credential: Any = None) -> Callable[[], Compute]:
+    def build() -> Compute:
+        from runner_fleet.adapters.azure.compute import ArmConnection, AzureCompute
+        from runner_fleet.adapters.azure.credentials import default_credential
+
+        connection = ArmConnection(
+            credential=credential if credential is not None else default_credential(),
+            endpoint=settings.arm_endpoint,
+            ca_bundle=str(settings.arm_ca_bundle) if settings.arm_ca_bundle else None,
+        )
+        return AzureCompute(connection)
+
+    return build
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
+    """The runtime Azure Functions runs: Azure Storage for queue and state, Azure and forge APIs."""
+    from runner_fleet.adapters.storage import storage_from_settings
+
+    env = dict(os.environ if environ is None else environ)
+    settings = load_service_settings(env)
+    pools = load_pools(settings)
+    queue, table = storage_from_settings(env)
+    return Runtime(
+        settings, pools, queue, table, azure_compute_factory(settings), registry_factories(settings)
+    )
+
+
+_current: Runtime | None = None
+_factory: Callable[[], Runtime] = from_environment
+
+
+def install(runtime: Runtime | None) -> None:
+    """Use `runtime` for every function invocation in this process (the local host and tests)."""
+    global _current  # noqa: PLW0603 - one runtime per process, as the Functions worker has one app
+    _current = runtime
+
+
+def current() -> Runtime:
+    global _current  # noqa: PLW0603 - one runtime per process, as the Functions worker has one app
+    if _current is None:
+        configure_default()
+        _current = _factory()
+    return _current
+
+
+def startup_check() -> None:
+    """Fail the function host's start with a clear message when the settings are unusable."""
+    if _current is None:
+        settings = load_service_settings()
+        load_pools(settings)

@@ -1,0 +1,225 @@
+"""A pool: one kind of runner a platform admin offers, and where and how its VMs are made."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Pool names end up in VM names, tags and runner names: keep them short and DNS-safe.
+POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+_SUBNET_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.Network/virtualNetworks/(?P<vnet>[^/]+)/subnets/(?P<subnet>[^/]+)$",
+    re.IGNORECASE,
+)
+_AKS_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+"
+    r"/providers/Microsoft\.ContainerService/managedClusters/[^/]+$",
+    re.IGNORECASE,
+)
+_ZONE_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/privateDnsZones/[^/]+$",
+    re.IGNORECASE,
+)
+# Labels reach GitHub, GitLab and VM tags; never a shell. Still, refuse anything exotic up front.
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+_IMAGE_URN = re.compile(r"^[^:\s]+:[^:\s]+:[^:\s]+:[^:\s]+$")
+_GALLERY_IMAGE = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Compute/", re.IGNORECASE
+)
+_VM_SIZE = re.compile(r"^[A-Za-z0-9_]+$")
+
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GitHubScope(_Strict):
+    org: str = Field(min_length=1, max_length=39)
+    # Empty: an org-level runner usable by every repository the runner group allows.
+    repositories: tuple[str, ...] = ()
+    repo_level: bool = False
+    runner_group_id: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _repo_level_needs_one_repo(self) -> GitHubScope:
+        if self.repo_level and len(self.repositories) != 1:
+            raise ValueError("repo_level runners need exactly one entry in repositories")
+        return self
+
+
+class GitLabScope(_Strict):
+    group_id: int | None = Field(default=None, ge=1)
+    project_id: int | None = Field(default=None, ge=1)
+    access_level: Literal["not_protected", "ref_protected"] = "not_protected"
+    maximum_timeout_s: int = Field(default=3600, ge=600)
+
+    @model_validator(mode="after")
+    def _exactly_one_scope(self) -> GitLabScope:
+        if (self.group_id is None) == (self.project_id is None):
+            raise ValueError("set exactly one of group_id or project_id")
+        return self
+
+
+class AzurePlacement(_Strict):
+    subscription_id: str
+    resource_group: str = Field(min_length=1, max_length=90)
+    location: str = Field(min_length=1)
+    subnet_id: str
+    vm_sizes: tuple[str, ...] = Field(min_length=1)
+    image: str = "Canonical:ubuntu-24_04-lts:server:latest"
+    os_disk: Literal["ephemeral", "managed"] = "ephemeral"
+    os_disk_size_gb: int = Field(default=64, ge=30, le=2048)
+    spot: bool = False
+    spot_fallback_to_on_demand: bool = True
+    admin_username: str = Field(default="runneradmin", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value):
+            raise ValueError("must be a subscription GUID")
+        return value.lower()
+
+    @field_validator("subnet_id")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        if not _SUBNET_ID.match(value):
+            raise ValueError(
+                "must be a subnet resource ID (/subscriptions/.../virtualNetworks/<vnet>/subnets/<subnet>)"
+            )
+        return value
+
+    @field_validator("vm_sizes")
+    @classmethod
+    def _sizes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in value if not _VM_SIZE.match(s)]
+        if bad:
+            raise ValueError(f"not VM size names: {bad}")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not (_IMAGE_URN.match(value) or _GALLERY_IMAGE.match(value)):
+            raise ValueError("must be publisher:offer:sku:version or an image / gallery image resource ID")
+        return value
+
+    @property
+    def subnet_parts(self) -> dict[str, str]:
+        match = _SUBNET_ID.match(self.subnet_id)
+        assert match is not None  # validated above
+        return match.groupdict()
+
+
+class PrivateCluster(_Strict):
+    aks_cluster_id: str | None = None
+    api_server_fqdn: str | None = None
+    dns_zone_id: str | None = None
+    extra_dns_zone_ids: tuple[str, ...] = ()
+
+    @field_validator("aks_cluster_id")
+    @classmethod
+    def _aks(cls, value: str | None) -> str | None:
+        if value is not None and not _AKS_ID.match(value):
+            raise ValueError("must be a Microsoft.ContainerService/managedClusters resource ID")
+        return value
+
+    @field_validator("dns_zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not _ZONE_ID.match(value):
+            raise ValueError("must be a Microsoft.Network/privateDnsZones resource ID")
+        return value
+
+    @field_validator("extra_dns_zone_ids")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for zone in value:
+            if not _ZONE_ID.match(zone):
+                raise ValueError(f"{zone!r} is not a Microsoft.Network/privateDnsZones resource ID")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_find_the_cluster(self) -> PrivateCluster:
+        if self.aks_cluster_id is None and not (self.api_server_fqdn and self.dns_zone_id):
+            raise ValueError("set aks_cluster_id, or both api_server_fqdn and dns_zone_id")
+        return self
+
+
+class Limits(_Strict):
+    max_runners: int = Field(default=10, ge=1, le=1000)
+    warm: int = Field(default=0, ge=0)
+    idle_timeout_s: int = Field(default=600, ge=60)
+    boot_timeout_s: int = Field(default=600, ge=60)
+    max_lifetime_s: int = Field(default=6 * 3600, ge=600)
+
+    @model_validator(mode="after")
+    def _warm_fits(self) -> Limits:
+        if self.warm > self.max_runners:
+            raise ValueError("warm cannot exceed max_runners")
+        return self
+
+
+class Pool(_Strict):
+    name: str
+    forge: Literal["github", "gitlab"]
+    labels: tuple[Label, ...] = Field(min_length=1)
+    os: Literal["linux"] = "linux"
+    arch: Literal["x64", "arm64"] = "x64"
+    github: GitHubScope | None = None
+    gitlab: GitLabScope | None = None
+    azure: AzurePlacement
+    cluster: PrivateCluster | None = None
+    limits: Limits = Limits()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not POOL_NAME.match(value):
+            raise ValueError("must be 2-20 characters of a-z, 0-9 and '-', starting with a letter")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [label for label in value if not _LABEL.match(label)]
+        if bad:
+            raise ValueError(f"labels may hold only letters, digits and . _ : - (got {bad})")
+        lowered = [label.lower() for label in value]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("labels are case-insensitive and must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _scope_matches_forge(self) -> Pool:
+        if self.forge == "github" and (self.github is None or self.gitlab is not None):
+            raise ValueError("a github pool needs a 'github' scope and no 'gitlab' scope")
+        if self.forge == "gitlab" and (self.gitlab is None or self.github is not None):
+            raise ValueError("a gitlab pool needs a 'gitlab' scope and no 'github' scope")
+        return self
+
+    @property
+    def implied_labels(self) -> tuple[str, ...]:
+        """Labels GitHub runners carry besides the configured ones (`self-hosted`, OS, architecture)."""
+        return ("self-hosted", self.os, self.arch)
+
+    @property
+    def runner_labels(self) -> tuple[str, ...]:
+        """Every label a runner of this pool registers with, implied ones first, without duplicates."""
+        seen: dict[str, str] = {}
+        for label in (*self.implied_labels, *self.labels):
+            seen.setdefault(label.lower(), label)
+        return tuple(seen.values())
+
+    @property
+    def registration_repository(self) -> str | None:
+        """`owner/name` for repo-level GitHub runners; None where runners register on the org or group."""
+        if self.github is None or not self.github.repo_level:
+            return None
+        repo = self.github.repositories[0]
+        return repo if "/" in repo else f"{self.github.org}/{repo}"

@@ -1,0 +1,1 @@
+"""The state table: intent, bindings and delivery de-duplication (Azure is the truth for what exists)."""

@@ -1,0 +1,118 @@
+"""The rules of the state table, on top of any `StateTable` backend.
+
+Partitions:
+- `delivery-<forge>`: webhook deliveries already accepted (de-duplication on the forge's delivery ID);
+- `job-<forge>`: provisioning intent per job, with a lease so two workers never provision one job.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
+from runner_fleet.state.table import Record, StateTable, encode_key
+
+JobState = Literal["provisioning", "provisioned", "released"]
+
+
+@dataclass(frozen=True)
+class JobClaim:
+    """The outcome of trying to take a job for provisioning."""
+
+    granted: bool
+    state: JobState
+    runner_name: str
+    record: Record | None
+    # When not granted: another worker holds the lease until this time (epoch seconds), or 0 if done.
+    busy_until: float = 0.0
+
+
+class FleetState:
+    def __init__(self, table: StateTable) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> StateTable:
+        return self._table
+
+    # -- webhook deliveries ---------------------------------------------------------------------
+    async def claim_delivery(self, forge: str, delivery_id: str) -> bool:
+        """True the first time a delivery is seen; False for a duplicate or redelivery."""
+        try:
+            await self._table.insert(
+                f"delivery-{forge}", encode_key(delivery_id), {"received_at": time.time()}
+            )
+        except AlreadyExists:
+            return False
+        return True
+
+    async def forget_delivery(self, forge: str, delivery_id: str) -> None:
+        """Undo a claim whose work could not be enqueued, so the forge's redelivery is not ignored."""
+        await self._table.delete(f"delivery-{forge}", encode_key(delivery_id))
+
+    async def purge_deliveries(self, forge: str, older_than: timedelta) -> int:
+        cutoff = datetime.now(UTC) - older_than
+        removed = 0
+        for record in await self._table.query(f"delivery-{forge}"):
+            if record.updated_at < cutoff and await self._table.delete(record.partition, record.key):
+                removed += 1
+        return removed
+
+    # -- jobs -----------------------------------------------------------------------------------
+    async def claim_job(
+        self, forge: str, job_key: str, *, runner_name: str, pool: str, owner: str, lease_s: float
+    ) -> JobClaim:
+        """Take the provisioning lease on a job, or learn who holds it / that it is done.
+
+        The same `owner` (the queue message ID, stable across redeliveries of that message) may
+        re-take its own lease, so a retried message continues where the failed attempt stopped.
+        """
+        partition, key = f"job-{forge}", encode_key(job_key)
+        now = time.time()
+        data = {
+            "state": "provisioning",
+            "runner_name": runner_name,
+            "pool": pool,
+            "owner": owner,
+            "lease_until": now + lease_s,
+            "claimed_at": now,
+        }
+        for _ in range(3):
+            existing = await self._table.get(partition, key)
+            if existing is None:
+                try:
+                    record = await self._table.insert(partition, key, data)
+                except AlreadyExists:
+                    continue
+                return JobClaim(True, "provisioning", runner_name, record)
+            state = str(existing.data.get("state", "provisioning"))
+            if state != "provisioning":
+                name = str(existing.data.get("runner_name", runner_name))
+                return JobClaim(False, state, name, existing)  # type: ignore[arg-type]
+            lease_until = float(existing.data.get("lease_until") or 0)
+            if existing.data.get("owner") != owner and lease_until > now:
+                return JobClaim(False, "provisioning", runner_name, existing, busy_until=lease_until)
+            try:
+                first_claim = existing.data.get("claimed_at", now)
+                record = await self._table.replace(
+                    existing, {**existing.data, **data, "claimed_at": first_claim}
+                )
+            except (PreconditionFailed, NotFound):
+                continue
+            return JobClaim(True, "provisioning", runner_name, record)
+        raise PreconditionFailed("job claim kept changing under us")
+
+    async def mark_job(self, forge: str, job_key: str, state: JobState, **extra: str | float | int) -> None:
+        partition, key = f"job-{forge}", encode_key(job_key)
+        existing = await self._table.get(partition, key)
+        data = {**(existing.data if existing else {}), **extra, "state": state, "updated": time.time()}
+        await self._table.upsert(partition, key, data)
+
+    async def job(self, forge: str, job_key: str) -> Record | None:
+        return await self._table.get(f"job-{forge}", encode_key(job_key))
+
+    async def jobs(self, forge: str) -> list[Record]:
+        return await self._table.query(f"job-{forge}")

@@ -1,0 +1,124 @@
+"""Accept a GitHub webhook: verify, parse, match, de-duplicate, enqueue, answer. Nothing slow here.
+
+This runs on the HTTP path, which GitHub abandons after 10 s; it must stay free of the Azure
+management SDKs and of any forge API call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runner_fleet import naming
+from runner_fleet.events.base import MalformedEvent
+from runner_fleet.events.github import WorkflowJobEvent
+from runner_fleet.logs import get_logger
+from runner_fleet.matching import match_github_pool
+from runner_fleet.messages import ProvisionRequest, ReleaseRequest
+from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
+from runner_fleet.settings.pool import Pool
+from runner_fleet.signatures import verify_github_signature
+from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.outcome import MAX_BODY_BYTES, Headers, WebhookOutcome
+
+log = get_logger("webhook.github")
+
+
+@dataclass(frozen=True)
+class GitHubIntake:
+    secret: bytes
+    pools: Sequence[Pool]
+    queue: WorkQueue
+    state: FleetState
+
+    async def handle(self, raw_headers: object, body: bytes) -> WebhookOutcome:
+        headers = Headers(raw_headers)
+        if len(body) > MAX_BODY_BYTES:
+            return WebhookOutcome(413, "payload too large")
+        if not verify_github_signature(self.secret, body, headers.get("x-hub-signature-256")):
+            log.warning("webhook.rejected", forge="github", reason="bad or missing signature")
+            return WebhookOutcome(401, "invalid signature")
+        event_name = headers.get("x-github-event")
+        delivery = headers.get("x-github-delivery")
+        if not event_name or not delivery:
+            return WebhookOutcome(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+        if event_name == "ping":
+            return WebhookOutcome(200, "pong")
+        if event_name != "workflow_job":
+            return WebhookOutcome(200, f"ignored event {event_name[:40]}")
+        try:
+            event = WorkflowJobEvent(json.loads(body))
+        except (ValueError, MalformedEvent) as exc:
+            # json.JSONDecodeError is a ValueError; neither carries payload secrets in its text.
+            reason = str(exc) if isinstance(exc, MalformedEvent) else "body is not JSON"
+            return WebhookOutcome(400, f"malformed workflow_job: {reason}"[:200])
+        job = event.job
+        ctx = {"forge": "github", "job_id": job.id, "delivery": delivery, "action": event.action}
+        log.info("webhook.received", **ctx, repository=event.repository.full_name, labels=list(job.labels))
+        if event.action == "completed":
+            return await self._completed(event, delivery, ctx)
+        if event.action == "in_progress":
+            log.info("job.running", **ctx, runner=job.runner_name, pool=naming.pool_of(job.runner_name))
+            return WebhookOutcome(200, "noted")
+        if event.is_waiting:
+            # Behind an environment approval: a runner now would idle for as long as the approval takes.
+            return WebhookOutcome(200, "job is waiting for approval")
+        pool = match_github_pool(job.labels, self.pools)
+        if pool is None:
+            log.info("job.unmatched", **ctx, labels=list(job.labels))
+            return WebhookOutcome(200, "no pool serves these labels")
+        log.info("job.matched", **ctx, pool=pool.name)
+        request = ProvisionRequest(
+            forge="github",
+            pool=pool.name,
+            job_id=job.id,
+            org=event.org,
+            repository=event.repository.full_name,
+            installation_id=event.installation_id,
+            delivery_id=delivery,
+            labels=job.labels,
+        )
+        return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx | {"pool": pool.name})
+
+    async def _completed(
+        self, event: WorkflowJobEvent, delivery: str, ctx: dict[str, object]
+    ) -> WebhookOutcome:
+        job = event.job
+        pool_name = naming.pool_of(job.runner_name)
+        if job.runner_name is None:
+            return WebhookOutcome(200, "job ended before any runner took it")
+        if pool_name is None or all(p.name != pool_name for p in self.pools):
+            log.info("job.completed_elsewhere", **ctx, runner=job.runner_name)
+            return WebhookOutcome(200, "runner not managed by runner-fleet")
+        request = ReleaseRequest(
+            forge="github",
+            pool=pool_name,
+            job_id=job.id,
+            org=event.org,
+            repository=event.repository.full_name,
+            installation_id=event.installation_id,
+            delivery_id=delivery,
+            runner_name=job.runner_name,
+            runner_id=job.runner_id,
+            conclusion=job.conclusion,
+        )
+        ctx = ctx | {"pool": pool_name, "runner": job.runner_name}
+        return await self._enqueue(RELEASE_QUEUE, request.to_json(), delivery, ctx)
+
+    async def _enqueue(self, queue: str, body: str, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
+        if not await self.state.claim_delivery("github", delivery):
+            log.info("webhook.duplicate", **ctx)
+            return WebhookOutcome(200, "duplicate delivery")
+        try:
+            await self.queue.send(queue, body)
+        except Exception:
+            log.exception("webhook.enqueue_failed", **ctx, queue=queue)
+            try:
+                # Without the claim a redelivery (ours from the reconciler, or a person's) is not ignored.
+                await self.state.forget_delivery("github", delivery)
+            except Exception:
+                log.exception("webhook.forget_delivery_failed", **ctx)
+            return WebhookOutcome(503, "could not enqueue; redeliver later")
+        log.info("webhook.enqueued", **ctx, queue=queue)
+        return WebhookOutcome(202, "accepted", queued=queue)

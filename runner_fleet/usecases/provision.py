@@ -1,0 +1,155 @@
+"""Provision: give one queued job a fresh runner VM.
+
+Steps, each safe to repeat: take the job's lease; if the VM already exists, the job is served;
+register the runner (JIT config / runner token); create the VM. A failed VM create removes the
+registration it just made (reverse-order cleanup) before the error propagates to the queue's retry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from runner_fleet import naming
+from runner_fleet.cloudinit import RunnerBootConfig, render_user_data, to_custom_data
+from runner_fleet.logs import get_logger, register_secret
+from runner_fleet.messages import ProvisionRequest
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmSpec
+from runner_fleet.ports.forge import Registration, RunnerNameTaken, RunnerRegistry, RunnerScope
+from runner_fleet.settings.pool import Pool
+from runner_fleet.state.store import FleetState
+
+log = get_logger("provision")
+
+# Longer than one attempt can take (a VM create is minutes at worst), shorter than the queue's retry delay.
+LEASE_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    outcome: str  # created | already-served | busy-elsewhere | unknown-pool
+    runner_name: str | None = None
+    retry_after_s: float = 0.0
+
+
+class ProvisionRetryLater(Exception):
+    """Another worker holds this job's lease; try again after `delay_s` without burning a retry."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(f"job is being provisioned by another worker; retry in {delay_s:.0f}s")
+        self.delay_s = delay_s
+
+
+@dataclass(frozen=True)
+class Provisioner:
+    pools: Mapping[str, Pool]
+    state: FleetState
+    compute: Compute
+    registries: Mapping[str, RunnerRegistry]
+    ssh_public_key: str
+    now: Callable[[], float] = time.time
+
+    async def __call__(self, request: ProvisionRequest, *, message_id: str) -> ProvisionResult:
+        pool = self.pools.get(request.pool)
+        ctx = {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
+        if pool is None:
+            log.error("provision.unknown_pool", **ctx)
+            return ProvisionResult("unknown-pool")
+        name = naming.runner_name(pool.name, request.forge, str(request.job_id))
+        ctx["runner"] = name
+        claim = await self.state.claim_job(
+            request.forge,
+            str(request.job_id),
+            runner_name=name,
+            pool=pool.name,
+            owner=message_id,
+            lease_s=LEASE_S,
+        )
+        if not claim.granted:
+            if claim.state != "provisioning":
+                log.info("provision.already_served", **ctx, state=claim.state)
+                return ProvisionResult("already-served", claim.runner_name)
+            raise ProvisionRetryLater(max(5.0, claim.busy_until - self.now()))
+
+        log.info("runner.provisioning", **ctx)
+        existing = await self.compute.get_vm(pool, name)
+        if existing is not None:
+            await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
+            log.info("provision.vm_exists", **ctx, provisioning_state=existing.provisioning_state)
+            return ProvisionResult("already-served", name)
+
+        registry = self.registries[request.forge]
+        scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)
+        registration = await self._register(registry, scope, name, ctx)
+        register_secret(registration.secret)
+        log.info("runner.registered", **ctx, runner_id=registration.runner_id)
+
+        user_data = render_user_data(
+            RunnerBootConfig(
+                forge=request.forge,
+                runner_name=name,
+                pool=pool,
+                forge_url=registry.forge_url(scope),
+                secret=registration.secret,
+            )
+        )
+        spec = VmSpec(
+            name=name,
+            pool=pool,
+            size=pool.azure.vm_sizes[0],
+            custom_data_b64=to_custom_data(user_data),
+            tags=self._tags(pool, request, name),
+            ssh_public_key=self.ssh_public_key,
+            spot=pool.azure.spot,
+        )
+        try:
+            vm = await self.compute.create_vm(spec)
+        except BaseException:
+            await self._unregister(registry, scope, registration, ctx)
+            raise
+        await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
+        log.info(
+            "vm.created",
+            **ctx,
+            size=vm.size,
+            resource_group=vm.resource_group,
+            queued_for_s=round(self.now() - request.queued_at, 3),
+        )
+        return ProvisionResult("created", name)
+
+    async def _register(
+        self, registry: RunnerRegistry, scope: RunnerScope, name: str, ctx: dict[str, object]
+    ) -> Registration:
+        try:
+            return await registry.register(scope, name)
+        except RunnerNameTaken:
+            # A previous attempt registered this name and died before its VM existed (we checked).
+            # Its secret is lost with it, so the registration is useless: replace it.
+            stale = await registry.find(scope, name)
+            if stale is not None:
+                log.info("runner.replacing_stale_registration", **ctx, runner_id=stale.runner_id)
+                await registry.remove(scope, stale.runner_id)
+            return await registry.register(scope, name)
+
+    async def _unregister(
+        self, registry: RunnerRegistry, scope: RunnerScope, registration: Registration, ctx: dict[str, object]
+    ) -> None:
+        try:
+            await registry.remove(scope, registration.runner_id)
+            log.warning("provision.vm_failed_registration_removed", **ctx, runner_id=registration.runner_id)
+        except Exception:
+            # The reconciler removes registrations whose VM never appeared; do not mask the VM error.
+            log.exception("provision.cleanup_failed", **ctx, runner_id=registration.runner_id)
+
+    def _tags(self, pool: Pool, request: ProvisionRequest, name: str) -> dict[str, str]:
+        return {
+            TAG_MANAGED_BY: MANAGED_BY,
+            "pool": pool.name,
+            "forge": request.forge,
+            "runner": name,
+            "job": str(request.job_id),
+            "scope": pool.registration_repository or request.org,
+            "created-at": datetime.fromtimestamp(self.now(), UTC).isoformat(timespec="seconds"),
+        }

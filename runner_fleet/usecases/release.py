@@ -1,0 +1,82 @@
+"""Release: a job ended; delete the VM of the runner that ran it and its registration if still there."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from runner_fleet import naming
+from runner_fleet.logs import get_logger
+from runner_fleet.messages import ReleaseRequest
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute
+from runner_fleet.ports.forge import RunnerBusy, RunnerRegistry, RunnerScope
+from runner_fleet.settings.pool import Pool
+from runner_fleet.state.store import FleetState
+
+log = get_logger("release")
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    vm_deleted: bool
+    registration_removed: bool
+    outcome: str  # released | not-ours | unknown-pool
+
+
+@dataclass(frozen=True)
+class Releaser:
+    pools: Mapping[str, Pool]
+    state: FleetState
+    compute: Compute
+    registries: Mapping[str, RunnerRegistry]
+
+    async def __call__(self, request: ReleaseRequest) -> ReleaseResult:
+        ctx = {
+            "forge": request.forge,
+            "pool": request.pool,
+            "job_id": request.job_id,
+            "runner": request.runner_name,
+        }
+        pool = self.pools.get(request.pool)
+        if pool is None or naming.pool_of(request.runner_name) != pool.name:
+            log.warning("release.unknown_pool", **ctx)
+            return ReleaseResult(False, False, "unknown-pool")
+
+        vm = await self.compute.get_vm(pool, request.runner_name)
+        if vm is not None and vm.tags.get(TAG_MANAGED_BY) != MANAGED_BY:
+            # A VM with our naming pattern that we did not tag: never delete what is not ours.
+            log.warning("release.not_ours", **ctx)
+            return ReleaseResult(False, False, "not-ours")
+        vm_deleted = False
+        if vm is not None:
+            vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
+            log.info("vm.deleted", **ctx, existed=vm_deleted)
+
+        registry = self.registries[request.forge]
+        scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)
+        removed = await self._remove_registration(registry, scope, request, ctx)
+        log.info(
+            "runner.released",
+            **ctx,
+            vm_deleted=vm_deleted,
+            registration_removed=removed,
+            conclusion=request.conclusion,
+        )
+        return ReleaseResult(vm_deleted, removed, "released")
+
+    async def _remove_registration(
+        self, registry: RunnerRegistry, scope: RunnerScope, request: ReleaseRequest, ctx: dict[str, object]
+    ) -> bool:
+        runner = (
+            await registry.get(scope, request.runner_id)
+            if request.runner_id is not None
+            else await registry.find(scope, request.runner_name)
+        )
+        # A JIT runner usually removes itself after its job; only the leftovers need us.
+        if runner is None or runner.name != request.runner_name:
+            return False
+        try:
+            return await registry.remove(scope, runner.runner_id)
+        except RunnerBusy:
+            log.warning("release.runner_busy", **ctx, runner_id=runner.runner_id)
+            return False

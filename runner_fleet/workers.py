@@ -1,0 +1,68 @@
+"""Queue work, as the queue-triggered functions call it: decode, run one use case, decide on retry."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from runner_fleet.logs import get_logger
+from runner_fleet.messages import parse_provision, parse_release
+from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
+from runner_fleet.usecases.provision import Provisioner, ProvisionResult, ProvisionRetryLater
+from runner_fleet.usecases.release import Releaser, ReleaseResult
+
+log = get_logger("workers")
+
+
+async def run_provision(
+    body: str, *, message_id: str, dequeue_count: int, provisioner: Provisioner, queue: WorkQueue
+) -> ProvisionResult | None:
+    try:
+        request = parse_provision(body)
+    except ValidationError as exc:
+        # Retrying cannot fix a message we cannot read; dropping it loudly beats poisoning the queue.
+        log.error("provision.unreadable_message", message_id=message_id, errors=exc.error_count())
+        return None
+    try:
+        return await provisioner(request, message_id=message_id)
+    except ProvisionRetryLater as wait:
+        # Waiting is not failing: a fresh delayed message keeps the dequeue count for real failures.
+        await queue.send(PROVISION_QUEUE, body, delay_s=wait.delay_s)
+        log.info(
+            "provision.deferred",
+            forge=request.forge,
+            pool=request.pool,
+            job_id=request.job_id,
+            delay_s=round(wait.delay_s, 1),
+        )
+        return ProvisionResult("deferred", retry_after_s=wait.delay_s)
+    except Exception:
+        log.exception(
+            "provision.failed",
+            forge=request.forge,
+            pool=request.pool,
+            job_id=request.job_id,
+            attempt=dequeue_count,
+        )
+        raise
+
+
+async def run_release(
+    body: str, *, message_id: str, dequeue_count: int, releaser: Releaser
+) -> ReleaseResult | None:
+    try:
+        request = parse_release(body)
+    except ValidationError as exc:
+        log.error("release.unreadable_message", message_id=message_id, errors=exc.error_count())
+        return None
+    try:
+        return await releaser(request)
+    except Exception:
+        log.exception(
+            "release.failed",
+            forge=request.forge,
+            pool=request.pool,
+            job_id=request.job_id,
+            runner=request.runner_name,
+            attempt=dequeue_count,
+        )
+        raise

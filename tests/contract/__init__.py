@@ -1,0 +1,1 @@
+"""Contract tests: every backend of a port passes the same tests."""

@@ -1,0 +1,91 @@
+"""In-memory fakes of the compute and forge ports, for use-case tests without I/O."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from runner_fleet.ports.compute import VmInfo, VmSpec
+from runner_fleet.ports.forge import Registration, RunnerBusy, RunnerInfo, RunnerNameTaken, RunnerScope
+from runner_fleet.settings.pool import Pool
+
+
+@dataclass
+class FakeCompute:
+    vms: dict[str, VmSpec] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    fail_create: Exception | None = None
+    foreign: dict[str, VmInfo] = field(default_factory=dict)
+
+    async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
+        if name in self.foreign:
+            return self.foreign[name]
+        spec = self.vms.get(name)
+        return (
+            None
+            if spec is None
+            else VmInfo(name, pool.azure.resource_group, spec.size, spec.tags, "Succeeded")
+        )
+
+    async def create_vm(self, spec: VmSpec) -> VmInfo:
+        if self.fail_create is not None:
+            raise self.fail_create
+        self.vms[spec.name] = spec
+        self.created.append(spec.name)
+        return VmInfo(spec.name, spec.pool.azure.resource_group, spec.size, spec.tags, "Succeeded")
+
+    async def delete_vm(self, pool: Pool, name: str) -> bool:
+        if self.vms.pop(name, None) is None:
+            return False
+        self.deleted.append(name)
+        return True
+
+    async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
+        return [
+            VmInfo(n, s.pool.azure.resource_group, s.size, s.tags, "Succeeded") for n, s in self.vms.items()
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class FakeRegistry:
+    runners: dict[int, RunnerInfo] = field(default_factory=dict)
+    registrations: list[str] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+
+    async def register(self, scope: RunnerScope, name: str) -> Registration:
+        if any(r.name == name for r in self.runners.values()):
+            raise RunnerNameTaken(name)
+        runner_id = next(self._ids)
+        self.runners[runner_id] = RunnerInfo(runner_id, name, "offline", False, scope.pool.runner_labels)
+        self.registrations.append(name)
+        return Registration(runner_id, name, f"jit-secret-for-{name}")
+
+    async def find(self, scope: RunnerScope, name: str) -> RunnerInfo | None:
+        return next((r for r in self.runners.values() if r.name == name), None)
+
+    async def get(self, scope: RunnerScope, runner_id: int) -> RunnerInfo | None:
+        return self.runners.get(runner_id)
+
+    async def remove(self, scope: RunnerScope, runner_id: int) -> bool:
+        runner = self.runners.get(runner_id)
+        if runner is None:
+            return False
+        if runner.busy:
+            raise RunnerBusy(str(runner_id))
+        del self.runners[runner_id]
+        self.removed.append(runner_id)
+        return True
+
+    async def list(self, scope: RunnerScope) -> list[RunnerInfo]:
+        return list(self.runners.values())
+
+    def forge_url(self, scope: RunnerScope) -> str:
+        return f"https://github.example/{scope.org}"
+
+    async def close(self) -> None:
+        return None

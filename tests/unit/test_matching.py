@@ -1,0 +1,52 @@
+from runner_fleet.matching import match_github_pool
+from tests.builders import make_pool
+
+PROD = make_pool("aks-prod", ("aks-prod",))
+PROD_GPU = make_pool("aks-prod-gpu", ("aks-prod", "gpu"))
+DEV = make_pool("aks-dev", ("aks-dev", "helm"))
+POOLS = [PROD_GPU, PROD, DEV]
+
+
+def test_implied_labels_are_served() -> None:
+    """self-hosted, linux and x64 are implied by every pool."""
+    assert match_github_pool(["self-hosted", "linux", "x64", "aks-prod"], POOLS) is PROD
+
+
+def test_every_job_label_must_be_served() -> None:
+    """A job asking for a label no pool offers matches nothing."""
+    assert match_github_pool(["self-hosted", "aks-prod", "windows"], POOLS) is None
+    assert match_github_pool(["ubuntu-latest"], POOLS) is None
+
+
+def test_most_specific_pool_wins() -> None:
+    """Among matching pools the one with the fewest labels the job did not ask for wins."""
+    assert match_github_pool(["aks-prod"], POOLS) is PROD
+    assert match_github_pool(["aks-prod", "gpu"], POOLS) is PROD_GPU
+
+
+def test_ties_go_to_configuration_order() -> None:
+    """Two equally specific pools: the first configured wins."""
+    twin_a, twin_b = make_pool("twin-a", ("shared",)), make_pool("twin-b", ("shared",))
+    assert match_github_pool(["shared"], [twin_a, twin_b]) is twin_a
+    assert match_github_pool(["shared"], [twin_b, twin_a]) is twin_b
+
+
+def test_labels_compare_case_insensitively() -> None:
+    """GitHub labels are case-insensitive."""
+    assert match_github_pool(["Self-Hosted", "AKS-PROD"], POOLS) is PROD
+
+
+def test_jobs_without_labels_match_nothing() -> None:
+    """An empty label list is never taken."""
+    assert match_github_pool([], POOLS) is None
+
+
+def test_only_implied_labels_match_the_least_specific_pool() -> None:
+    """A plain self-hosted job goes to the pool with the fewest extra labels."""
+    assert match_github_pool(["self-hosted"], POOLS) is PROD
+
+
+def test_gitlab_pools_never_serve_github_jobs() -> None:
+    """Pools of another forge are not candidates."""
+    gitlab = make_pool("gl", ("aks-prod",), forge="gitlab", github=None, gitlab={"group_id": 4})
+    assert match_github_pool(["aks-prod"], [gitlab]) is None

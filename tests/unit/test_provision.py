@@ -1,0 +1,144 @@
+import base64
+
+import pytest
+import yaml
+
+from runner_fleet import naming
+from runner_fleet.adapters.memory.state import MemoryStateTable
+from runner_fleet.messages import ProvisionRequest
+from runner_fleet.ports.compute import VmCreateRejected
+from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
+from tests.builders import make_pool
+from tests.fakes import FakeCompute, FakeRegistry
+
+POOL = make_pool("aks-prod", ("aks-prod",))
+REQUEST = ProvisionRequest(
+    forge="github", pool="aks-prod", job_id=42, org="example-org", labels=("aks-prod",)
+)
+NAME = naming.runner_name("aks-prod", "github", "42")
+
+
+@pytest.fixture
+def compute() -> FakeCompute:
+    return FakeCompute()
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    return FakeRegistry()
+
+
+@pytest.fixture
+def state() -> FleetState:
+    return FleetState(MemoryStateTable())
+
+
+@pytest.fixture
+def provision(compute: FakeCompute, registry: FakeRegistry, state: FleetState) -> Provisioner:
+    return Provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA test")
+
+
+async def test_creates_one_registration_and_one_vm(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """A queued job gets one JIT registration and one VM with the same deterministic name."""
+    result = await provision(REQUEST, message_id="m1")
+    assert (result.outcome, result.runner_name) == ("created", NAME)
+    assert registry.registrations == [NAME] and compute.created == [NAME]
+    record = await state.job("github", "42")
+    assert record is not None and record.data["state"] == "provisioned"
+
+
+async def test_vm_carries_tags_and_the_jit_config(provision: Provisioner, compute: FakeCompute) -> None:
+    """The VM is tagged with pool, forge, runner and job, and its custom data holds the JIT config."""
+    await provision(REQUEST, message_id="m1")
+    spec = compute.vms[NAME]
+    assert {k: spec.tags[k] for k in ("managed-by", "pool", "forge", "runner", "job")} == {
+        "managed-by": "runner-fleet",
+        "pool": "aks-prod",
+        "forge": "github",
+        "runner": NAME,
+        "job": "42",
+    }
+    user_data = yaml.safe_load(base64.b64decode(spec.custom_data_b64))
+    secret = next(f for f in user_data["write_files"] if f["path"].endswith("runner.secret"))
+    assert base64.b64decode(secret["content"]).decode() == f"jit-secret-for-{NAME}"
+    assert spec.size == "Standard_D2ads_v5"
+
+
+async def test_a_second_delivery_of_the_same_job_does_nothing(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry
+) -> None:
+    """Provisioning the same job twice (another message) creates nothing the second time."""
+    await provision(REQUEST, message_id="m1")
+    result = await provision(REQUEST, message_id="m2")
+    assert result.outcome == "already-served"
+    assert len(compute.created) == 1 and len(registry.registrations) == 1
+
+
+async def test_a_concurrent_worker_defers_instead_of_duplicating(
+    provision: Provisioner, state: FleetState, compute: FakeCompute
+) -> None:
+    """While another worker holds the job's lease, a second worker is told to retry later."""
+    await state.claim_job("github", "42", runner_name=NAME, pool="aks-prod", owner="other", lease_s=600)
+    with pytest.raises(ProvisionRetryLater) as caught:
+        await provision(REQUEST, message_id="m2")
+    assert caught.value.delay_s > 0
+    assert compute.created == []
+
+
+async def test_an_expired_lease_is_taken_over(
+    provision: Provisioner, state: FleetState, compute: FakeCompute
+) -> None:
+    """A lease left by a crashed worker is taken over once it expires."""
+    await state.claim_job("github", "42", runner_name=NAME, pool="aks-prod", owner="dead", lease_s=-1)
+    assert (await provision(REQUEST, message_id="m2")).outcome == "created"
+    assert compute.created == [NAME]
+
+
+async def test_retry_after_crash_before_vm_replaces_the_stale_registration(
+    provision: Provisioner, registry: FakeRegistry, compute: FakeCompute
+) -> None:
+    """A registration left by an attempt that died before its VM is replaced, not reused."""
+    stale = await registry.register(_scope(), NAME)
+    result = await provision(REQUEST, message_id="m1")
+    assert result.outcome == "created"
+    assert stale.runner_id in registry.removed
+    assert len([r for r in registry.runners.values() if r.name == NAME]) == 1
+
+
+async def test_retry_after_crash_after_vm_is_a_no_op(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """If the VM already exists (the last attempt died after the PUT), nothing new is registered."""
+    await provision(REQUEST, message_id="m1")
+    await state.mark_job("github", "42", "provisioning")
+    registrations = list(registry.registrations)
+    result = await provision(REQUEST, message_id="m1")
+    assert result.outcome == "already-served"
+    assert registry.registrations == registrations
+
+
+async def test_failed_vm_create_removes_the_registration(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """When the VM cannot be created, the runner registration just made is deleted and the error raised."""
+    compute.fail_create = VmCreateRejected("AllocationFailed", "no capacity")
+    with pytest.raises(VmCreateRejected):
+        await provision(REQUEST, message_id="m1")
+    assert registry.runners == {}
+    record = await state.job("github", "42")
+    assert record is not None and record.data["state"] == "provisioning"
+
+
+async def test_unknown_pool_is_dropped(provision: Provisioner, compute: FakeCompute) -> None:
+    """A message for a pool that is no longer configured creates nothing."""
+    result = await provision(REQUEST.model_copy(update={"pool": "gone"}), message_id="m1")
+    assert result.outcome == "unknown-pool" and compute.created == []
+
+
+def _scope():  # type: ignore[no-untyped-def]
+    from runner_fleet.ports.forge import RunnerScope
+
+    return RunnerScope(POOL, "example-org")

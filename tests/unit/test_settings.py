@@ -1,0 +1,141 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from runner_fleet.settings import SettingsError, load_pools, load_service_settings
+from runner_fleet.settings.load import parse_pools
+from tests.builders import pool_dict
+
+GOOD_ENV = {"GITHUB_WEBHOOK_SECRET": "s3cret-value", "GITHUB_TOKEN": "ghp_" + "a" * 36}
+
+
+def _load(pools: object, **env: str) -> tuple[object, ...]:
+    settings = load_service_settings({**GOOD_ENV, "RUNNER_POOLS": json.dumps(pools), **env})
+    return load_pools(settings)
+
+
+def test_valid_pools_load_in_order() -> None:
+    """Pools from RUNNER_POOLS keep their configuration order."""
+    pools = _load([pool_dict("aks-prod"), pool_dict("aks-dev", ("aks-dev",))])
+    assert [p.name for p in pools] == ["aks-prod", "aks-dev"]  # type: ignore[attr-defined]
+
+
+def test_error_names_the_pool_and_field() -> None:
+    """A bad subnet ID is reported with the pool's name and the field's path."""
+    bad = pool_dict("aks-prod", azure={"subnet_id": "/subscriptions/nope"})
+    with pytest.raises(SettingsError, match=r"pool 'aks-prod' \(#1\): field 'azure.subnet_id'"):
+        _load([bad])
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """Errors in two pools are listed together."""
+    first = pool_dict("aks-prod", labels=())
+    second = pool_dict("Bad_Name")
+    with pytest.raises(SettingsError) as caught:
+        _load([first, second])
+    text = str(caught.value)
+    assert "pool 'aks-prod' (#1): field 'labels'" in text
+    assert "pool 'Bad_Name' (#2): field 'name'" in text
+
+
+def test_unknown_fields_are_refused() -> None:
+    """A misspelt field is an error, not silently ignored."""
+    with pytest.raises(SettingsError, match=r"field 'limits\.max_runner'"):
+        _load([pool_dict(limits={"max_runner": 3})])
+
+
+def test_duplicate_pool_names_are_refused() -> None:
+    """Two pools may not share a name."""
+    with pytest.raises(SettingsError, match="used by more than one pool"):
+        _load([pool_dict("aks-prod"), pool_dict("aks-prod")])
+
+
+def test_forge_scope_must_match() -> None:
+    """A github pool needs a github scope."""
+    with pytest.raises(SettingsError, match="needs a 'github' scope"):
+        _load([pool_dict(github=None)])
+
+
+def test_cluster_needs_a_way_to_be_found() -> None:
+    """A cluster block needs the AKS resource ID or the FQDN with its DNS zone."""
+    with pytest.raises(SettingsError, match="field 'cluster'"):
+        _load([pool_dict(cluster={"api_server_fqdn": "x.privatelink.westeurope.azmk8s.io"})])
+
+
+def test_warm_runners_cannot_exceed_the_maximum() -> None:
+    """warm > max_runners is refused."""
+    with pytest.raises(SettingsError, match="warm cannot exceed max_runners"):
+        _load([pool_dict(limits={"max_runners": 2, "warm": 3})])
+
+
+def test_labels_that_could_reach_a_shell_are_refused() -> None:
+    """Labels with shell metacharacters or spaces fail validation."""
+    for label in ("a;rm -rf /", "$(id)", "two words", "back`tick`"):
+        with pytest.raises(SettingsError, match="field 'labels'"):
+            _load([pool_dict(labels=(label,))])
+
+
+def test_missing_github_credentials_name_the_pool() -> None:
+    """A GitHub pool without a webhook secret or API credentials fails naming the pool."""
+    settings = load_service_settings({"RUNNER_POOLS": json.dumps([pool_dict("aks-prod")])})
+    with pytest.raises(SettingsError) as caught:
+        load_pools(settings)
+    assert "pool 'aks-prod': GITHUB_WEBHOOK_SECRET is not set" in str(caught.value)
+    assert "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN" in str(caught.value)
+
+
+def test_errors_never_echo_secret_values() -> None:
+    """A malformed setting's error shows the field, not the value."""
+    secret_key = "-----BEGIN PRIVATE KEY-----abc"
+    with pytest.raises(SettingsError) as caught:
+        load_service_settings({"GITHUB_APP_ID": "not-a-number " + secret_key})
+    assert "GITHUB_APP_ID" in str(caught.value) or "github_app_id" in str(caught.value)
+    assert secret_key not in str(caught.value)
+
+
+def test_pools_file_accepts_yaml(tmp_path: Path) -> None:
+    """RUNNER_POOLS_FILE may be YAML."""
+    path = tmp_path / "pools.yaml"
+    path.write_text("pools:\n  - " + json.dumps(pool_dict("aks-prod")) + "\n")
+    pools = load_pools(load_service_settings({**GOOD_ENV, "RUNNER_POOLS_FILE": str(path)}))
+    assert pools[0].name == "aks-prod"
+
+
+def test_unreadable_pools_file_is_a_clear_error(tmp_path: Path) -> None:
+    """A missing pools file names the setting and the path."""
+    with pytest.raises(SettingsError, match=r"RUNNER_POOLS_FILE .* cannot be read"):
+        load_pools(load_service_settings({**GOOD_ENV, "RUNNER_POOLS_FILE": str(tmp_path / "nope.yaml")}))
+
+
+def test_invalid_json_is_a_clear_error() -> None:
+    """RUNNER_POOLS that is not JSON says so."""
+    with pytest.raises(SettingsError, match="RUNNER_POOLS is not valid JSON"):
+        load_pools(load_service_settings({**GOOD_ENV, "RUNNER_POOLS": "[{"}))
+
+
+def test_both_sources_at_once_is_ambiguous(tmp_path: Path) -> None:
+    """Setting RUNNER_POOLS and RUNNER_POOLS_FILE together is refused."""
+    env = {**GOOD_ENV, "RUNNER_POOLS": "[]", "RUNNER_POOLS_FILE": str(tmp_path / "p.yaml")}
+    with pytest.raises(SettingsError, match="not both"):
+        load_pools(load_service_settings(env))
+
+
+def test_no_pools_is_an_error_unless_the_example_is_asked_for() -> None:
+    """Without configuration the service refuses to start; demo and simulate use the example set."""
+    settings = load_service_settings(GOOD_ENV)
+    with pytest.raises(SettingsError, match="no pools configured"):
+        load_pools(settings)
+    assert [p.name for p in load_pools(settings, use_example=True)] == ["aks-prod", "aks-dev"]
+
+
+def test_empty_list_is_refused() -> None:
+    """An empty pool list is a configuration error."""
+    with pytest.raises(SettingsError, match="non-empty list"):
+        parse_pools([])
+
+
+def test_runner_labels_include_implied_ones_once() -> None:
+    """A pool's runner labels are the implied ones plus its own, without case duplicates."""
+    pool = parse_pools([pool_dict(labels=("Linux", "aks-prod"))])[0]
+    assert pool.runner_labels == ("self-hosted", "linux", "x64", "aks-prod")
