@@ -53,9 +53,7 @@ class BackgroundLoop:
         site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
-        server = site._server
-        assert server is not None and server.sockets
-        bound = server.sockets[0].getsockname()[1]
+        bound = runner.addresses[0][1]
         scheme = "https" if ssl_context else "http"
         return f"{scheme}://127.0.0.1:{bound}"
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -36,12 +37,16 @@ UNMATCHED_LABELS = ("self-hosted", "linux", "gpu-h100")
 @dataclass
 class Snapshot:
     jobs: list[dict[str, Any]]
-    vms: list[dict[str, Any]]
+    vms: list[dict[str, Any]]  # live ones
+    deleted_vms: list[dict[str, Any]]
     runners: list[dict[str, Any]]
     at: float = field(default_factory=time.time)
 
     def live_vms(self) -> list[dict[str, Any]]:
-        return [vm for vm in self.vms if not vm.get("deleted_at")]
+        return self.vms
+
+    def created_vm_names(self) -> set[str]:
+        return {vm["name"] for vm in (*self.vms, *self.deleted_vms)}
 
     def live_runners(self) -> list[dict[str, Any]]:
         return [r for r in self.runners if not r.get("removed")]
@@ -64,21 +69,26 @@ def run(args: argparse.Namespace) -> int:
         try:
             rt = simulated_runtime(cloud, os.environ)
             runtime.install(rt)
-            code = asyncio.run(_demo(args, rt, cloud, Console(), log_path))
+            console = Console() if sys.stdout.isatty() else Console(width=110)
+            code = asyncio.run(_demo(args, rt, cloud, console, log_path))
         finally:
             runtime.install(None)
             cloud.stop()
     return code
 
 
-async def _demo(args: argparse.Namespace, rt: runtime.Runtime, cloud: Any, console: Console, log_path: Path) -> int:
+async def _demo(
+    args: argparse.Namespace, rt: runtime.Runtime, cloud: Any, console: Console, log_path: Path
+) -> int:
     host = LocalHost(index_app(), rt.queue, read_queue_settings(host_json_path()), port=0)
     url = await host.start()
     secret = rt.settings.github_webhook_secret
     cloud.github.add_webhook(f"{url}/api/github", secret.get_secret_value() if secret else "")
     github_pools = [pool for pool in rt.pools if pool.forge == "github"]
-    console.print(f"[bold]runner-fleet demo[/]: function app on {url}; ARM simulator {cloud.arm.base_url}; "
-                  f"GitHub simulator {cloud.github.base_url}")
+    console.print(
+        f"[bold]runner-fleet demo[/]: function app on {url}; ARM simulator {cloud.arm.base_url}; "
+        f"GitHub simulator {cloud.github.base_url}"
+    )
     console.print(f"pools: {', '.join(p.name for p in github_pools)}; structured logs: {log_path}")
     try:
         plan = await asyncio.to_thread(_queue_jobs, cloud, github_pools, args.jobs)
@@ -90,16 +100,20 @@ async def _demo(args: argparse.Namespace, rt: runtime.Runtime, cloud: Any, conso
 
 
 def _queue_jobs(cloud: Any, pools: list[Pool], count: int) -> Plan:
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - varied job durations, reproducible from run to run
     matched: dict[int, str] = {}
     started = time.time()
     for i in range(count):
         pool = pools[i % len(pools)]
         org = pool.github.org if pool.github else "example-org"
-        repo = (pool.github.repositories[0] if pool.github and pool.github.repositories else "platform-deploy")
+        repo = pool.github.repositories[0] if pool.github and pool.github.repositories else "platform-deploy"
         job = cloud.github.queue_job(
-            org, repo.split("/")[-1], ["self-hosted", *pool.labels],
-            duration_s=round(rng.uniform(2.0, 6.0), 1), name=f"deploy-{i + 1}", workflow_name="Deploy",
+            org,
+            repo.split("/")[-1],
+            ["self-hosted", *pool.labels],
+            duration_s=round(rng.uniform(30.0, 90.0)),
+            name=f"deploy-{i + 1}",
+            workflow_name="Deploy",
         )
         matched[int(job["id"])] = pool.name
     pool = pools[0]
@@ -109,7 +123,7 @@ def _queue_jobs(cloud: Any, pools: list[Pool], count: int) -> Plan:
 
 
 def _snapshot(cloud: Any) -> Snapshot:
-    return Snapshot(cloud.github.jobs(), cloud.arm.vms(), cloud.github.runners())
+    return Snapshot(cloud.github.jobs(), cloud.arm.vms(), cloud.arm.deleted_vms(), cloud.github.runners())
 
 
 def _settled(plan: Plan, snap: Snapshot) -> bool:
@@ -154,33 +168,50 @@ def _counts(plan: Plan, snap: Snapshot) -> dict[str, int]:
 
 def _progress_line(plan: Plan, snap: Snapshot) -> str:
     c = _counts(plan, snap)
-    return (f"[{snap.at - plan.started:5.1f}s] jobs: {c['queued']} queued, {c['running']} running, "
-            f"{c['done']}/{len(plan.matched)} done | VMs: {c['vms']} | runner registrations: {c['runners']}")
+    return (
+        f"[{snap.at - plan.started:5.1f}s] jobs: {c['queued']} queued, {c['running']} running, "
+        f"{c['done']}/{len(plan.matched)} done | VMs: {c['vms']} | runner registrations: {c['runners']}"
+    )
 
 
 def _live_view(plan: Plan, snap: Snapshot) -> Group:
     return Group(Text(_progress_line(plan, snap)), _job_table(plan, snap, title="jobs"))
 
 
+_STATUS = {"queued": "queued", "in_progress": "running", "completed": "done", "waiting": "waiting"}
+
+
 def _job_table(plan: Plan, snap: Snapshot, *, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("job", "pool", "status", "queued -> runner online", "-> running", "-> done", "served by VM"):
-        table.add_column(column)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        caption="times: real seconds after the job was queued (simulated time runs faster: see --time-scale)",
+        caption_justify="left",
+    )
+    table.add_column("job", no_wrap=True)
+    table.add_column("pool", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for column in ("runner online", "running", "done"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("served by VM", no_wrap=True)
     by_id = {int(j["id"]): j for j in snap.jobs}
-    vms = {vm["name"]: vm for vm in snap.vms}
+    live = {vm["name"] for vm in snap.vms}
+    created = snap.created_vm_names()
     for job_id, pool in [*plan.matched.items(), (plan.unmatched, "(none)")]:
         job = by_id.get(job_id, {})
         queued = job.get("queued_at")
-        runner = job.get("runner_name") or ""
-        status = str(job.get("status", "?"))
+        runner = job.get("runner_name") or "-"
+        if runner in created and runner not in live:
+            runner += " (deleted)"
         table.add_row(
-            f"{job.get('name', job_id)} #{job_id}",
+            str(job.get("name", job_id)),
             pool,
-            status,
+            _STATUS.get(str(job.get("status")), str(job.get("status", "?"))),
             _delta(queued, job.get("runner_connected_at")),
             _delta(queued, job.get("started_at")),
             _delta(queued, job.get("completed_at")),
-            runner + (" (deleted)" if runner in vms and vms[runner].get("deleted_at") else ""),
+            runner,
         )
     return table
 
@@ -201,7 +232,7 @@ def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
     unmatched = by_id.get(plan.unmatched, {})
     if unmatched.get("status") != "queued" or unmatched.get("runner_name"):
         problems.append("the job no pool serves was touched")
-    created = {vm["name"] for vm in snap.vms}
+    created = snap.created_vm_names()
     if len(created) != len(plan.matched):
         problems.append(f"{len(created)} VMs were created for {len(plan.matched)} jobs")
     if snap.live_vms():
@@ -210,11 +241,11 @@ def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
         problems.append(f"{len(snap.live_runners())} runner registration(s) left")
     served = {job.get("runner_name") for job_id, job in by_id.items() if job_id in plan.matched}
     console.print(
-        f"{len(plan.matched) - len(not_run)}/{len(plan.matched)} matched jobs ran on {len(served - {None})} VMs "
+        f"{len(plan.matched) - len(not_run)}/{len(plan.matched)} matched jobs ran on "
+        f"{len(served - {None})} VMs "
         f"({len(created)} created); VMs left: {len(snap.live_vms())}; registrations left: "
         f"{len(snap.live_runners())}; unmatched job: {unmatched.get('status', '?')}, untouched"
         if not problems
         else "demo FAILED:\n  " + "\n  ".join(problems)
     )
-    print("", file=sys.stderr, end="")
     return 0 if not problems else 1

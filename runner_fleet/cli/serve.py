@@ -54,7 +54,11 @@ async def _serve(rt: runtime.Runtime, cloud: Any, host_name: str, port: int) -> 
     if cloud is not None:
         secret = rt.settings.github_webhook_secret
         cloud.github.add_webhook(f"{url}/api/github", secret.get_secret_value() if secret else "")
-        ready |= {"github_simulator": cloud.github.base_url, "arm_simulator": cloud.arm.base_url}
+        ready |= {
+            "github_simulator": cloud.github.base_url,
+            "arm_simulator": cloud.arm.base_url,
+            "arm_ca_bundle": str(cloud.arm.ca_bundle),
+        }
     # One JSON line on stdout, so scripts and tests know where everything listens.
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()

@@ -70,8 +70,7 @@ class LocalHost:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server
-        port = server.sockets[0].getsockname()[1] if server and server.sockets else self._port
+        port = self._runner.addresses[0][1]  # the bound port when 0 was asked for
         self.base_url = f"http://{self._host}:{port}"
         for queue_function in self._index.queues:
             self._tasks.append(
@@ -155,7 +154,14 @@ class LocalHost:
                 await limit.acquire()
                 task = asyncio.create_task(self._run_one(function, message))
                 self._inflight.add(task)
-                task.add_done_callback(lambda t: (self._inflight.discard(t), limit.release()))
+                task.add_done_callback(self._finished(limit))
+
+    def _finished(self, limit: asyncio.Semaphore) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self._inflight.discard(task)
+            limit.release()
+
+        return done
 
     async def _run_one(self, function: QueueFunction, message: ReceivedMessage) -> None:
         queue_message = QueueMessage(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
-from runner_fleet.state.table import Record, StateTable, encode_key
+from runner_fleet.state.table import Data, Record, StateTable, encode_key
 
 JobState = Literal["provisioning", "provisioned", "released"]
 
@@ -72,7 +72,7 @@ class FleetState:
         """
         partition, key = f"job-{forge}", encode_key(job_key)
         now = time.time()
-        data = {
+        data: Data = {
             "state": "provisioning",
             "runner_name": runner_name,
             "pool": pool,
@@ -108,7 +108,7 @@ class FleetState:
     async def mark_job(self, forge: str, job_key: str, state: JobState, **extra: str | float | int) -> None:
         partition, key = f"job-{forge}", encode_key(job_key)
         existing = await self._table.get(partition, key)
-        data = {**(existing.data if existing else {}), **extra, "state": state, "updated": time.time()}
+        data: Data = {**(existing.data if existing else {}), **extra, "state": state, "updated": time.time()}
         await self._table.upsert(partition, key, data)
 
     async def job(self, forge: str, job_key: str) -> Record | None:

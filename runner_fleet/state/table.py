@@ -20,7 +20,10 @@ _FORBIDDEN_IN_KEYS = "/\\#?%"
 
 
 def encode_key(raw: str) -> str:
-    encoded = "".join(quote(ch, safe="") if ch in _FORBIDDEN_IN_KEYS or ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F else ch for ch in raw)
+    encoded = "".join(
+        quote(ch, safe="") if ch in _FORBIDDEN_IN_KEYS or ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F else ch
+        for ch in raw
+    )
     if len(encoded.encode()) > 1024:
         raise ValueError("state key longer than 1 KiB")
     return encoded

@@ -49,6 +49,12 @@ class Releaser:
             return ReleaseResult(False, False, "not-ours")
         vm_deleted = False
         if vm is not None:
+            created_for = vm.tags.get("job")
+            if created_for:
+                # The job this VM was made for is settled: a retried provision must not make another VM.
+                await self.state.mark_job(
+                    request.forge, created_for, "released", runner_name=request.runner_name
+                )
             vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
             log.info("vm.deleted", **ctx, existed=vm_deleted)
 

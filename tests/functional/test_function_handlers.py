@@ -21,7 +21,8 @@ from tests.fakes import FakeCompute, FakeRegistry
 
 def _handler(name: str) -> Any:
     index = index_app()
-    functions = {f.name: f.handler for f in (*index.http, *index.queues, *index.timers)}
+    functions: dict[str, Any] = {f.name: f.handler for f in index.http}
+    functions |= {f.name: f.handler for f in index.queues} | {f.name: f.handler for f in index.timers}
     return functions[name]
 
 

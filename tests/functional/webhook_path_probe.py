@@ -6,19 +6,20 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from runner_fleet import runtime  # noqa: E402
-from runner_fleet.adapters.memory.queue import MemoryWorkQueue  # noqa: E402
-from runner_fleet.adapters.memory.state import MemoryStateTable  # noqa: E402
-from runner_fleet.settings import load_service_settings  # noqa: E402
-from tests.builders import WEBHOOK_SECRET, event, make_pool, signed  # noqa: E402
+from runner_fleet import runtime
+from runner_fleet.adapters.memory.queue import MemoryWorkQueue
+from runner_fleet.adapters.memory.state import MemoryStateTable
+from runner_fleet.settings import load_service_settings
+from tests.builders import WEBHOOK_SECRET, event, make_pool, signed
 
 SLOW_PACKAGES = ("azure.mgmt", "azure.identity", "github")
 
 
-def _refuse() -> object:
+def _refuse() -> Any:
     raise AssertionError("a management or forge client was built on the webhook path")
 
 
@@ -26,9 +27,10 @@ def main() -> None:
     settings = load_service_settings({"GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET, "GITHUB_TOKEN": "t" * 40})
     rt = runtime.Runtime(
         settings, (make_pool(),), MemoryWorkQueue(), MemoryStateTable(), _refuse, {"github": _refuse}
-    )  # type: ignore[arg-type]
+    )
     runtime.install(rt)
     import azure.functions as func
+
     import function_app
 
     handler = next(

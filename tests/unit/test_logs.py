@@ -38,7 +38,8 @@ def test_credential_shapes_are_masked_without_registration() -> None:
     stream = _capture()
     logs.get_logger("t").info(
         "x",
-        note="glrt-AbCdEf123456789 ghs_0123456789abcdefghij -----BEGIN RSA PRIVATE KEY-----x-----END RSA PRIVATE KEY-----",
+        note="glrt-AbCdEf123456789 ghs_0123456789abcdefghij "
+        "-----BEGIN RSA PRIVATE KEY-----x-----END RSA PRIVATE KEY-----",
     )
     text = stream.getvalue()
     for leaked in ("glrt-AbCdEf", "ghs_0123", "BEGIN RSA"):

@@ -7,6 +7,7 @@ from runner_fleet import naming
 from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.compute import VmCreateRejected
+from runner_fleet.ports.forge import RunnerScope
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
 from tests.builders import make_pool
@@ -138,7 +139,5 @@ async def test_unknown_pool_is_dropped(provision: Provisioner, compute: FakeComp
     assert result.outcome == "unknown-pool" and compute.created == []
 
 
-def _scope():  # type: ignore[no-untyped-def]
-    from runner_fleet.ports.forge import RunnerScope
-
+def _scope() -> RunnerScope:
     return RunnerScope(POOL, "example-org")

@@ -116,3 +116,19 @@ async def test_unknown_pool_is_ignored(parts: tuple[FakeCompute, FakeRegistry, F
     """A release for a pool not configured (or a name of another pool) touches nothing."""
     result = await _releaser(parts)(_request(pool="other", runner_name="rf-other-0123456789"))
     assert result.outcome == "unknown-pool"
+
+
+async def test_release_settles_the_job_the_vm_was_made_for(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState],
+) -> None:
+    """After release, a retried provision of the VM's own job creates nothing new."""
+    await _provisioned(parts)
+    compute, registry, state = parts
+    await state.mark_job("github", "42", "provisioning")  # as if the provision were still being retried
+    await _releaser(parts)(_request())
+    provision = Provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
+    again = await provision(
+        ProvisionRequest(forge="github", pool="aks-prod", job_id=42, org="example-org"), message_id="m"
+    )
+    assert again.outcome == "already-served"
+    assert compute.vms == {}

@@ -7,6 +7,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.compute.models import VirtualMachine
 
 from runner_fleet.adapters.azure.skus import SkuCatalog
 from runner_fleet.adapters.azure.vm_body import OsDiskPlan, vm_body
@@ -82,7 +83,7 @@ class AzureCompute:
         azure = spec.pool.azure
         client = self._client(azure.subscription_id)
         disk = await self._disk_plan(client, spec)
-        body = vm_body(spec, disk)
+        body = VirtualMachine(vm_body(spec, disk))  # the model keeps the ARM JSON as given
         try:
             poller = await client.virtual_machines.begin_create_or_update(
                 azure.resource_group, spec.name, body

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from github import Auth, Github, GithubIntegration, GithubRetry
+from github import Auth, Github, GithubIntegration, GithubRetry, UnknownObjectException
 
 from runner_fleet.logs import get_logger, register_secret
 
@@ -85,8 +85,18 @@ class GitHubAuth:
         return any(t == token and exp - time.time() > REFRESH_MARGIN_S for t, exp in self._tokens.values())
 
     def _installation_token(self, org: str, installation_id: int | None) -> str:
+        if installation_id is not None:
+            try:
+                return self._token_for(installation_id)
+            except UnknownObjectException:
+                # The App was reinstalled since the event was sent: the org's current installation wins.
+                log.warning("github.installation_gone", installation_id=installation_id, org=org)
+                with self._lock:
+                    self._installations.pop(org.lower(), None)
+        return self._token_for(self._installation_for(org))
+
+    def _token_for(self, installation: int) -> str:
         assert self._app is not None
-        installation = installation_id or self._installation_for(org)
         with self._lock:
             cached = self._tokens.get(installation)
             if cached and cached[1] - time.time() > REFRESH_MARGIN_S:

@@ -30,7 +30,6 @@ MAX_ENCODED_MESSAGE_BYTES = 64 * 1024
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 
 
-
 def check_queue_name(queue: str) -> None:
     if not 3 <= len(queue) <= 63 or not _QUEUE_NAME.match(queue):
         raise ValueError(

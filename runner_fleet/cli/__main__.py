@@ -1,0 +1,5 @@
+import sys
+
+from runner_fleet.cli import main
+
+sys.exit(main())

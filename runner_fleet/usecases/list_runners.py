@@ -1,0 +1,83 @@
+"""List runners: our VMs (Azure, by tag) joined with the forges' registrations, one row per runner name."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from runner_fleet import naming
+from runner_fleet.ports.compute import Compute
+from runner_fleet.ports.forge import RunnerRegistry, RunnerScope
+from runner_fleet.settings.pool import Pool
+
+
+@dataclass(frozen=True)
+class RunnerRow:
+    name: str
+    pool: str
+    forge: str
+    vm: str  # provisioning state / power state, or "absent"
+    registration: str  # online | offline | busy | absent
+    job: str | None
+    age_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _scopes(pools: Sequence[Pool]) -> dict[tuple[str, str, str | None], RunnerScope]:
+    scopes: dict[tuple[str, str, str | None], RunnerScope] = {}
+    for pool in pools:
+        org = (
+            pool.github.org
+            if pool.github
+            else str(pool.gitlab.group_id or pool.gitlab.project_id)
+            if pool.gitlab
+            else ""
+        )
+        scopes.setdefault(
+            (pool.forge, org, pool.registration_repository),
+            RunnerScope(pool, org, pool.registration_repository),
+        )
+    return scopes
+
+
+async def list_runners(
+    pools: Sequence[Pool], compute: Compute, registries: Mapping[str, RunnerRegistry]
+) -> list[RunnerRow]:
+    known = {pool.name: pool for pool in pools}
+    vms = {vm.name: vm for vm in await compute.list_vms(list(pools))}
+    registrations: dict[str, tuple[str, str]] = {}
+    for (forge, _, _), scope in _scopes(pools).items():
+        for runner in await registries[forge].list(scope):
+            if naming.pool_of(runner.name) in known:
+                registrations[runner.name] = (forge, "busy" if runner.busy else runner.status)
+    rows = []
+    now = time.time()
+    for name in sorted(set(vms) | set(registrations)):
+        vm = vms.get(name)
+        pool = (vm.pool if vm else None) or naming.pool_of(name) or "?"
+        forge = (vm.forge if vm else None) or registrations.get(name, ("?", ""))[0]
+        vm_state = "absent"
+        if vm is not None:
+            vm_state = vm.provisioning_state + (f"/{vm.power_state}" if vm.power_state else "")
+        created = vm.tags.get("created-at") if vm else None
+        age = None
+        if created:
+            from datetime import datetime
+
+            age = round(now - datetime.fromisoformat(created).timestamp(), 1)
+        rows.append(
+            RunnerRow(
+                name,
+                pool,
+                forge,
+                vm_state,
+                registrations.get(name, ("", "absent"))[1],
+                vm.tags.get("job") if vm else None,
+                age,
+            )
+        )
+    return rows

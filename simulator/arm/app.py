@@ -1,0 +1,23 @@
+"""The aiohttp application: `/_sim/...` control routes, everything else through the front door."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from simulator.arm import control, routes_compute, routes_resources
+from simulator.arm.frontdoor import FrontDoor
+from simulator.arm.routing import Router
+from simulator.arm.state import ArmState
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def build_app(state: ArmState) -> web.Application:
+    router = Router()
+    routes_compute.register(router, state)
+    routes_resources.register(router, state)
+    front_door = FrontDoor(state, router)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    control.register(app, state)
+    app.router.add_route("*", "/{tail:.*}", front_door.handle)
+    return app

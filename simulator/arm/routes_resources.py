@@ -1,0 +1,175 @@
+"""Read (and for some, delete) endpoints for the resources a VM brings along and the network it
+lands in: NICs, public IPs, managed disks, VNets and subnets.
+
+Each type is one `ResourceType` entry, so the types added later (peerings, NSGs, private DNS
+zones, ...) are a line here plus their renderers and guards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from simulator.arm.errors import ArmError, resource_not_found
+from simulator.arm.ids import ResourceId
+from simulator.arm.network import NIC_TYPE, PIP_TYPE, render_plain, render_subnet, render_vnet
+from simulator.arm.paging import page
+from simulator.arm.routing import ArmCall, Router, json_response
+from simulator.arm.state import ArmState
+from simulator.arm.store import Resource, ResourceStore
+
+Render = Callable[[ResourceStore, Resource], dict[str, object]]
+Guard = Callable[[ResourceStore, Resource], None]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    namespace: str
+    type_name: str
+    render: Render
+    delete_guard: Guard | None = None  # None: not deletable here
+    list_in_subscription: bool = True
+
+    @property
+    def full_type(self) -> str:
+        return f"{self.namespace}/{self.type_name}"
+
+
+def _plain(_: ResourceStore, resource: Resource) -> dict[str, object]:
+    return render_plain(resource)
+
+
+def _nic_guard(store: ResourceStore, nic: Resource) -> None:
+    vm = nic.properties.get("virtualMachine")
+    if vm:
+        raise ArmError(
+            400,
+            "NicInUse",
+            f"Network Interface {nic.id} is used by existing resource {vm['id']}. In order to delete the "
+            "network interface, it must be dissociated from the resource. "
+            "To learn more, see aka.ms/deletenic.",
+        )
+    for ip_cfg in nic.properties.get("ipConfigurations", []):
+        pip_ref = ip_cfg.get("properties", {}).get("publicIPAddress")
+        pip = store.get(pip_ref["id"]) if pip_ref else None
+        if pip is not None:
+            pip.properties.pop("ipConfiguration", None)
+
+
+def _pip_guard(store: ResourceStore, pip: Resource) -> None:
+    ip_config = pip.properties.get("ipConfiguration")
+    if ip_config and store.get(ResourceId.parse(ip_config["id"]).parent or ip_config["id"]) is not None:
+        raise ArmError(
+            400,
+            "PublicIPAddressInUse",
+            f"Public IP address {pip.id} can not be deleted since it is still allocated to resource "
+            f"{ip_config['id']}.",
+        )
+
+
+def _disk_guard(_: ResourceStore, disk: Resource) -> None:
+    if disk.body.get("managedBy"):
+        raise ArmError(
+            409,
+            "OperationNotAllowed",
+            f"Disk {disk.id.name} is attached to VM {disk.body['managedBy']}.",
+        )
+
+
+TYPES = (
+    ResourceType("Microsoft.Network", "networkInterfaces", _plain, _nic_guard),
+    ResourceType("Microsoft.Network", "publicIPAddresses", _plain, _pip_guard),
+    ResourceType("Microsoft.Compute", "disks", _plain, _disk_guard),
+    ResourceType("Microsoft.Network", "virtualNetworks", render_vnet),
+)
+
+
+def register(router: Router, state: ArmState) -> None:
+    for spec in TYPES:
+        _register_type(router, state, spec)
+    _register_subnets(router, state)
+
+
+def _register_type(router: Router, state: ArmState, spec: ResourceType) -> None:
+    collection = "/subscriptions/{sub}/resourceGroups/{rg}/providers/" + spec.full_type
+    item = collection + "/{name}"
+
+    def rid(call: ArmCall) -> ResourceId:
+        p = call.params
+        return ResourceId.resource(p["sub"], p["rg"], spec.namespace, spec.type_name, p["name"])
+
+    def require(call: ArmCall) -> Resource:
+        state.require_resource_group(call.params["sub"], call.params["rg"])
+        found = state.store.get(rid(call))
+        if found is None:
+            raise resource_not_found(spec.full_type, call.params["name"], call.params["rg"])
+        return found
+
+    async def get_item(call: ArmCall) -> web.StreamResponse:
+        return json_response(200, spec.render(state.store, require(call)))
+
+    async def list_items(call: ArmCall) -> web.StreamResponse:
+        sub, rg = call.params["sub"], call.params.get("rg")
+        if rg is None:
+            state.require_subscription(sub)
+        else:
+            state.require_resource_group(sub, rg)
+        found = state.store.list(spec.full_type, subscription=sub, resource_group=rg)
+        items = [(r.id.key, spec.render(state.store, r)) for r in found]
+        return json_response(200, page(call, items, state.config.page_size))
+
+    async def delete_item(call: ArmCall) -> web.StreamResponse:
+        state.require_resource_group(call.params["sub"], call.params["rg"])
+        found = state.store.get(rid(call))
+        if found is None:
+            return json_response(204, None)
+        assert spec.delete_guard is not None
+        spec.delete_guard(state.store, found)
+        state.store.delete(found.id)
+        return json_response(200, None)
+
+    router.add("GET", item, get_item)
+    router.add("GET", collection, list_items)
+    if spec.list_in_subscription:
+        router.add("GET", "/subscriptions/{sub}/providers/" + spec.full_type, list_items)
+    if spec.delete_guard is not None:
+        router.add("DELETE", item, delete_item)
+
+
+def _register_subnets(router: Router, state: ArmState) -> None:
+    vnet_path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/{vnet}"
+
+    def vnet(call: ArmCall) -> Resource:
+        p = call.params
+        state.require_resource_group(p["sub"], p["rg"])
+        found = state.store.get(
+            ResourceId.resource(p["sub"], p["rg"], "Microsoft.Network", "virtualNetworks", p["vnet"])
+        )
+        if found is None:
+            raise resource_not_found("Microsoft.Network/virtualNetworks", p["vnet"], p["rg"])
+        return found
+
+    async def get_subnet(call: ArmCall) -> web.StreamResponse:
+        parent = vnet(call)
+        subnet = state.store.get(parent.id.child("subnets", call.params["name"]))
+        if subnet is None:
+            raise resource_not_found(
+                "Microsoft.Network/virtualNetworks/subnets",
+                f"{parent.id.name}/{call.params['name']}",
+                call.params["rg"],
+            )
+        return json_response(200, render_subnet(state.store, subnet))
+
+    async def list_subnets(call: ArmCall) -> web.StreamResponse:
+        parent = vnet(call)
+        found = state.store.list("Microsoft.Network/virtualNetworks/subnets", parent=parent.id)
+        items = [(r.id.key, render_subnet(state.store, r)) for r in found]
+        return json_response(200, page(call, items, state.config.page_size))
+
+    router.add("GET", vnet_path + "/subnets/{name}", get_subnet)
+    router.add("GET", vnet_path + "/subnets", list_subnets)
+
+
+__all__ = ["NIC_TYPE", "PIP_TYPE", "TYPES", "ResourceType", "register"]

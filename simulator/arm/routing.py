@@ -1,0 +1,108 @@
+"""A small case-insensitive router for ARM paths (ARM matches path segments case-insensitively)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from simulator.arm.errors import ArmError
+
+
+@dataclass
+class ArmCall:
+    request: web.Request
+    params: dict[str, str]
+    principal: str
+    raw_body: bytes = b""
+    _json: Any = field(default=None, repr=False)
+    _parsed: bool = field(default=False, repr=False)
+
+    def json(self) -> Any:
+        if not self._parsed:
+            try:
+                self._json = json.loads(self.raw_body) if self.raw_body else None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ArmError(
+                    400,
+                    "InvalidRequestContent",
+                    f"The request content was invalid and could not be deserialized: '{exc}'.",
+                ) from None
+            self._parsed = True
+        return self._json
+
+    def query(self, name: str) -> str | None:
+        return self.request.query.get(name)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.request.scheme}://{self.request.host}"
+
+    @property
+    def api_version(self) -> str:
+        return self.request.query.get("api-version", "")
+
+
+Handler = Callable[[ArmCall], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    compute_group: str | None = None
+
+
+class Router:
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def add(self, method: str, template: str, handler: Handler, *, compute_group: str | None = None) -> None:
+        self._routes.append(Route(method.upper(), template, _compile(template), handler, compute_group))
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed = False
+        for route in self._routes:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            if route.method == method.upper():
+                return route, match.groupdict()
+            allowed = True
+        if allowed:
+            raise ArmError(
+                405, "MethodNotAllowed", f"The HTTP method '{method}' is not supported for '{path}'."
+            )
+        raise ArmError(404, "InvalidResourceType", f"No resource type or route matches '{path}'.")
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    pattern = ""
+    for part in re.split(r"(\{[a-z_]+\})", template):
+        if part.startswith("{") and part.endswith("}"):
+            pattern += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            pattern += re.escape(part)
+    return re.compile(f"^{pattern}/?$", re.IGNORECASE)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    if status == 204 or body is None:
+        return web.Response(status=status, headers=headers)
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def error_response(error: ArmError, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response(error.status, error.body(), {**(headers or {}), **error.headers})

@@ -1,0 +1,160 @@
+"""Everything the simulator knows, owned by the background loop (never touched from other threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+import aiohttp
+
+from simulator.arm.config import ArmConfig
+from simulator.arm.errors import ArmError
+from simulator.arm.ids import ResourceId
+from simulator.arm.operations import OperationBook
+from simulator.arm.store import Resource, ResourceStore
+from simulator.arm.throttle import Throttler
+from simulator.arm.topology import Topology
+from simulator.arm.vm_model import VmRecord
+from simulator.clock import SimClock
+
+VNET_TYPE = "Microsoft.Network/virtualNetworks"
+SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
+
+
+class ArmState:
+    def __init__(self, config: ArmConfig, clock: SimClock) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = ResourceStore()
+        self.ops = OperationBook()
+        self.throttle = Throttler(clock, lambda: self.config.throttle)
+        self.rng = random.Random(config.seed)
+        self.vms: dict[str, VmRecord] = {}
+        self.deleted_vms: list[VmRecord] = []
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.http: aiohttp.ClientSession | None = None
+        self.base_url = ""
+        self.accepting = True
+        seed_topology(self.store, config.topology)
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        return self.config.topology.locations
+
+    def spawn(self, coro: Coroutine[Any, Any, None], owner: VmRecord | None = None) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        if owner is not None:
+            owner.tasks.add(task)
+            task.add_done_callback(owner.tasks.discard)
+        return task
+
+    def require_subscription(self, subscription: str) -> Resource:
+        found = self.store.get(ResourceId(subscription))
+        if found is None:
+            raise ArmError(
+                404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found."
+            )
+        return found
+
+    def require_resource_group(self, subscription: str, resource_group: str) -> Resource:
+        self.require_subscription(subscription)
+        found = self.store.get(ResourceId(subscription, resource_group))
+        if found is None:
+            raise ArmError(
+                404, "ResourceGroupNotFound", f"Resource group '{resource_group}' could not be found."
+            )
+        return found
+
+    def vm_record(self, rid: ResourceId) -> VmRecord | None:
+        return self.vms.get(rid.key)
+
+    def find_vm(self, name: str, resource_group: str | None = None) -> VmRecord | None:
+        """A live VM by name, else the most recently deleted one (consoles outlive their VMs)."""
+
+        def wanted(record: VmRecord) -> bool:
+            if record.name.lower() != name.lower():
+                return False
+            return resource_group is None or record.resource_group.lower() == resource_group.lower()
+
+        live = [r for r in self.vms.values() if wanted(r)]
+        if live:
+            return live[-1]
+        gone = [r for r in self.deleted_vms if wanted(r)]
+        return gone[-1] if gone else None
+
+
+def seed_topology(store: ResourceStore, topology: Topology) -> None:
+    for sub in topology.subscriptions:
+        sub_id = ResourceId(sub.id)
+        store.put(
+            sub_id,
+            {
+                "id": str(sub_id),
+                "subscriptionId": sub.id,
+                "displayName": sub.display_name,
+                "tenantId": topology.tenant_id,
+                "state": "Enabled",
+            },
+        )
+        locations: dict[str, str] = {}
+        for group in sub.resource_groups:
+            rg_id = ResourceId(sub.id, group.name)
+            locations[group.name.lower()] = group.location
+            store.put(
+                rg_id,
+                {
+                    "id": str(rg_id),
+                    "name": group.name,
+                    "type": "Microsoft.Resources/resourceGroups",
+                    "location": group.location,
+                    "properties": {"provisioningState": "Succeeded"},
+                },
+            )
+        for vnet in sub.vnets:
+            location = vnet.location or locations.get(vnet.resource_group.lower())
+            if location is None:
+                raise ValueError(f"VNet {vnet.name} is in unknown resource group {vnet.resource_group}")
+            vnet_id = ResourceId.resource(
+                sub.id, vnet.resource_group, "Microsoft.Network", "virtualNetworks", vnet.name
+            )
+            store.put(
+                vnet_id,
+                {
+                    "name": vnet.name,
+                    "id": str(vnet_id),
+                    "type": VNET_TYPE,
+                    "location": location,
+                    "tags": {},
+                    "properties": {
+                        "provisioningState": "Succeeded",
+                        "resourceGuid": str(uuid.uuid4()),
+                        "addressSpace": {"addressPrefixes": list(vnet.address_prefixes)},
+                        "enableDdosProtection": False,
+                        "virtualNetworkPeerings": [],
+                    },
+                },
+            )
+            for subnet in vnet.subnets:
+                subnet_id = vnet_id.child("subnets", subnet.name)
+                store.put(
+                    subnet_id,
+                    {
+                        "name": subnet.name,
+                        "id": str(subnet_id),
+                        "type": SUBNET_TYPE,
+                        "properties": {
+                            "provisioningState": "Succeeded",
+                            "addressPrefix": subnet.address_prefix,
+                            "delegations": [],
+                            "privateEndpointNetworkPolicies": "Disabled",
+                            "privateLinkServiceNetworkPolicies": "Enabled",
+                        },
+                    },
+                )

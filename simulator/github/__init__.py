@@ -1,0 +1,18 @@
+"""A GitHub simulator (App auth, JIT runners, Actions scheduling, App webhooks) for PyGithub clients."""
+
+from simulator.github.config import Account, GitHubSimConfig, Repository, WebhookFaults
+from simulator.github.errors import ApiError
+from simulator.github.jitconfig import JitConfig, decode_jit_config, encode_jit_config
+from simulator.github.simulator import GitHubSimulator
+
+__all__ = [
+    "Account",
+    "ApiError",
+    "GitHubSimConfig",
+    "GitHubSimulator",
+    "JitConfig",
+    "Repository",
+    "WebhookFaults",
+    "decode_jit_config",
+    "encode_jit_config",
+]

@@ -1,0 +1,119 @@
+"""What the simulated GitHub knows before it starts: the App, its installations, accounts, timing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+AccountType = Literal["Organization", "User"]
+
+DEFAULT_RUNNER_GROUP_ID = 1
+DEFAULT_RUNNER_GROUP_NAME = "Default"
+
+
+@dataclass(frozen=True)
+class Account:
+    login: str
+    id: int
+    type: AccountType = "Organization"
+
+
+@dataclass(frozen=True)
+class Repository:
+    owner: str
+    name: str
+    id: int
+    private: bool = True
+    default_branch: str = "main"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class WebhookFaults:
+    """Misbehaviour of the delivery pipeline, for soak tests of the receiving side."""
+
+    drop_probability: float = 0.0
+    duplicate_probability: float = 0.0
+    reorder_probability: float = 0.0
+    # Simulated seconds added to every delivery's latency.
+    extra_latency_s: float = 0.0
+    # A held (reordered) delivery goes out after the hook's next delivery, or after this long.
+    reorder_max_hold_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("drop_probability", "duplicate_probability", "reorder_probability"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {value}")
+        if self.extra_latency_s < 0 or self.reorder_max_hold_s < 0:
+            raise ValueError("latencies must not be negative")
+
+
+def _default_accounts() -> tuple[Account, ...]:
+    return (Account("acme", 90001, "Organization"), Account("octocat", 583231, "User"))
+
+
+def _default_repositories() -> tuple[Repository, ...]:
+    return (
+        Repository("acme", "web", 700001),
+        Repository("acme", "api", 700002),
+        Repository("octocat", "hello-world", 700003, private=False),
+    )
+
+
+def _default_installations() -> dict[str, int]:
+    return {"acme": 45000001, "octocat": 45000002}
+
+
+@dataclass(frozen=True)
+class GitHubSimConfig:
+    app_id: int = 424242
+    app_slug: str = "runner-fleet"
+    # PEM (PKCS#8 or PKCS#1) of the App's RSA key; generated at start-up when None.
+    app_private_key_pem: str | None = None
+    accounts: tuple[Account, ...] = field(default_factory=_default_accounts)
+    repositories: tuple[Repository, ...] = field(default_factory=_default_repositories)
+    # account login -> installation id of the App on that account
+    installations: Mapping[str, int] = field(default_factory=_default_installations)
+    # Organisation runner groups besides id 1 "Default", which always exists.
+    runner_groups: Mapping[int, str] = field(default_factory=dict)
+    # A personal access token accepted everywhere an installation token is.
+    static_token: str = "ghp_SimulatedStaticToken0000000000000000"  # noqa: S105 - a simulator's fake
+    # The user named as `sender` of workflow_job events.
+    sender: Account = field(default_factory=lambda: Account("octocat", 583231, "User"))
+    # Durations below are simulated seconds (scaled by the SimClock) unless they say "real".
+    job_duration_s: float = 60.0
+    webhook_latency_s: float = 0.2
+    hosted_pickup_s: float = 2.0
+    queued_job_timeout_s: float = 24 * 3600.0
+    delivery_retention_s: float = 3 * 24 * 3600.0
+    registration_window_s: float = 300.0
+    registrations_per_window: int = 1500
+    # GitHub answers a secondary rate limit with either; 403 is what PyGithub classifies as one.
+    rate_limit_status: Literal[403, 429] = 403
+    # Real seconds: clients compare `expires_at` with their own wall clock, so scaling would
+    # only make them refresh on every call.
+    token_ttl_s: float = 3600.0
+    # Real seconds a webhook receiver gets to answer, as GitHub's 10 s.
+    webhook_timeout_s: float = 10.0
+    faults: WebhookFaults = field(default_factory=WebhookFaults)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        logins = {a.login.casefold() for a in self.accounts}
+        if len(logins) != len(self.accounts):
+            raise ValueError("account logins must be unique")
+        for repo in self.repositories:
+            if repo.owner.casefold() not in logins:
+                raise ValueError(f"repository {repo.full_name} has an unknown owner")
+        for login in self.installations:
+            if login.casefold() not in logins:
+                raise ValueError(f"installation for unknown account {login}")
+        if DEFAULT_RUNNER_GROUP_ID in self.runner_groups:
+            raise ValueError("runner group 1 is always 'Default'")
+        if self.registrations_per_window < 1:
+            raise ValueError("registrations_per_window must be positive")

@@ -1,0 +1,166 @@
+"""The mutable state of simulated GitHub Actions: runner registrations, workflow runs and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from simulator.github.directory import RunnerScope
+
+JobStatus = Literal["queued", "waiting", "in_progress", "completed"]
+GuestStatus = Literal["idle", "busy", "exited"]
+
+
+@dataclass(eq=False)
+class Runner:
+    id: int
+    name: str
+    scope: RunnerScope
+    labels: tuple[str, ...]
+    label_ids: tuple[int, ...]
+    runner_group_id: int
+    runner_group_name: str
+    work_folder: str
+    secret: str
+    created_at: float
+    os: str = "Linux"
+    connected_at: float | None = None
+    exited_at: float | None = None
+    removed_at: float | None = None
+    removal_reason: str | None = None
+    job_id: int | None = None
+    last_job_id: int | None = None
+
+    @property
+    def registered(self) -> bool:
+        return self.removed_at is None
+
+    @property
+    def exited(self) -> bool:
+        return self.exited_at is not None
+
+    @property
+    def online(self) -> bool:
+        return self.connected_at is not None and not self.exited and self.registered
+
+    @property
+    def busy(self) -> bool:
+        return self.job_id is not None
+
+    @property
+    def idle(self) -> bool:
+        return self.online and not self.busy
+
+    def guest_status(self) -> GuestStatus:
+        if self.exited or not self.registered:
+            return "exited"
+        return "busy" if self.busy else "idle"
+
+    def matches(self, labels: tuple[str, ...]) -> bool:
+        own = {label.casefold() for label in self.labels}
+        return all(label.casefold() in own for label in labels)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scope": self.scope.kind,
+            "owner": self.scope.owner,
+            "repo": self.scope.repo,
+            "labels": list(self.labels),
+            "runner_group_id": self.runner_group_id,
+            "runner_group_name": self.runner_group_name,
+            "status": "online" if self.online else "offline",
+            "guest_status": self.guest_status() if self.connected_at is not None else None,
+            "busy": self.busy,
+            "removed": not self.registered,
+            "removal_reason": self.removal_reason,
+            "job_id": self.job_id,
+            "created_at": self.created_at,
+            "connected_at": self.connected_at,
+            "exited_at": self.exited_at,
+            "removed_at": self.removed_at,
+        }
+
+
+@dataclass(eq=False)
+class WorkflowRun:
+    id: int
+    owner: str
+    repo: str
+    repository_id: int
+    name: str
+    run_number: int
+    head_sha: str
+    head_branch: str
+    created_at: float
+    job_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Job:
+    id: int
+    run: WorkflowRun
+    name: str
+    labels: tuple[str, ...]
+    duration_s: float
+    status: JobStatus
+    queued_at: float
+    hosted_runner_name: str | None = None
+    conclusion: str | None = None
+    approved_at: float | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    runner_id: int | None = None
+    runner_name: str | None = None
+    runner_group_id: int | None = None
+    runner_group_name: str | None = None
+    runner_connected_at: float | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def owner(self) -> str:
+        return self.run.owner
+
+    @property
+    def repo(self) -> str:
+        return self.run.repo
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run.id,
+            "owner": self.owner,
+            "repo": self.repo,
+            "name": self.name,
+            "workflow_name": self.run.name,
+            "labels": list(self.labels),
+            "status": self.status,
+            "conclusion": self.conclusion,
+            "duration_s": self.duration_s,
+            "hosted_runner_name": self.hosted_runner_name,
+            "runner_id": self.runner_id,
+            "runner_name": self.runner_name,
+            "runner_group_id": self.runner_group_id,
+            "runner_group_name": self.runner_group_name,
+            "queued_at": self.queued_at,
+            "approved_at": self.approved_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "runner_connected_at": self.runner_connected_at,
+        }
+
+
+class Stats:
+    """Counters a test or benchmark reads to check what the service under test did."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    def incr(self, name: str, by: int = 1) -> None:
+        self._counts[name] += by
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self._counts)

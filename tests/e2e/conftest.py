@@ -1,0 +1,89 @@
+"""Start `runner-fleet serve --simulate` as its own process and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+E2E_SECRET = "e2e-webhook-secret-8d1f"
+
+
+@dataclass
+class ServeProcess:
+    process: subprocess.Popen[str]
+    ready: dict[str, Any]
+    stderr_lines: list[str]
+
+    @property
+    def url(self) -> str:
+        return str(self.ready["url"])
+
+    @property
+    def github(self) -> str:
+        return str(self.ready["github_simulator"])
+
+    @property
+    def arm(self) -> str:
+        return str(self.ready["arm_simulator"])
+
+    @property
+    def logs(self) -> str:
+        return "".join(self.stderr_lines)
+
+
+def _drain(stream: Any, sink: list[str]) -> None:
+    for line in stream:
+        sink.append(line)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[ServeProcess]:
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("RUNNER_POOLS", "GITHUB_", "AzureWebJobs"))
+        },
+        "GITHUB_WEBHOOK_SECRET": E2E_SECRET,  # the environment overrides the simulate default
+        "RUNNER_FLEET_SIM_TIME_SCALE": "20",
+        "RUNNER_FLEET_LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner_fleet.cli", "serve", "--simulate", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    stderr_lines: list[str] = []
+    threading.Thread(target=_drain, args=(process.stderr, stderr_lines), daemon=True).start()
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    ready: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.startswith("{"):
+            ready = json.loads(line)
+            break
+    if ready is None:
+        process.kill()
+        pytest.fail("serve --simulate did not become ready:\n" + "".join(stderr_lines)[-4000:])
+    served = ServeProcess(process, ready, stderr_lines)
+    yield served
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("serve --simulate did not stop on SIGTERM")

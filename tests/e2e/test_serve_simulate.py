@@ -1,0 +1,226 @@
+"""End to end: `runner-fleet serve --simulate` over HTTP, observed through the real Azure SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import pytest
+from azure.mgmt.compute.aio import ComputeManagementClient
+
+from runner_fleet.adapters.azure.credentials import StaticTokenCredential
+from simulator.stack import DEMO_INSTALLATION_ID
+from tests.builders import event, signed
+from tests.e2e.conftest import E2E_SECRET, ServeProcess
+
+pytestmark = pytest.mark.e2e
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+T = TypeVar("T")
+
+
+@pytest.fixture
+async def compute(served: ServeProcess) -> AsyncIterator[ComputeManagementClient]:
+    client = ComputeManagementClient(
+        StaticTokenCredential(),
+        SUBSCRIPTION,
+        base_url=served.arm,
+        credential_scopes=["https://management.azure.com/.default"],
+        connection_verify=served.ready["arm_ca_bundle"],
+    )
+    async with client:
+        yield client
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def _post(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
+) -> tuple[int, Any]:
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def _eventually(probe: Callable[[], Awaitable[T | None]], within_s: float = 45.0) -> T:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+async def _vms_for_job(compute: ComputeManagementClient, job_id: int) -> list[Any]:
+    return [
+        vm
+        async for vm in compute.virtual_machines.list("rg-runners")
+        if (vm.tags or {}).get("job") == str(job_id)
+    ]
+
+
+def _queued(job_id: int) -> dict[str, Any]:
+    payload = event("workflow_job.queued.json")
+    payload["workflow_job"]["id"] = job_id
+    payload["installation"]["id"] = DEMO_INSTALLATION_ID
+    return payload
+
+
+async def test_signed_webhooks_create_and_then_delete_a_vm(
+    served: ServeProcess, compute: ComputeManagementClient, http: aiohttp.ClientSession
+) -> None:
+    """A queued webhook makes a VM appear in ARM; `completed` naming its runner makes it disappear."""
+    job_id = 7100001
+    status, body = await _post(http, f"{served.url}/api/github", *signed(_queued(job_id), secret=E2E_SECRET))
+    assert (status, body) == (202, {"status": "accepted", "queued": "provision"})
+
+    async def provisioned() -> list[Any]:
+        return [vm for vm in await _vms_for_job(compute, job_id) if vm.provisioning_state == "Succeeded"]
+
+    [vm] = await _eventually(provisioned)
+    assert (
+        vm.tags["pool"] == "aks-prod"
+        and vm.tags["forge"] == "github"
+        and vm.tags["managed-by"] == "runner-fleet"
+    )
+    assert vm.network_profile.network_interface_configurations[0].delete_option == "Delete"
+    assert vm.storage_profile.os_disk.delete_option == "Delete"
+    assert vm.os_profile.custom_data is None  # ARM never returns customData
+
+    completed = event("workflow_job.completed.json")
+    completed["workflow_job"] |= {"id": job_id, "runner_name": vm.name, "runner_id": None}
+    status, _ = await _post(http, f"{served.url}/api/github", *signed(completed, secret=E2E_SECRET))
+    assert status == 202
+
+    async def gone() -> bool:
+        return not await _vms_for_job(compute, job_id)
+
+    await _eventually(gone)
+
+    async def unregistered() -> bool:
+        async with http.get(f"{served.github}/_sim/runners") as response:
+            runners = await response.json()
+        mine = [r for r in runners if r["name"] == vm.name]
+        return bool(mine) and all(r.get("removed") for r in mine)
+
+    await _eventually(unregistered)
+
+
+async def test_a_job_runs_on_a_fresh_vm_from_queue_to_done(
+    served: ServeProcess, compute: ComputeManagementClient, http: aiohttp.ClientSession
+) -> None:
+    """A job queued in the GitHub simulator gets a VM, runs on it, and leaves no VM or registration."""
+    spec = {
+        "owner": "example-org",
+        "repo": "platform-deploy",
+        "labels": ["self-hosted", "aks-dev", "helm"],
+        "duration_s": 20,
+        "name": "e2e-full",
+    }
+    async with http.post(f"{served.github}/_sim/jobs", json=spec) as response:
+        assert response.status in (200, 201)
+        job = await response.json()
+
+    async def finished() -> dict[str, Any] | None:
+        async with http.get(f"{served.github}/_sim/jobs") as response:
+            jobs = {j["id"]: j for j in await response.json()}
+        current = jobs[job["id"]]
+        return current if current["status"] == "completed" else None
+
+    done = await _eventually(finished, within_s=60)
+    assert done["conclusion"] == "success"
+    runner = done["runner_name"]
+    assert runner.startswith("rf-aks-dev-")
+
+    async def cleaned() -> bool:
+        names = [vm.name async for vm in compute.virtual_machines.list("rg-runners")]
+        return runner not in names
+
+    await _eventually(cleaned)
+
+
+async def test_duplicate_delivery_creates_one_vm(
+    served: ServeProcess, compute: ComputeManagementClient, http: aiohttp.ClientSession
+) -> None:
+    """The same delivery twice is answered as a duplicate, and one VM exists for the job."""
+    job_id = 7100002
+    delivery = str(uuid.uuid4())
+    first = await _post(
+        http, f"{served.url}/api/github", *signed(_queued(job_id), secret=E2E_SECRET, delivery=delivery)
+    )
+    second = await _post(
+        http, f"{served.url}/api/github", *signed(_queued(job_id), secret=E2E_SECRET, delivery=delivery)
+    )
+    assert first[0] == 202
+    assert second == (200, {"status": "duplicate delivery"})
+    # A redelivery with a new delivery ID (as a person clicking "Redeliver" makes) still yields one VM.
+    third = await _post(http, f"{served.url}/api/github", *signed(_queued(job_id), secret=E2E_SECRET))
+    assert third[0] == 202
+    vms = await _eventually(lambda: _vms_for_job(compute, job_id))
+    await asyncio.sleep(1.0)
+    assert len(await _vms_for_job(compute, job_id)) == len(vms) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "event_name", "expected"),
+    [
+        ("workflow_job.completed_hosted.json", "workflow_job", (200, "runner not managed by runner-fleet")),
+        ("workflow_job.queued_waiting.json", "workflow_job", (200, "job is waiting for approval")),
+        ("workflow_job.queued_hosted.json", "workflow_job", (200, "no pool serves these labels")),
+        ("ping.json", "ping", (200, "pong")),
+        ("ping.json", "check_run", (200, "ignored event check_run")),
+    ],
+)
+async def test_events_we_do_not_act_on_get_2xx_with_a_reason(
+    served: ServeProcess, http: aiohttp.ClientSession, name: str, event_name: str, expected: tuple[int, str]
+) -> None:
+    """Hosted runners, waiting jobs, unmatched labels, pings and other events get 2xx and no action."""
+    status, body = await _post(
+        http, f"{served.url}/api/github", *signed(event(name), event_name=event_name, secret=E2E_SECRET)
+    )
+    assert (status, body["status"]) == expected
+
+
+async def test_contract_errors_over_http(served: ServeProcess, http: aiohttp.ClientSession) -> None:
+    """Wrong signature 401, malformed body 400, body over 25 MiB 413."""
+    headers, body = signed(_queued(1), secret="wrong-secret")
+    assert (await _post(http, f"{served.url}/api/github", headers, body))[0] == 401
+    assert (await _post(http, f"{served.url}/api/github", *signed(b"[1, 2", secret=E2E_SECRET)))[0] == 400
+    huge = b"{" + b" " * (25 * 1024 * 1024) + b"}"
+    assert (await _post(http, f"{served.url}/api/github", *signed(huge, secret=E2E_SECRET)))[0] == 413
+
+
+async def test_health(served: ServeProcess, http: aiohttp.ClientSession) -> None:
+    """GET /api/health answers with the example pools."""
+    async with http.get(f"{served.url}/api/health") as response:
+        assert response.status == 200
+        assert (await response.json())["pools"] == ["aks-prod", "aks-dev"]
+
+
+def test_logs_follow_one_job_and_hold_no_secrets(served: ServeProcess) -> None:
+    """JSON logs carry forge, pool, job and runner per step, and never the webhook secret or a JIT config."""
+    lines = [json.loads(line) for line in served.logs.splitlines() if line.startswith("{")]
+    events = {line["event"] for line in lines if line.get("job_id") == 7100001}
+    assert {
+        "webhook.received",
+        "job.matched",
+        "runner.provisioning",
+        "runner.registered",
+        "vm.created",
+        "vm.deleted",
+        "runner.released",
+    } <= events
+    created = next(line for line in lines if line["event"] == "vm.created" and line.get("job_id") == 7100001)
+    assert (
+        created["forge"] == "github" and created["pool"] == "aks-prod" and created["runner"].startswith("rf-")
+    )
+    assert E2E_SECRET not in served.logs
+    assert "encoded_jit_config" not in served.logs and "eyJ" not in served.logs

@@ -1,0 +1,194 @@
+"""Fixtures for the ARM simulator tests: a fast simulator on its own loop, and the real async
+azure-mgmt clients pointed at it with a static bearer token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
+
+import pytest
+from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.network.aio import NetworkManagementClient
+
+from simulator.arm import DEFAULT_SUBSCRIPTION_ID, ArmConfig, ArmSimulator, Timing, VmSize, default_sizes
+from simulator.clock import SimClock
+from simulator.server import BackgroundLoop
+from simulator.tls import LoopbackTls, make_loopback_tls
+
+T = TypeVar("T")
+
+ARM_SCOPES = ["https://management.azure.com/.default"]
+TIME_SCALE = 20.0
+RESTRICTED_SIZE = VmSize(
+    "Standard_NC4as_T4_v3",
+    "standardNCASv3_T4Family",
+    4,
+    28,
+    180 * 1024,
+    0,
+    True,
+    restricted_locations=("westeurope",),
+)
+
+
+class StaticTokenCredential:
+    """An async credential handing out one fixed bearer token (the principal ARM throttles on)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+    async def get_token_info(
+        self, *scopes: str, options: TokenRequestOptions | None = None
+    ) -> AccessTokenInfo:
+        return AccessTokenInfo(self.token, int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class ComputeFactory(Protocol):
+    def __call__(
+        self, sim: ArmSimulator, *, principal: str = ..., **kwargs: Any
+    ) -> ComputeManagementClient: ...
+
+
+class NetworkFactory(Protocol):
+    def __call__(
+        self, sim: ArmSimulator, *, principal: str = ..., **kwargs: Any
+    ) -> NetworkManagementClient: ...
+
+
+class Eventually(Protocol):
+    def __call__(
+        self, check: Callable[[], T | None], *, within: float = ..., interval: float = ...
+    ) -> Awaitable[T]: ...
+
+
+def fast_config(**overrides: Any) -> ArmConfig:
+    """Short durations: at TIME_SCALE 20 a create takes 0.3 s of real time and a delete 0.1 s."""
+    config = ArmConfig(
+        sizes=(*default_sizes(), RESTRICTED_SIZE),
+        timing=Timing(provisioning_s=6.0, boot_s=1.0, delete_s=2.0, poll_interval_s=0.5),
+        seed=7,
+    )
+    return replace(config, **overrides)
+
+
+@pytest.fixture(scope="session")
+def loopback_tls(tmp_path_factory: pytest.TempPathFactory) -> LoopbackTls:
+    return make_loopback_tls(tmp_path_factory.mktemp("arm-tls"))
+
+
+@pytest.fixture
+def make_sim(loopback_tls: LoopbackTls) -> Iterator[Callable[..., ArmSimulator]]:
+    """Start simulators (each on its own background loop) from a config or `fast_config` overrides."""
+    started: list[tuple[BackgroundLoop, ArmSimulator]] = []
+
+    def make(config: ArmConfig | None = None, **overrides: Any) -> ArmSimulator:
+        loop = BackgroundLoop("arm-sim-test")
+        simulator = ArmSimulator(
+            loop, clock=SimClock(TIME_SCALE), config=config or fast_config(**overrides), tls=loopback_tls
+        )
+        simulator.start()
+        started.append((loop, simulator))
+        return simulator
+
+    yield make
+    for loop, simulator in started:
+        simulator.stop()
+        loop.close()
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., ArmSimulator]) -> ArmSimulator:
+    return make_sim()
+
+
+@pytest.fixture
+async def compute_for() -> AsyncIterator[ComputeFactory]:
+    clients: list[ComputeManagementClient] = []
+
+    def make(sim: ArmSimulator, *, principal: str = "principal-a", **kwargs: Any) -> ComputeManagementClient:
+        kwargs.setdefault("polling_interval", 1)
+        client = ComputeManagementClient(
+            StaticTokenCredential(principal),
+            DEFAULT_SUBSCRIPTION_ID,
+            base_url=sim.base_url,
+            credential_scopes=ARM_SCOPES,
+            connection_verify=str(sim.ca_bundle),
+            **kwargs,
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def network_for() -> AsyncIterator[NetworkFactory]:
+    clients: list[NetworkManagementClient] = []
+
+    def make(sim: ArmSimulator, *, principal: str = "principal-a", **kwargs: Any) -> NetworkManagementClient:
+        client = NetworkManagementClient(
+            StaticTokenCredential(principal),
+            DEFAULT_SUBSCRIPTION_ID,
+            base_url=sim.base_url,
+            credential_scopes=ARM_SCOPES,
+            connection_verify=str(sim.ca_bundle),
+            **kwargs,
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+def compute(sim: ArmSimulator, compute_for: ComputeFactory) -> ComputeManagementClient:
+    return compute_for(sim)
+
+
+@pytest.fixture
+def network(sim: ArmSimulator, network_for: NetworkFactory) -> NetworkManagementClient:
+    return network_for(sim)
+
+
+async def _eventually(check: Callable[[], T | None], *, within: float = 5.0, interval: float = 0.02) -> T:
+    deadline = time.monotonic() + within
+    while True:
+        value = await asyncio.to_thread(check)  # the check may block on the simulator's loop
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def eventually() -> Eventually:
+    """Poll a check until it returns something truthy, failing after `within` seconds."""
+    return _eventually

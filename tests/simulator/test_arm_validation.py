@@ -1,0 +1,330 @@
+"""VM PUT validation: each rejection carries ARM's status and error code, and creates nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.compute import models as cm
+from azure.mgmt.compute.aio import ComputeManagementClient
+
+from simulator.arm import (
+    DEFAULT_SUBSCRIPTION_ID,
+    ArmSimulator,
+    ResourceGroupSpec,
+    SubnetSpec,
+    SubscriptionSpec,
+    Topology,
+    VNetSpec,
+    default_subnet_id,
+)
+from simulator.arm.samples import b64
+from simulator.arm.samples import runner_vm_body as runner_vm_json
+
+RG = "rg-runners"
+
+
+def runner_vm_body(name: str, **options: Any) -> cm.VirtualMachine:
+    """The runner VM PUT as the SDK model the service sends (built from its wire JSON)."""
+    return cm.VirtualMachine(runner_vm_json(name, **options))
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    name: str
+    mutate: Mutation
+    status: int
+    code: str
+
+
+def props(body: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = body["properties"]
+    return result
+
+
+def set_size(size: str) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        props(body)["hardwareProfile"]["vmSize"] = size
+
+    return mutate
+
+
+def set_subnet(subnet_id: str) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        nic = props(body)["networkProfile"]["networkInterfaceConfigurations"][0]
+        nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] = subnet_id
+
+    return mutate
+
+
+def drop_network_api_version(body: dict[str, Any]) -> None:
+    del props(body)["networkProfile"]["networkApiVersion"]
+
+
+def set_custom_data(value: str) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        props(body)["osProfile"]["customData"] = value
+
+    return mutate
+
+
+def drop_admin_username(body: dict[str, Any]) -> None:
+    del props(body)["osProfile"]["adminUsername"]
+
+
+def drop_ssh_keys(body: dict[str, Any]) -> None:
+    props(body)["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"] = []
+
+
+def set_computer_name(name: str) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        props(body)["osProfile"]["computerName"] = name
+
+    return mutate
+
+
+def set_os_disk(**changes: Any) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        props(body)["storageProfile"]["osDisk"].update(changes)
+
+    return mutate
+
+
+def set_location(location: str) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        body["location"] = location
+
+    return mutate
+
+
+def no_change(body: dict[str, Any]) -> None:
+    return None
+
+
+def big_disk_on_d2s_v5(body: dict[str, Any]) -> None:
+    set_size("Standard_D2s_v5")(body)
+    set_os_disk(diskSizeGB=64)(body)
+
+
+MISSING_SUBNET = default_subnet_id().replace("snet-runners", "snet-missing")
+TOO_BIG = b64(b"#cloud-config\n" + b"#" * 65535)
+
+CASES: list[Any] = [
+    pytest.param(
+        Rejection("vm-v", set_size("Standard_NC4as_T4_v3"), 409, "SkuNotAvailable"),
+        id="size-not-offered-here",
+    ),
+    pytest.param(
+        Rejection("vm-v", set_size("Standard_Imaginary_v9"), 400, "InvalidParameter"), id="unknown-size"
+    ),
+    pytest.param(
+        Rejection("vm-v", set_subnet(MISSING_SUBNET), 400, "InvalidResourceReference"), id="missing-subnet"
+    ),
+    pytest.param(
+        Rejection("vm-v", set_subnet("not-a-resource-id"), 400, "InvalidResourceReference"),
+        id="malformed-subnet",
+    ),
+    pytest.param(
+        Rejection("vm-v", drop_network_api_version, 400, "InvalidParameter"), id="no-network-api-version"
+    ),
+    pytest.param(Rejection("v" * 65, no_change, 400, "InvalidParameter"), id="name-over-64"),
+    pytest.param(Rejection("vm-bad!name", no_change, 400, "InvalidParameter"), id="name-bad-character"),
+    pytest.param(Rejection("vm-trailing-", no_change, 400, "InvalidParameter"), id="name-ends-with-hyphen"),
+    pytest.param(
+        Rejection("vm-v", set_computer_name("runner_host"), 400, "InvalidParameter"),
+        id="linux-host-underscore",
+    ),
+    pytest.param(
+        Rejection("vm-v", set_custom_data("not base64 !!"), 400, "InvalidParameter"), id="custom-data-not-b64"
+    ),
+    pytest.param(
+        Rejection("vm-v", set_custom_data(TOO_BIG), 400, "InvalidParameter"), id="custom-data-over-64k"
+    ),
+    pytest.param(
+        Rejection("vm-v", set_size("Standard_B2s"), 409, "NotSupported"), id="ephemeral-unsupported-size"
+    ),
+    pytest.param(
+        Rejection("vm-v", big_disk_on_d2s_v5, 400, "NotSupported"),
+        id="ephemeral-too-big-for-cache",
+    ),
+    pytest.param(
+        Rejection("vm-v", set_size("Standard_D2s_v5"), 400, "NotSupported"),
+        id="ephemeral-resource-disk-on-size-without-one",
+    ),
+    pytest.param(Rejection("vm-v", drop_admin_username, 400, "InvalidParameter"), id="no-admin-username"),
+    pytest.param(Rejection("vm-v", drop_ssh_keys, 400, "InvalidParameter"), id="no-ssh-key-or-password"),
+    pytest.param(
+        Rejection("vm-v", set_location("mars-central"), 400, "LocationNotAvailableForResourceType"),
+        id="unknown-location",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_invalid_put_is_rejected_and_creates_nothing(
+    sim: ArmSimulator, compute: ComputeManagementClient, case: Rejection
+) -> None:
+    """An invalid VM PUT is rejected with ARM's status and error code and leaves nothing behind."""
+    name, status, code = case.name, case.status, case.code
+    body = runner_vm_json(name)
+    case.mutate(body)
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(RG, name, cm.VirtualMachine(body))
+    assert caught.value.status_code == status
+    assert caught.value.error is not None
+    assert caught.value.error.code == code
+    assert sim.vms() == []
+    assert sim.resources("Microsoft.Network/networkInterfaces") == []
+    assert sim.resources("Microsoft.Compute/disks") == []
+
+
+async def test_ephemeral_disk_that_fits_the_cache_is_accepted(compute: ComputeManagementClient) -> None:
+    """An ephemeral OS disk that fits the size's cache (the default placement there) is accepted."""
+    body = runner_vm_body("vm-cache-ok", size="Standard_D2s_v5", placement=None)
+    vm = await (await compute.virtual_machines.begin_create_or_update(RG, "vm-cache-ok", body)).result()
+    assert vm.storage_profile.os_disk.diff_disk_settings.placement == "CacheDisk"
+
+
+async def test_password_instead_of_ssh_key_is_accepted(compute: ComputeManagementClient) -> None:
+    """A Linux VM with password authentication enabled needs no SSH key."""
+    body = runner_vm_json("vm-password")
+    os_profile = body["properties"]["osProfile"]
+    os_profile["adminPassword"] = "N0t-a-real-password!"
+    os_profile["linuxConfiguration"] = {"disablePasswordAuthentication": False}
+    vm = await (
+        await compute.virtual_machines.begin_create_or_update(RG, "vm-password", cm.VirtualMachine(body))
+    ).result()
+    assert vm.os_profile.admin_password is None
+
+
+async def test_missing_resource_group_is_404(compute: ComputeManagementClient) -> None:
+    """A PUT into a resource group that does not exist answers 404 ResourceGroupNotFound."""
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update("rg-nope", "vm-x", runner_vm_body("vm-x"))
+    assert caught.value.status_code == 404
+    assert caught.value.error is not None
+    assert caught.value.error.code == "ResourceGroupNotFound"
+
+
+def two_region_topology() -> Topology:
+    return Topology(
+        subscriptions=(
+            SubscriptionSpec(
+                id=DEFAULT_SUBSCRIPTION_ID,
+                resource_groups=(
+                    ResourceGroupSpec(RG, "westeurope"),
+                    ResourceGroupSpec("rg-north", "northeurope"),
+                ),
+                vnets=(
+                    VNetSpec(
+                        RG, "vnet-runners", ("10.20.0.0/16",), (SubnetSpec("snet-runners", "10.20.0.0/24"),)
+                    ),
+                    VNetSpec(
+                        "rg-north",
+                        "vnet-north",
+                        ("10.30.0.0/16",),
+                        (SubnetSpec("snet-north", "10.30.0.0/24"),),
+                    ),
+                ),
+            ),
+        ),
+        locations=("westeurope", "northeurope"),
+    )
+
+
+async def test_location_must_match_the_resource_group(
+    make_sim: Callable[..., ArmSimulator], compute_for: Callable[..., ComputeManagementClient]
+) -> None:
+    """A VM whose location differs from its resource group's is rejected with InvalidParameter."""
+    sim = make_sim(topology=two_region_topology())
+    compute = compute_for(sim)
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(
+            RG, "vm-north", runner_vm_body("vm-north", location="northeurope")
+        )
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None
+    assert caught.value.error.code == "InvalidParameter"
+    assert sim.vms() == []
+
+
+async def test_subnet_in_another_region_is_an_invalid_reference(
+    make_sim: Callable[..., ArmSimulator], compute_for: Callable[..., ComputeManagementClient]
+) -> None:
+    """A NIC cannot use a subnet of a VNet in another region (InvalidResourceReference)."""
+    sim = make_sim(topology=two_region_topology())
+    compute = compute_for(sim)
+    north_subnet = default_subnet_id().replace("rg-runners", "rg-north").replace("-runners", "-north")
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(
+            RG, "vm-cross", runner_vm_body("vm-cross", subnet_id=north_subnet)
+        )
+    assert caught.value.error is not None
+    assert caught.value.error.code == "InvalidResourceReference"
+
+
+async def test_full_subnet_fails_the_create_with_subnet_is_full(
+    make_sim: Callable[..., ArmSimulator], compute_for: Callable[..., ComputeManagementClient]
+) -> None:
+    """A /29 holds 3 NICs (8 minus 5 reserved); the 4th create fails with SubnetIsFull until one is freed."""
+    topology = Topology(
+        subscriptions=(
+            SubscriptionSpec(
+                id=DEFAULT_SUBSCRIPTION_ID,
+                resource_groups=(ResourceGroupSpec(RG, "westeurope"),),
+                vnets=(
+                    VNetSpec(
+                        RG, "vnet-runners", ("10.20.0.0/16",), (SubnetSpec("snet-runners", "10.20.0.0/29"),)
+                    ),
+                ),
+            ),
+        ),
+    )
+    sim = make_sim(topology=topology)
+    compute = compute_for(sim)
+    names = ["vm-full-1", "vm-full-2", "vm-full-3"]
+    pollers = await asyncio.gather(
+        *(compute.virtual_machines.begin_create_or_update(RG, n, runner_vm_body(n)) for n in names)
+    )
+    await asyncio.gather(*(p.result() for p in pollers))
+    assert sorted(vm["private_ip"] for vm in sim.vms()) == ["10.20.0.4", "10.20.0.5", "10.20.0.6"]
+
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(RG, "vm-full-4", runner_vm_body("vm-full-4"))
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None
+    assert caught.value.error.code == "SubnetIsFull"
+    assert len(sim.vms()) == 3
+
+    freed = sim.vm("vm-full-2")
+    assert freed is not None
+    await (await compute.virtual_machines.begin_delete(RG, "vm-full-2")).result()
+    vm = await (
+        await compute.virtual_machines.begin_create_or_update(RG, "vm-full-4", runner_vm_body("vm-full-4"))
+    ).result()
+    assert vm.provisioning_state == "Succeeded"
+    snapshot = sim.vm("vm-full-4")
+    assert snapshot is not None
+    assert snapshot["private_ip"] == freed["private_ip"]
+
+
+async def test_changing_custom_data_of_an_existing_vm_is_not_allowed(
+    compute: ComputeManagementClient,
+) -> None:
+    """A PUT that changes an existing VM's customData answers 409 PropertyChangeNotAllowed."""
+    await (
+        await compute.virtual_machines.begin_create_or_update(RG, "vm-cd", runner_vm_body("vm-cd"))
+    ).result()
+    changed = runner_vm_body("vm-cd", custom_data=b64("#cloud-config\nruncmd: []\n"))
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(RG, "vm-cd", changed)
+    assert caught.value.status_code == 409
+    assert caught.value.error is not None
+    assert caught.value.error.code == "PropertyChangeNotAllowed"

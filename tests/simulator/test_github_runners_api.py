@@ -1,0 +1,231 @@
+"""Self-hosted runner registration, listing and deletion through the real PyGithub."""
+
+from __future__ import annotations
+
+import json
+import time
+from base64 import b64decode
+from typing import Any
+
+import aiohttp
+import pytest
+from github import GithubException, RateLimitExceededException, UnknownObjectException
+
+from simulator.github import GitHubSimulator
+from simulator.github.testing import (
+    RunnerGuest,
+    SimulatorFactory,
+    installation_client,
+    org_jit_config,
+    static_client,
+)
+
+pytest_plugins = ["github_fixtures"]
+
+
+def _repo_jitconfig(sim: GitHubSimulator, full_name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    repo = static_client(sim).get_repo(full_name)
+    try:
+        _, data = repo.requester.requestJsonAndCheck(
+            "POST", f"{repo.url}/actions/runners/generate-jitconfig", input=body
+        )
+    except GithubException as exc:
+        return exc.status, exc.data
+    return 201, data
+
+
+def test_org_jitconfig_registers_an_offline_runner(github_sim: GitHubSimulator) -> None:
+    """generate-jitconfig for an org returns the runner (offline, custom labels) and its config."""
+    org = installation_client(github_sim, "acme").get_organization("acme")
+
+    jit = org.create_self_hosted_runner_jitconfig("vm-1", 1, ["self-hosted", "linux", "x64"])
+
+    assert jit.runner.name == "vm-1"
+    assert jit.runner.status == "offline"
+    assert jit.runner.busy is False
+    assert [label["name"] for label in jit.runner.labels] == ["self-hosted", "linux", "x64"]
+    assert {label["type"] for label in jit.runner.labels} == {"custom"}
+    assert github_sim.stats()["jit_configs_issued"] == 1
+
+
+def test_encoded_jit_config_holds_the_runner_files(github_sim: GitHubSimulator) -> None:
+    """The encoded config is base64 JSON of base64 .runner/.credentials/.credentials_rsaparams files."""
+    encoded = org_jit_config(github_sim, "vm-1", ["self-hosted"])
+
+    files = json.loads(b64decode(encoded))
+    runner = json.loads(b64decode(files[".runner"]))
+    credentials = json.loads(b64decode(files[".credentials"]))
+
+    assert set(files) == {".runner", ".credentials", ".credentials_rsaparams"}
+    assert runner["agentName"] == "vm-1"
+    assert runner["poolId"] == 1
+    assert runner["serverUrl"] == github_sim.base_url
+    assert runner["gitHubUrl"] == f"{github_sim.base_url}/acme"
+    assert runner["workFolder"] == "_work"
+    assert credentials["scheme"] == "OAuth"
+    assert credentials["data"]["token"]
+
+
+def test_repo_jitconfig_through_the_requester(github_sim: GitHubSimulator) -> None:
+    """generate-jitconfig for a repository works through PyGithub's requester."""
+    status, data = _repo_jitconfig(
+        github_sim,
+        "acme/web",
+        {"name": "vm-r", "runner_group_id": 1, "labels": ["self-hosted"], "work_folder": "w"},
+    )
+    assert status == 201
+    assert data["runner"]["name"] == "vm-r"
+    runner = json.loads(b64decode(json.loads(b64decode(data["encoded_jit_config"]))[".runner"]))
+    assert runner["gitHubUrl"] == f"{github_sim.base_url}/acme/web"
+    assert runner["workFolder"] == "w"
+
+
+def test_duplicate_runner_name_conflicts_within_a_scope(github_sim: GitHubSimulator) -> None:
+    """A second registration with a taken name in the same org gets 409; other scopes are separate."""
+    org = static_client(github_sim).get_organization("acme")
+    org.create_self_hosted_runner_jitconfig("vm-dup", 1, ["self-hosted"])
+
+    with pytest.raises(GithubException) as caught:
+        org.create_self_hosted_runner_jitconfig("vm-dup", 1, ["self-hosted"])
+
+    assert caught.value.status == 409
+    assert "already exists" in caught.value.data["message"]
+    status, _ = _repo_jitconfig(
+        github_sim, "acme/web", {"name": "vm-dup", "runner_group_id": 1, "labels": ["a"]}
+    )
+    assert status == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "vm", "runner_group_id": 1, "labels": []},
+        {"name": "vm", "runner_group_id": 1},
+        {"name": "", "runner_group_id": 1, "labels": ["a"]},
+        {"name": "vm", "runner_group_id": 7, "labels": ["a"]},
+        {"name": "vm", "runner_group_id": 1, "labels": [f"l{i}" for i in range(101)]},
+    ],
+    ids=["no-labels", "labels-missing", "empty-name", "unknown-group", "101-labels"],
+)
+def test_invalid_jitconfig_requests_get_422(github_sim: GitHubSimulator, body: dict[str, Any]) -> None:
+    """Empty or missing labels, more than 100 labels, an empty name or an unknown group get 422."""
+    status, _ = _repo_jitconfig(github_sim, "acme/web", body)
+    assert status == 422
+
+
+def test_extra_org_runner_groups_are_accepted(make_github_sim: SimulatorFactory) -> None:
+    """A configured organisation runner group can be used; repositories only have group 1."""
+    sim = make_github_sim(runner_groups={5: "vnet-injected"})
+    jit = static_client(sim).get_organization("acme").create_self_hosted_runner_jitconfig("vm", 5, ["a"])
+    assert jit.runner.runner_group_id == 5
+    status, _ = _repo_jitconfig(sim, "acme/web", {"name": "vm", "runner_group_id": 5, "labels": ["a"]})
+    assert status == 422
+
+
+def test_runner_list_is_paginated_with_link_headers(github_sim: GitHubSimulator) -> None:
+    """PyGithub walks all pages of the runner list and reads total_count; name= filters."""
+    org = static_client(github_sim, per_page=2).get_organization("acme")
+    for i in range(5):
+        org.create_self_hosted_runner_jitconfig(f"vm-{i}", 1, ["self-hosted"])
+
+    runners = org.get_self_hosted_runners()
+
+    assert runners.totalCount == 5
+    assert [r.name for r in runners] == [f"vm-{i}" for i in range(5)]
+    assert [r.name for r in org.get_self_hosted_runners(name="vm-3")] == ["vm-3"]
+
+
+def test_org_and_repo_runner_lists_are_separate(github_sim: GitHubSimulator) -> None:
+    """Repository runners are listed under the repository, not the organisation."""
+    gh = static_client(github_sim)
+    _repo_jitconfig(github_sim, "acme/web", {"name": "vm-r", "runner_group_id": 1, "labels": ["a"]})
+    gh.get_organization("acme").create_self_hosted_runner_jitconfig("vm-o", 1, ["a"])
+
+    repo = gh.get_repo("acme/web")
+    _, data = repo.requester.requestJsonAndCheck("GET", f"{repo.url}/actions/runners")
+
+    assert [r["name"] for r in data["runners"]] == ["vm-r"]
+    assert [r.name for r in gh.get_organization("acme").get_self_hosted_runners()] == ["vm-o"]
+
+
+def test_runner_is_fetched_and_deleted(github_sim: GitHubSimulator) -> None:
+    """A registration can be read and deleted (204); afterwards it is 404."""
+    org = static_client(github_sim).get_organization("acme")
+    runner_id = org.create_self_hosted_runner_jitconfig("vm-del", 1, ["self-hosted"]).runner.id
+
+    assert org.get_self_hosted_runner(runner_id).name == "vm-del"
+    org.delete_self_hosted_runner(runner_id)
+
+    with pytest.raises(UnknownObjectException):
+        org.get_self_hosted_runner(runner_id)
+    with pytest.raises(UnknownObjectException):
+        org.delete_self_hosted_runner(runner_id)
+    assert org.get_self_hosted_runners().totalCount == 0
+    removed = next(r for r in github_sim.runners() if r["id"] == runner_id)
+    assert removed["removed"] is True
+    assert removed["removal_reason"] == "deleted"
+
+
+async def test_busy_runner_cannot_be_deleted(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """Deleting a runner that is running a job gets 422 and the runner keeps running."""
+    org = static_client(github_sim).get_organization("acme")
+    jit = org.create_self_hosted_runner_jitconfig("vm-busy", 1, ["self-hosted"])
+    job = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    guest = RunnerGuest(http_session, jit.encoded_jit_config)
+    await guest.connect()
+    await guest.wait_for_status("busy")
+
+    with pytest.raises(GithubException) as caught:
+        org.delete_self_hosted_runner(jit.runner.id)
+
+    assert caught.value.status == 422
+    assert "is still running a job" in caught.value.data["message"]
+    fetched = org.get_self_hosted_runner(jit.runner.id)
+    assert (fetched.status, fetched.busy) == ("online", True)
+    github_sim.cancel_job(job["id"])
+
+
+def test_registrations_are_rate_limited_per_scope(make_github_sim: SimulatorFactory) -> None:
+    """Past the per-window registration limit GitHub answers with a secondary rate limit and Retry-After."""
+    sim = make_github_sim(registrations_per_window=2)
+    org = static_client(sim).get_organization("acme")
+    org.create_self_hosted_runner_jitconfig("vm-1", 1, ["a"])
+    org.create_self_hosted_runner_jitconfig("vm-2", 1, ["a"])
+
+    with pytest.raises(RateLimitExceededException) as caught:
+        org.create_self_hosted_runner_jitconfig("vm-3", 1, ["a"])
+
+    assert caught.value.status == 403
+    assert caught.value.headers is not None
+    assert int(caught.value.headers["retry-after"]) >= 1
+    assert sim.stats()["jit_configs_rate_limited"] == 1
+    status, _ = _repo_jitconfig(sim, "acme/web", {"name": "vm-3", "runner_group_id": 1, "labels": ["a"]})
+    assert status == 201
+
+
+def test_rate_limit_can_answer_429(make_github_sim: SimulatorFactory) -> None:
+    """The secondary rate limit can be configured to answer 429 instead of 403."""
+    sim = make_github_sim(registrations_per_window=1, rate_limit_status=429)
+    _repo_jitconfig(sim, "acme/web", {"name": "vm-1", "runner_group_id": 1, "labels": ["a"]})
+    status, data = _repo_jitconfig(sim, "acme/web", {"name": "vm-2", "runner_group_id": 1, "labels": ["a"]})
+    assert status == 429
+    assert data["message"].startswith("You have exceeded a secondary rate limit")
+
+
+def test_rate_limit_window_slides(make_github_sim: SimulatorFactory) -> None:
+    """Registrations are admitted again once the (scaled) window has passed."""
+    sim = make_github_sim(registrations_per_window=1, registration_window_s=5.0)
+    body = {"runner_group_id": 1, "labels": ["a"]}
+    assert _repo_jitconfig(sim, "acme/web", {**body, "name": "vm-1"})[0] == 201
+    assert _repo_jitconfig(sim, "acme/web", {**body, "name": "vm-2"})[0] == 403
+    time.sleep(sim.clock.real(5.0) + 0.02)
+    assert _repo_jitconfig(sim, "acme/web", {**body, "name": "vm-2"})[0] == 201
+
+
+def test_user_accounts_have_no_org_runners(github_sim: GitHubSimulator) -> None:
+    """A user account is not an organisation: its org runner endpoints are 404."""
+    gh = static_client(github_sim)
+    with pytest.raises(UnknownObjectException):
+        gh.get_organization("octocat")

@@ -1,0 +1,283 @@
+"""How the simulated Actions service hands queued jobs to JIT runners, driven by a runner guest."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from simulator.github import ApiError, GitHubSimulator
+from simulator.github.testing import RunnerGuest, SimulatorFactory, org_jit_config, static_client, wait_until
+
+pytest_plugins = ["github_fixtures"]
+
+
+def _job(sim: GitHubSimulator, job_id: int) -> dict[str, object]:
+    return next(j for j in sim.jobs() if j["id"] == job_id)
+
+
+def _runner(sim: GitHubSimulator, runner_id: int) -> dict[str, object]:
+    return next(r for r in sim.runners() if r["id"] == runner_id)
+
+
+async def test_runner_takes_a_matching_job_and_not_another(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """A connected runner takes the queued job whose labels it has (case-insensitively), not others."""
+    other = github_sim.queue_job("acme", "web", ["self-hosted", "gpu"], duration_s=3600)
+    wanted = github_sim.queue_job("acme", "web", ["self-hosted", "Linux"])
+    guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted", "linux", "x64"]))
+
+    status, body = await guest.connect()
+
+    assert status == 200
+    assert body == {"runner_id": guest.config.agent_id, "runner_name": "vm-1"}
+    final = await guest.wait_for_status("exited")
+    assert final["job_id"] == wanted["id"]
+    done = _job(github_sim, wanted["id"])
+    assert (done["status"], done["conclusion"], done["runner_name"]) == ("completed", "success", "vm-1")
+    assert _job(github_sim, other["id"])["status"] == "queued"
+
+
+async def test_runner_that_connects_first_gets_the_next_job(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """An idle runner is assigned a matching job as soon as it is queued."""
+    guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+    assert (await guest.status())["status"] == "idle"
+
+    job = github_sim.queue_job("acme", "api", ["self-hosted"], duration_s=3600)
+
+    busy = await guest.wait_for_status("busy")
+    assert busy["job_id"] == job["id"]
+    snapshot = _job(github_sim, job["id"])
+    assert snapshot["status"] == "in_progress"
+    assert snapshot["runner_connected_at"] == _runner(github_sim, guest.config.agent_id)["connected_at"]
+    github_sim.cancel_job(job["id"])
+
+
+async def test_jobs_are_assigned_oldest_first(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """Runners are interchangeable: each connecting runner takes the oldest queued job it can run."""
+    first = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    second = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    # Registered for the second job, but the first one is older.
+    late = RunnerGuest(http_session, org_jit_config(github_sim, "for-second", ["self-hosted"]))
+    await late.connect()
+    assert (await late.status())["job_id"] == first["id"]
+    early = RunnerGuest(http_session, org_jit_config(github_sim, "for-first", ["self-hosted"]))
+    await early.connect()
+    assert (await early.status())["job_id"] == second["id"]
+    for job in (first, second):
+        github_sim.cancel_job(job["id"])
+
+
+async def test_repo_runner_only_takes_its_repository_jobs(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """A repository-level runner ignores jobs of other repositories; an org runner takes them."""
+    repo = static_client(github_sim).get_repo("acme/web")
+    _, data = repo.requester.requestJsonAndCheck(
+        "POST",
+        f"{repo.url}/actions/runners/generate-jitconfig",
+        input={"name": "repo-vm", "runner_group_id": 1, "labels": ["self-hosted"]},
+    )
+    api_job = github_sim.queue_job("acme", "api", ["self-hosted"], duration_s=3600)
+    repo_guest = RunnerGuest(http_session, data["encoded_jit_config"])
+    await repo_guest.connect()
+    assert (await repo_guest.status())["status"] == "idle"
+
+    org_guest = RunnerGuest(http_session, org_jit_config(github_sim, "org-vm", ["self-hosted"]))
+    await org_guest.connect()
+
+    assert (await org_guest.status())["job_id"] == api_job["id"]
+    github_sim.cancel_job(api_job["id"])
+
+
+async def test_jit_config_is_single_use(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """Connecting twice with one JIT config gets 409, also after the runner has finished."""
+    guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
+    assert (await guest.connect())[0] == 200
+    assert (await guest.connect())[0] == 409
+    github_sim.queue_job("acme", "web", ["self-hosted"])
+    await guest.wait_for_status("exited")
+    assert (await guest.connect())[0] == 409
+
+
+async def test_invalid_or_deleted_jit_configs_get_401(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """A garbled JIT config, a wrong runner token, or a deleted registration cannot connect."""
+    async with http_session.post(
+        f"{github_sim.base_url}/_sim/runner/connect", json={"jitconfig": "bm90IGEgY29uZmln"}
+    ) as response:
+        assert response.status == 401
+
+    org = static_client(github_sim).get_organization("acme")
+    jit = org.create_self_hosted_runner_jitconfig("vm-1", 1, ["self-hosted"])
+    guest = RunnerGuest(http_session, jit.encoded_jit_config)
+    async with http_session.get(
+        f"{github_sim.base_url}/_sim/runner/{jit.runner.id}", headers={"Authorization": "Bearer wrong"}
+    ) as response:
+        assert response.status == 401
+    org.delete_self_hosted_runner(jit.runner.id)
+
+    assert (await guest.connect())[0] == 401
+    assert (await guest.status())["status"] == "exited"
+
+
+async def test_deleting_an_idle_runner_makes_it_exit(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """Deleting an online idle runner's registration makes the runner exit."""
+    org = static_client(github_sim).get_organization("acme")
+    jit = org.create_self_hosted_runner_jitconfig("vm-1", 1, ["self-hosted"])
+    guest = RunnerGuest(http_session, jit.encoded_jit_config)
+    await guest.connect()
+    assert org.get_self_hosted_runner(jit.runner.id).status == "online"
+
+    org.delete_self_hosted_runner(jit.runner.id)
+
+    assert await guest.status() == {"status": "exited", "job_id": None}
+    job = github_sim.queue_job("acme", "web", ["self-hosted"])
+    await asyncio.sleep(0.05)
+    assert _job(github_sim, job["id"])["status"] == "queued"
+
+
+async def test_finished_runner_deregisters_itself(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """After its one job a JIT runner exits and its registration is gone from the API."""
+    org = static_client(github_sim).get_organization("acme")
+    jit = org.create_self_hosted_runner_jitconfig("vm-1", 1, ["self-hosted"])
+    github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=1)
+    guest = RunnerGuest(http_session, jit.encoded_jit_config)
+    await guest.connect()
+
+    await guest.wait_for_status("exited")
+
+    assert org.get_self_hosted_runners().totalCount == 0
+    record = _runner(github_sim, jit.runner.id)
+    assert record["removed"] is True
+    assert record["removal_reason"] == "ephemeral"
+    assert record["exited_at"] is not None
+
+
+async def test_waiting_job_is_assigned_only_after_approval(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """A job waiting for environment approval is not assigned until approve_job."""
+    job = github_sim.queue_job("acme", "web", ["self-hosted"], waiting=True, duration_s=3600)
+    assert job["status"] == "waiting"
+    guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+    await asyncio.sleep(0.05)
+    assert (await guest.status())["status"] == "idle"
+
+    approved = github_sim.approve_job(job["id"])
+
+    assert approved["approved_at"] is not None
+    assert (await guest.wait_for_status("busy"))["job_id"] == job["id"]
+    with pytest.raises(ApiError):
+        github_sim.approve_job(job["id"])
+    github_sim.cancel_job(job["id"])
+
+
+async def test_cancelling_a_queued_job(github_sim: GitHubSimulator) -> None:
+    """A cancelled queued job completes as cancelled without a runner; cancelling twice is refused."""
+    job = github_sim.queue_job("acme", "web", ["self-hosted"])
+
+    cancelled = github_sim.cancel_job(job["id"])
+
+    assert (cancelled["status"], cancelled["conclusion"], cancelled["runner_name"]) == (
+        "completed",
+        "cancelled",
+        None,
+    )
+    with pytest.raises(ApiError) as caught:
+        github_sim.cancel_job(job["id"])
+    assert caught.value.status == 409
+
+
+async def test_cancelling_a_running_job_stops_its_runner(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """A cancelled running job keeps its runner fields and its runner exits."""
+    job = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+
+    cancelled = github_sim.cancel_job(job["id"])
+
+    assert (cancelled["conclusion"], cancelled["runner_name"]) == ("cancelled", "vm-1")
+    assert (await guest.status())["status"] == "exited"
+
+
+async def test_hosted_job_runs_without_self_hosted_runners(github_sim: GitHubSimulator) -> None:
+    """A job for GitHub-hosted runners runs on the named hosted runner."""
+    job = github_sim.queue_job(
+        "acme", "web", ["ubuntu-latest"], hosted_runner_name="GitHub Actions 2", duration_s=1
+    )
+
+    await wait_until(lambda: _job(github_sim, job["id"])["status"] == "completed")
+
+    done = _job(github_sim, job["id"])
+    assert (done["conclusion"], done["runner_name"], done["runner_group_name"]) == (
+        "success",
+        "GitHub Actions 2",
+        "GitHub Actions",
+    )
+    assert github_sim.runners() == []
+
+
+async def test_unclaimed_jobs_are_cancelled_after_the_queue_timeout(
+    make_github_sim: SimulatorFactory,
+) -> None:
+    """A self-hosted job no runner takes is cancelled after the (scaled) queue timeout."""
+    sim = make_github_sim(queued_job_timeout_s=10.0)
+    job = sim.queue_job("acme", "web", ["self-hosted", "never"])
+
+    await wait_until(lambda: _job(sim, job["id"])["status"] == "completed")
+
+    assert _job(sim, job["id"])["conclusion"] == "cancelled"
+    assert sim.stats()["jobs_expired"] == 1
+
+
+def test_unknown_repository_cannot_queue_jobs(github_sim: GitHubSimulator) -> None:
+    """queue_job for a repository the simulator does not know raises a 404 ApiError."""
+    with pytest.raises(ApiError) as caught:
+        github_sim.queue_job("acme", "nope", ["self-hosted"])
+    assert caught.value.status == 404
+
+
+async def test_runs_and_jobs_are_listed_for_recovery(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """Queued runs, their jobs and single jobs are readable through PyGithub."""
+    queued = github_sim.queue_job("acme", "web", ["self-hosted", "linux"], name="test")
+    running = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+    assert (await guest.status())["job_id"] == running["id"]
+    repo = static_client(github_sim).get_repo("acme/web")
+
+    runs = list(repo.get_workflow_runs(status="queued"))
+
+    assert [run.id for run in runs] == [queued["run_id"]]
+    jobs = list(runs[0].jobs())
+    assert [(j.id, j.name, j.status, j.labels) for j in jobs] == [
+        (queued["id"], "test", "queued", ["self-hosted", "linux"])
+    ]
+    assert repo.get_workflow_run(running["run_id"]).status == "in_progress"
+    _, job = repo.requester.requestJsonAndCheck("GET", f"{repo.url}/actions/jobs/{running['id']}")
+    assert (job["status"], job["runner_name"], job["runner_id"]) == (
+        "in_progress",
+        "vm-1",
+        guest.config.agent_id,
+    )
+    github_sim.cancel_job(running["id"])
