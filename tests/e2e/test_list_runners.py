@@ -25,7 +25,7 @@ def cloud() -> Iterator[SimulatedCloud]:
 
 
 async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: SimulatedCloud) -> None:
-    """After provisioning, the runner appears with its VM and registration; after release, nothing is listed."""
+    """A provisioned runner is listed with its VM and registration; after release nothing is."""
     rt: Runtime = simulated_runtime(cloud, {})
     try:
         request = ProvisionRequest(

@@ -50,7 +50,7 @@ async def test_a_handled_message_is_deleted() -> None:
 
 
 async def test_a_failing_message_is_retried_then_poisoned() -> None:
-    """A message failing maxDequeueCount times moves to <queue>-poison, with its dequeue count seen each time."""
+    """A message failing maxDequeueCount times moves to <queue>-poison; each try sees its dequeue count."""
     counts: list[int] = []
 
     async def handler(msg: Any) -> None:

@@ -109,6 +109,8 @@ class AzureCompute:
     async def delete_vm(self, pool: Pool, name: str) -> bool:
         client = self._client(pool.azure.subscription_id)
         try:
+            # ARM answers 204 to deleting a VM that is gone, so only a read tells whether there was one.
+            await client.virtual_machines.get(pool.azure.resource_group, name)
             poller = await client.virtual_machines.begin_delete(pool.azure.resource_group, name)
             await poller.result()
         except ResourceNotFoundError:

@@ -1,0 +1,125 @@
+"""The Azure compute adapter through the real azure-mgmt-compute client against the ARM simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from runner_fleet.adapters.azure.compute import ArmConnection, AzureCompute
+from runner_fleet.adapters.azure.credentials import StaticTokenCredential
+from runner_fleet.ports.compute import VmCreateRejected, VmSpec
+from runner_fleet.settings.pool import Pool
+from simulator.arm import LroFailureRule
+from simulator.stack import SimulatedCloud
+from tests.builders import make_pool
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[SimulatedCloud]:
+    cloud = SimulatedCloud.start(time_scale=50)
+    yield cloud
+    cloud.stop()
+
+
+@pytest.fixture
+async def compute(cloud: SimulatedCloud) -> AsyncIterator[AzureCompute]:
+    adapter = AzureCompute(
+        ArmConnection(
+            StaticTokenCredential(), endpoint=cloud.arm.base_url, ca_bundle=str(cloud.arm.ca_bundle)
+        )
+    )
+    yield adapter
+    await adapter.close()
+
+
+def _spec(pool: Pool, name: str, size: str | None = None) -> VmSpec:
+    return VmSpec(
+        name=name,
+        pool=pool,
+        size=size or pool.azure.vm_sizes[0],
+        custom_data_b64="I2Nsb3VkLWNvbmZpZwo=",
+        tags={"managed-by": "runner-fleet", "pool": pool.name, "job": "1", "runner": name},
+        ssh_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO3 test",
+        spot=pool.azure.spot,
+    )
+
+
+def _resource(cloud: SimulatedCloud, name: str) -> dict[str, Any]:
+    vm = cloud.arm.vm(name)
+    assert vm is not None
+    return vm
+
+
+async def test_ephemeral_os_disk_goes_on_the_resource_disk_when_it_fits(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """Standard_D2ads_v5 has a 75 GiB resource disk: a 64 GB ephemeral OS disk is placed there."""
+    pool = make_pool("eph", azure={"vm_sizes": ["Standard_D2ads_v5"], "os_disk": "ephemeral"})
+    info = await compute.create_vm(_spec(pool, "rf-eph-0000000001"))
+    assert info.provisioning_state == "Succeeded"
+    vm = _resource(cloud, "rf-eph-0000000001")
+    assert vm["ephemeral_os_disk"] is True
+    assert vm["has_public_ip"] is False
+
+
+async def test_managed_disk_when_ephemeral_does_not_fit(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """Standard_D2s_v5 has no resource disk and a 50 GiB cache: a 64 GB OS disk becomes a managed disk."""
+    pool = make_pool("fit", azure={"vm_sizes": ["Standard_D2s_v5"], "os_disk": "ephemeral"})
+    await compute.create_vm(_spec(pool, "rf-fit-0000000001"))
+    assert _resource(cloud, "rf-fit-0000000001")["ephemeral_os_disk"] is False
+
+
+async def test_ephemeral_in_cache_when_it_fits_there(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """A 40 GB OS disk fits the 50 GiB cache of Standard_D2s_v5 and is ephemeral there."""
+    pool = make_pool("cache", azure={"vm_sizes": ["Standard_D2s_v5"], "os_disk_size_gb": 40})
+    await compute.create_vm(_spec(pool, "rf-cache-0000000001"))
+    assert _resource(cloud, "rf-cache-0000000001")["ephemeral_os_disk"] is True
+
+
+async def test_get_list_and_delete(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """A created VM is found by get and list (by tag), and delete removes it with its NIC."""
+    pool = make_pool("life")
+    await compute.create_vm(_spec(pool, "rf-life-0000000001"))
+    found = await compute.get_vm(pool, "rf-life-0000000001")
+    assert found is not None and found.tags["pool"] == "life" and found.power_state is not None
+    assert "rf-life-0000000001" in {vm.name for vm in await compute.list_vms([pool])}
+    assert await compute.delete_vm(pool, "rf-life-0000000001") is True
+    assert await compute.get_vm(pool, "rf-life-0000000001") is None
+    assert await compute.delete_vm(pool, "rf-life-0000000001") is False
+    nics = [r for r in cloud.arm.resources("Microsoft.Network/networkInterfaces") if "rf-life" in str(r)]
+    assert nics == []
+
+
+async def test_put_is_idempotent_for_the_same_name(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """Creating the same VM twice converges on one VM."""
+    pool = make_pool("twice")
+    spec = _spec(pool, "rf-twice-0000000001")
+    await compute.create_vm(spec)
+    await compute.create_vm(spec)
+    assert [vm.name for vm in await compute.list_vms([pool]) if vm.name == spec.name] == [spec.name]
+
+
+async def test_spot_vms_are_requested_as_spot(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """A spot pool's VM is created with Spot priority and eviction policy Delete."""
+    pool = make_pool("spot", azure={"spot": True, "vm_sizes": ["Standard_D2ads_v5"]})
+    await compute.create_vm(_spec(pool, "rf-spot-0000000001"))
+    vm = _resource(cloud, "rf-spot-0000000001")
+    assert vm["priority"] == "Spot"
+
+
+async def test_capacity_errors_become_vm_create_rejected(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """An AllocationFailed from the create operation surfaces as VmCreateRejected with the code."""
+    pool = make_pool("full", azure={"vm_sizes": ["Standard_D4ads_v5"]})
+    rule = cloud.arm.add_fault(LroFailureRule(code="AllocationFailed", size="Standard_D4ads_v5", count=1))
+    try:
+        with pytest.raises(VmCreateRejected) as caught:
+            await compute.create_vm(_spec(pool, "rf-full-0000000001"))
+        assert caught.value.code == "AllocationFailed"
+    finally:
+        cloud.arm.clear_faults(rule)
