@@ -7,19 +7,36 @@ from collections.abc import Iterable, Sequence
 from runner_fleet.settings.pool import Pool
 
 
-def match_github_pool(job_labels: Iterable[str], pools: Sequence[Pool]) -> Pool | None:
+def serves_repository(pool: Pool, org: str | None, repository: str | None) -> bool:
+    """A GitHub pool serves its org, and only the listed repositories when it lists any."""
+    if pool.github is None:
+        return False
+    if org is None:
+        return True
+    if pool.github.org.lower() != org.lower():
+        return False
+    if not pool.github.repositories or repository is None:
+        return not pool.github.repositories
+    name = repository.split("/")[-1].lower()
+    return any(listed.split("/")[-1].lower() == name for listed in pool.github.repositories)
+
+
+def match_github_pool(
+    job_labels: Iterable[str], pools: Sequence[Pool], *, org: str | None = None, repository: str | None = None
+) -> Pool | None:
     """The most specific GitHub pool serving every label of the job, or None.
 
     `self-hosted` and the pool's OS and architecture are implied; labels compare case-insensitively
-    as GitHub compares them. Ties on specificity (fewest labels the job did not ask for) go to the
-    pool configured first.
+    as GitHub compares them. Only pools of the job's org (and repository, where a pool lists them)
+    are candidates. Ties on specificity (fewest labels the job did not ask for) go to the pool
+    configured first.
     """
     wanted = {label.lower() for label in job_labels}
     if not wanted:
         return None
     best: tuple[int, int, Pool] | None = None
     for order, pool in enumerate(pools):
-        if pool.forge != "github":
+        if pool.forge != "github" or not serves_repository(pool, org, repository):
             continue
         offered = {label.lower() for label in pool.runner_labels}
         if not wanted <= offered:

@@ -57,6 +57,7 @@ class Plan:
     matched: dict[int, str]  # job id -> pool expected to serve it
     unmatched: int
     started: float
+    time_scale: float = 1.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +93,7 @@ async def _demo(
     console.print(f"pools: {', '.join(p.name for p in github_pools)}; structured logs: {log_path}")
     try:
         plan = await asyncio.to_thread(_queue_jobs, cloud, github_pools, args.jobs)
+        plan.time_scale = args.time_scale
         final = await _watch(args, cloud, plan, console)
     finally:
         await host.stop()
@@ -146,7 +148,7 @@ async def _watch(args: argparse.Namespace, cloud: Any, plan: Plan, console: Cons
             snap = await asyncio.to_thread(_snapshot, cloud)
         console.print(_progress_line(plan, snap))
         return snap
-    with Live(_live_view(plan, snap), console=console, refresh_per_second=4, transient=False) as live:
+    with Live(_live_view(plan, snap), console=console, refresh_per_second=4, transient=True) as live:
         while not _settled(plan, snap) and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             snap = await asyncio.to_thread(_snapshot, cloud)
@@ -240,6 +242,18 @@ def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
     if snap.live_runners():
         problems.append(f"{len(snap.live_runners())} runner registration(s) left")
     served = {job.get("runner_name") for job_id, job in by_id.items() if job_id in plan.matched}
+    waits = sorted(
+        float(job["runner_connected_at"]) - float(job["queued_at"])
+        for job_id, job in by_id.items()
+        if job_id in plan.matched and job.get("runner_connected_at") and job.get("queued_at")
+    )
+    if waits:
+        scale = plan.time_scale
+        median, worst = waits[len(waits) // 2], waits[-1]
+        console.print(
+            f"queued -> runner online: median {median:.1f}s, max {worst:.1f}s real "
+            f"(= {median * scale:.0f}s / {worst * scale:.0f}s simulated Azure time, time scale {scale:g})"
+        )
     console.print(
         f"{len(plan.matched) - len(not_run)}/{len(plan.matched)} matched jobs ran on "
         f"{len(served - {None})} VMs "

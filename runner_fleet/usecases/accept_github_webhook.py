@@ -64,7 +64,7 @@ class GitHubIntake:
         if event.is_waiting:
             # Behind an environment approval: a runner now would idle for as long as the approval takes.
             return WebhookOutcome(200, "job is waiting for approval")
-        pool = match_github_pool(job.labels, self.pools)
+        pool = match_github_pool(job.labels, self.pools, org=event.org, repository=event.repository.full_name)
         if pool is None:
             log.info("job.unmatched", **ctx, labels=list(job.labels))
             return WebhookOutcome(200, "no pool serves these labels")

@@ -75,7 +75,7 @@ async def test_repo_level_registration_uses_the_repository(loop: BackgroundLoop)
     registration = await registry.register(scope, "rf-repo-pool-0000000001")
     [runner] = [r for r in sim.runners() if r["name"] == "rf-repo-pool-0000000001"]
     assert (runner["scope"], runner["owner"], runner["repo"]) == (
-        "repository",
+        "repo",
         "example-org",
         "platform-deploy",
     )

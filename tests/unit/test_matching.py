@@ -50,3 +50,23 @@ def test_gitlab_pools_never_serve_github_jobs() -> None:
     """Pools of another forge are not candidates."""
     gitlab = make_pool("gl", ("aks-prod",), forge="gitlab", github=None, gitlab={"group_id": 4})
     assert match_github_pool(["aks-prod"], [gitlab]) is None
+
+
+def test_only_pools_of_the_jobs_org_match() -> None:
+    """A pool of another org never serves the job, even with matching labels."""
+    other_org = make_pool("other", ("aks-prod",), github={"org": "someone-else"})
+    assert match_github_pool(["aks-prod"], [other_org], org="example-org") is None
+    assert match_github_pool(["aks-prod"], [other_org, PROD], org="EXAMPLE-ORG") is PROD
+
+
+def test_a_pool_listing_repositories_serves_only_those() -> None:
+    """A pool restricted to repositories serves jobs from them and no others."""
+    scoped = make_pool(
+        "scoped", ("deploy",), github={"org": "example-org", "repositories": ["platform-deploy"]}
+    )
+    assert match_github_pool(
+        ["deploy"], [scoped], org="example-org", repository="example-org/platform-deploy"
+    )
+    assert (
+        match_github_pool(["deploy"], [scoped], org="example-org", repository="example-org/website") is None
+    )
