@@ -13,3 +13,9 @@ bp = func.Blueprint()
 async def github_webhook(req: func.HttpRequest) -> func.HttpResponse:
     outcome = await runtime.current().github_intake().handle(req.headers, req.get_body())
     return to_response(outcome)
+
+
+@bp.route(route="gitlab", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def gitlab_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    outcome = await runtime.current().gitlab_intake().handle(req.headers, req.get_body())
+    return to_response(outcome)

@@ -46,6 +46,11 @@ class RunnerBootConfig:
     forge_url: str
     secret: str
 
+    @property
+    def wait_timeout_s(self) -> int:
+        """How long a runner waits for a job before giving up (GitLab's `run-single --wait-timeout`)."""
+        return self.pool.limits.idle_timeout_s
+
     def runner_json(self) -> str:
         cluster = self.pool.cluster
         api_server = (
@@ -59,6 +64,7 @@ class RunnerBootConfig:
                 "labels": list(self.pool.runner_labels),
                 "forge_url": self.forge_url,
                 "api_server": api_server,
+                "wait_timeout_s": self.wait_timeout_s,
             },
             sort_keys=True,
         )

@@ -45,3 +45,22 @@ def match_github_pool(
         if best is None or (extra, order) < best[:2]:
             best = (extra, order, pool)
     return best[2] if best else None
+
+
+def match_gitlab_pool(job_tags: Iterable[str], pools: Sequence[Pool]) -> Pool | None:
+    """The most specific GitLab pool whose tags include every tag of the job; untagged jobs match nothing.
+
+    Tags compare exactly: a runner registered with a differently cased tag could be refused the job,
+    and a VM for a job its runner cannot take would only idle until it is reaped.
+    """
+    wanted = set(job_tags)
+    if not wanted:
+        return None
+    best: tuple[int, int, Pool] | None = None
+    for order, pool in enumerate(pools):
+        if pool.gitlab is None or not wanted <= set(pool.labels):
+            continue
+        extra = len(set(pool.labels) - wanted)
+        if best is None or (extra, order) < best[:2]:
+            best = (extra, order, pool)
+    return best[2] if best else None

@@ -17,8 +17,9 @@ class _Message(BaseModel):
     pool: str
     job_id: int
     org: str = ""
-    # GitHub: owner/name; GitLab: the project path (or id as text).
+    # GitHub: owner/name; GitLab: the project's path with namespace.
     repository: str = ""
+    project_id: int | None = None  # GitLab only
     installation_id: int | None = None
     delivery_id: str = ""
     enqueued_at: float = Field(default_factory=time.time)
@@ -29,6 +30,7 @@ class _Message(BaseModel):
 
 class ProvisionRequest(_Message):
     kind: Literal["provision"] = "provision"
+    # Empty when the webhook cannot tell (GitLab's hook has no tags): a JobResolver picks the pool.
     labels: tuple[str, ...] = ()
     # When the forge first said the job was queued: the start of the queued -> running latency.
     queued_at: float = Field(default_factory=time.time)

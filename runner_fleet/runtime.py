@@ -15,11 +15,13 @@ from typing import Any
 from runner_fleet.logs import configure_default, get_logger, register_secret
 from runner_fleet.ports.compute import Compute
 from runner_fleet.ports.forge import RunnerRegistry
+from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.ports.queue import WorkQueue
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
 from runner_fleet.state.store import FleetState
 from runner_fleet.state.table import StateTable
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
+from runner_fleet.usecases.accept_gitlab_webhook import GitLabIntake
 from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.release import Releaser
 
@@ -37,8 +39,10 @@ class Runtime:
     compute_factory: Callable[[], Compute]
     registry_factories: Mapping[str, Callable[[], RunnerRegistry]]
     ssh_public_key_factory: Callable[[], str] | None = None
+    resolver_factories: Mapping[str, Callable[[], JobResolver]] = field(default_factory=dict)
     _compute: Compute | None = field(default=None, init=False)
     _registries: dict[str, RunnerRegistry] = field(default_factory=dict, init=False)
+    _resolvers: dict[str, JobResolver] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for secret in (
@@ -63,6 +67,17 @@ class Runtime:
             state=self.state,
         )
 
+    def gitlab_intake(self) -> GitLabIntake:
+        token = self.settings.gitlab_webhook_token
+        signing = self.settings.gitlab_webhook_signing_token
+        return GitLabIntake(
+            token=token.get_secret_value().encode() if token else b"",
+            pools=self.pools,
+            queue=self.queue,
+            state=self.state,
+            signing_token=signing.get_secret_value() if signing else None,
+        )
+
     # -- queue and timer work -------------------------------------------------------------------
     @property
     def compute(self) -> Compute:
@@ -75,6 +90,12 @@ class Runtime:
             self._registries[forge] = self.registry_factories[forge]()
         return self._registries[forge]
 
+    def resolvers(self) -> dict[str, JobResolver]:
+        for forge, build in self.resolver_factories.items():
+            if forge not in self._resolvers:
+                self._resolvers[forge] = build()
+        return self._resolvers
+
     def _lazy_registries(self) -> Mapping[str, RunnerRegistry]:
         return _LazyRegistries(self)
 
@@ -82,7 +103,14 @@ class Runtime:
         from runner_fleet.sshkey import unusable_public_key
 
         key = self.ssh_public_key_factory() if self.ssh_public_key_factory else unusable_public_key()
-        return Provisioner(self.pools_by_name, self.state, self.compute, self._lazy_registries(), key)
+        return Provisioner(
+            self.pools_by_name,
+            self.state,
+            self.compute,
+            self._lazy_registries(),
+            key,
+            resolvers=self.resolvers(),
+        )
 
     def releaser(self) -> Releaser:
         return Releaser(self.pools_by_name, self.state, self.compute, self._lazy_registries())
@@ -100,6 +128,8 @@ class Runtime:
             await self._compute.close()
         for registry in self._registries.values():
             await registry.close()
+        for resolver in self._resolvers.values():
+            await resolver.close()
         await self.queue.close()
         await self.table.close()
 
@@ -118,6 +148,44 @@ class _LazyRegistries(Mapping[str, RunnerRegistry]):
 
     def __len__(self) -> int:
         return len(self._runtime.registry_factories)
+
+
+class _GitLabClients:
+    """One python-gitlab client shared by the GitLab registry and job resolver, built on first use."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._client: Any = None
+
+    def get(self) -> Any:
+        if self._client is None:
+            from runner_fleet.adapters.gitlab.client import GitLabClient
+
+            url, token = self._settings.gitlab_url, self._settings.gitlab_token
+            if not url or token is None:
+                raise RuntimeError("GITLAB_URL and GITLAB_TOKEN are needed for GitLab pools")
+            self._client = GitLabClient(url, token.get_secret_value())
+        return self._client
+
+
+def forge_factories(
+    settings: ServiceSettings,
+) -> tuple[dict[str, Callable[[], RunnerRegistry]], dict[str, Callable[[], JobResolver]]]:
+    """Registry and resolver factories per forge; nothing is built until a forge is first used."""
+    gitlab_clients = _GitLabClients(settings)
+
+    def gitlab_registry() -> RunnerRegistry:
+        from runner_fleet.adapters.gitlab.registry import GitLabRegistry
+
+        return GitLabRegistry(gitlab_clients.get())
+
+    def gitlab_resolver() -> JobResolver:
+        from runner_fleet.adapters.gitlab.jobs import GitLabJobResolver
+
+        return GitLabJobResolver(gitlab_clients.get())
+
+    registries = registry_factories(settings) | {"gitlab": gitlab_registry}
+    return registries, {"gitlab": gitlab_resolver}
 
 
 def registry_factories(settings: ServiceSettings) -> dict[str, Callable[[], RunnerRegistry]]:

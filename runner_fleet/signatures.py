@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
@@ -16,3 +17,54 @@ def verify_github_signature(secret: bytes, body: bytes, header: str | None) -> b
         return False
     expected = github_signature(secret, body)
     return hmac.compare_digest(expected.encode(), header.strip().encode("utf-8", "replace"))
+
+
+def verify_gitlab_token(expected: bytes, header: str | None) -> bool:
+    """`X-Gitlab-Token` is the shared secret itself; compare in constant time."""
+    if not header or not expected:
+        return False
+    return hmac.compare_digest(expected, header.encode("utf-8", "replace"))
+
+
+# Standard Webhooks (which GitLab's signed webhooks follow) recommends five minutes either way.
+SIGNATURE_TOLERANCE_S = 5 * 60
+
+
+def standard_webhooks_key(signing_token: str) -> bytes:
+    """A `whsec_` token carries its key base64-encoded; any other token is the key itself."""
+    if signing_token.startswith("whsec_"):
+        return base64.b64decode(signing_token.removeprefix("whsec_"))
+    return signing_token.encode()
+
+
+def standard_webhooks_signature(key: bytes, message_id: str, timestamp: str, body: bytes) -> str:
+    signed = message_id.encode() + b"." + timestamp.encode() + b"." + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def verify_standard_webhook(
+    signing_token: str,
+    *,
+    message_id: str | None,
+    timestamp: str | None,
+    signature_header: str | None,
+    body: bytes,
+    now: float,
+) -> str | None:
+    """None when the signature is valid and fresh; otherwise why it is not (never echoing a secret).
+
+    The header may hold several space-separated signatures (key rotation); one valid one suffices.
+    """
+    if not (message_id and timestamp and signature_header):
+        return "missing webhook-id, webhook-timestamp or webhook-signature"
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return "webhook-timestamp is not a number"
+    if abs(now - sent) > SIGNATURE_TOLERANCE_S:
+        return "webhook-timestamp is too old or in the future"
+    expected = standard_webhooks_signature(standard_webhooks_key(signing_token), message_id, timestamp, body)
+    for candidate in signature_header.split():
+        if hmac.compare_digest(expected.encode(), candidate.encode("utf-8", "replace")):
+            return None
+    return "webhook-signature does not match"

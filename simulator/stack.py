@@ -6,17 +6,25 @@ gives the settings that point the service's real clients at them.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass, field
 
 from simulator.arm import ArmConfig, ArmSimulator, Timing
 from simulator.clock import SimClock
 from simulator.github import Account, GitHubSimConfig, GitHubSimulator, Repository
+from simulator.gitlab import ApiToken, GitLabSimConfig, GitLabSimulator, Group, Project
 from simulator.server import BackgroundLoop
 
 DEMO_ORG = "example-org"
 DEMO_REPOSITORIES = ("platform-deploy", "payments-api")
 DEMO_INSTALLATION_ID = 83000001
+# GitLab: a group with a platform subgroup; the example GitLab pool serves the subgroup's projects.
+DEMO_GITLAB_GROUP_ID = 201
+DEMO_GITLAB_PROJECT_ID = 2101
+DEMO_GITLAB_OTHER_PROJECT_ID = 2102
+# Only the scopes the service needs: proof that they suffice.
+DEMO_GITLAB_TOKEN = "glpat-simulated-least-privilege-token"  # noqa: S105 - accepted only by the simulator
 
 
 def demo_github_config(**overrides: object) -> GitHubSimConfig:
@@ -33,13 +41,37 @@ def demo_github_config(**overrides: object) -> GitHubSimConfig:
     return GitHubSimConfig(**(values | overrides))  # type: ignore[arg-type]
 
 
+def demo_gitlab_config(**overrides: object) -> GitLabSimConfig:
+    values: dict[str, object] = {
+        "groups": (
+            Group(200, "example-group", name="Example"),
+            Group(DEMO_GITLAB_GROUP_ID, "platform", parent_id=200),
+        ),
+        "projects": (
+            Project(DEMO_GITLAB_PROJECT_ID, "example-group/platform/deploy", DEMO_GITLAB_GROUP_ID),
+            Project(DEMO_GITLAB_OTHER_PROJECT_ID, "example-group/website", 200),
+        ),
+        "tokens": (
+            ApiToken(DEMO_GITLAB_TOKEN, ("create_runner", "manage_runner", "read_api"), username="root"),
+        ),
+        "job_duration_s": 60.0,
+        "webhook_latency_s": 0.3,
+    }
+    return GitLabSimConfig(**(values | overrides))  # type: ignore[arg-type]
+
+
 @dataclass
 class SimulatedCloud:
     loop: BackgroundLoop
     clock: SimClock
     arm: ArmSimulator
     github: GitHubSimulator
+    gitlab: GitLabSimulator
     webhook_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    gitlab_webhook_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    gitlab_signing_token: str = field(
+        default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    )
 
     @classmethod
     def start(
@@ -48,6 +80,7 @@ class SimulatedCloud:
         time_scale: float = 1.0,
         arm_config: ArmConfig | None = None,
         github_config: GitHubSimConfig | None = None,
+        gitlab_config: GitLabSimConfig | None = None,
     ) -> SimulatedCloud:
         loop = BackgroundLoop()
         clock = SimClock(time_scale)
@@ -56,10 +89,12 @@ class SimulatedCloud:
             arm.start()
             github = GitHubSimulator(loop, clock=clock, config=github_config or demo_github_config())
             github.start()
+            gitlab = GitLabSimulator(loop, clock=clock, config=gitlab_config or demo_gitlab_config())
+            gitlab.start()
         except BaseException:
             loop.close()
             raise
-        return cls(loop, clock, arm, github)
+        return cls(loop, clock, arm, github, gitlab)
 
     def service_environment(self) -> dict[str, str]:
         """Settings that point the service at the simulators (the environment may override them)."""
@@ -70,10 +105,25 @@ class SimulatedCloud:
             "GITHUB_APP_ID": str(self.github.app_id),
             "GITHUB_APP_PRIVATE_KEY": self.github.app_private_key_pem,
             "GITHUB_WEBHOOK_SECRET": self.webhook_secret,
+            "GITLAB_URL": self.gitlab.base_url,
+            "GITLAB_TOKEN": DEMO_GITLAB_TOKEN,
+            "GITLAB_WEBHOOK_TOKEN": self.gitlab_webhook_token,
+            "GITLAB_WEBHOOK_SIGNING_TOKEN": self.gitlab_signing_token,
         }
+
+    def connect_webhooks(self, service_url: str, environment: dict[str, str]) -> None:
+        """Point both forges' webhooks at the service, with the secrets the service was given."""
+        self.github.add_webhook(f"{service_url}/api/github", environment["GITHUB_WEBHOOK_SECRET"])
+        self.gitlab.add_webhook(
+            f"{service_url}/api/gitlab",
+            environment["GITLAB_WEBHOOK_TOKEN"],
+            signing_token=environment.get("GITLAB_WEBHOOK_SIGNING_TOKEN") or None,
+            scope=("group", 200),
+        )
 
     def stop(self) -> None:
         try:
+            self.gitlab.stop()
             self.github.stop()
             self.arm.stop()
         finally:

@@ -81,7 +81,7 @@ class FakeRegistry:
         self.removed.append(runner_id)
         return True
 
-    async def list(self, scope: RunnerScope) -> list[RunnerInfo]:
+    async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]:
         return list(self.runners.values())
 
     def forge_url(self, scope: RunnerScope) -> str:

@@ -1,7 +1,8 @@
 """`runner-fleet demo`: the whole lifecycle against the simulators, with live progress and a verdict.
 
-Exit 0 only if every matched job ran, the job no pool serves was left alone, and no VM or runner
-registration remains.
+GitHub Actions and GitLab CI jobs are queued side by side across the example pools, plus one job per
+forge that no pool serves. Exit 0 only if every matched job ran, the unmatched jobs were left alone,
+and no VM or runner registration remains.
 """
 
 from __future__ import annotations
@@ -25,37 +26,57 @@ from rich.text import Text
 
 from runner_fleet import logs, runtime
 from runner_fleet.cli.serve import host_json_path
-from runner_fleet.cli.simulated import simulated_runtime
+from runner_fleet.cli.simulated import connect_forges, simulated_runtime
 from runner_fleet.host.hostjson import read_queue_settings
 from runner_fleet.host.index import index_app
 from runner_fleet.host.local import LocalHost
 from runner_fleet.settings.pool import Pool
 
 UNMATCHED_LABELS = ("self-hosted", "linux", "gpu-h100")
+UNMATCHED_TAGS = ("gpu-h100",)
+_GITHUB_STATUS = {"queued": "queued", "waiting": "queued", "in_progress": "running", "completed": "done"}
+_GITLAB_STATUS = {
+    "created": "queued",
+    "pending": "queued",
+    "running": "running",
+    "success": "done",
+    "failed": "failed",
+    "canceled": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job of either forge, in the demo's terms."""
+
+    key: str
+    forge: str
+    name: str
+    status: str  # queued | running | done | failed | cancelled
+    succeeded: bool
+    runner: str | None
+    queued_at: float | None
+    online_at: float | None
+    started_at: float | None
+    done_at: float | None
 
 
 @dataclass
 class Snapshot:
-    jobs: list[dict[str, Any]]
+    jobs: dict[str, JobView]
     vms: list[dict[str, Any]]  # live ones
     deleted_vms: list[dict[str, Any]]
-    runners: list[dict[str, Any]]
+    registrations: list[str]  # runner registrations that still exist, either forge
     at: float = field(default_factory=time.time)
-
-    def live_vms(self) -> list[dict[str, Any]]:
-        return self.vms
 
     def created_vm_names(self) -> set[str]:
         return {vm["name"] for vm in (*self.vms, *self.deleted_vms)}
 
-    def live_runners(self) -> list[dict[str, Any]]:
-        return [r for r in self.runners if not r.get("removed")]
-
 
 @dataclass
 class Plan:
-    matched: dict[int, str]  # job id -> pool expected to serve it
-    unmatched: int
+    matched: dict[str, str]  # job key -> pool expected to serve it
+    unmatched: list[str]
     started: float
     time_scale: float = 1.0
 
@@ -70,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             rt = simulated_runtime(cloud, os.environ)
             runtime.install(rt)
-            console = Console() if sys.stdout.isatty() else Console(width=110)
+            console = Console() if sys.stdout.isatty() else Console(width=124)
             code = asyncio.run(_demo(args, rt, cloud, console, log_path))
         finally:
             runtime.install(None)
@@ -83,16 +104,16 @@ async def _demo(
 ) -> int:
     host = LocalHost(index_app(), rt.queue, read_queue_settings(host_json_path()), port=0)
     url = await host.start()
-    secret = rt.settings.github_webhook_secret
-    cloud.github.add_webhook(f"{url}/api/github", secret.get_secret_value() if secret else "")
-    github_pools = [pool for pool in rt.pools if pool.forge == "github"]
+    connect_forges(cloud, rt, url)
     console.print(
-        f"[bold]runner-fleet demo[/]: function app on {url}; ARM simulator {cloud.arm.base_url}; "
-        f"GitHub simulator {cloud.github.base_url}"
+        f"[bold]runner-fleet demo[/]: function app on {url}\n"
+        f"  simulators: ARM {cloud.arm.base_url}, GitHub {cloud.github.base_url}, "
+        f"GitLab {cloud.gitlab.base_url}\n"
+        f"  pools: {', '.join(f'{p.name} ({p.forge})' for p in rt.pools)}; time scale {args.time_scale:g}x\n"
+        f"  structured logs: {log_path}"
     )
-    console.print(f"pools: {', '.join(p.name for p in github_pools)}; structured logs: {log_path}")
     try:
-        plan = await asyncio.to_thread(_queue_jobs, cloud, github_pools, args.jobs)
+        plan = await asyncio.to_thread(_queue_jobs, cloud, list(rt.pools), args.jobs)
         plan.time_scale = args.time_scale
         final = await _watch(args, cloud, plan, console)
     finally:
@@ -102,36 +123,85 @@ async def _demo(
 
 
 def _queue_jobs(cloud: Any, pools: list[Pool], count: int) -> Plan:
+    from simulator.stack import DEMO_GITLAB_PROJECT_ID
+
     rng = random.Random(7)  # noqa: S311 - varied job durations, reproducible from run to run
-    matched: dict[int, str] = {}
+    matched: dict[str, str] = {}
     started = time.time()
     for i in range(count):
         pool = pools[i % len(pools)]
-        org = pool.github.org if pool.github else "example-org"
-        repo = pool.github.repositories[0] if pool.github and pool.github.repositories else "platform-deploy"
+        duration = round(rng.uniform(30.0, 90.0))
+        if pool.github is not None:
+            repo = (
+                pool.github.repositories[0].split("/")[-1] if pool.github.repositories else "platform-deploy"
+            )
+            job = cloud.github.queue_job(
+                pool.github.org,
+                repo,
+                ["self-hosted", *pool.labels],
+                duration_s=duration,
+                name=f"deploy-{i + 1}",
+                workflow_name="Deploy",
+            )
+            matched[f"gh-{job['id']}"] = pool.name
+        elif pool.gitlab is not None:
+            project = pool.gitlab.project_id or DEMO_GITLAB_PROJECT_ID
+            tags = list(pool.labels[: 1 + i % len(pool.labels)])
+            job = cloud.gitlab.create_job(project, tags, duration_s=duration, name=f"deploy-{i + 1}")
+            matched[f"gl-{job['id']}"] = pool.name
+    unmatched: list[str] = []
+    github_pool = next((p for p in pools if p.github is not None), None)
+    if github_pool is not None and github_pool.github is not None:
         job = cloud.github.queue_job(
-            org,
-            repo.split("/")[-1],
-            ["self-hosted", *pool.labels],
-            duration_s=round(rng.uniform(30.0, 90.0)),
-            name=f"deploy-{i + 1}",
-            workflow_name="Deploy",
+            github_pool.github.org, "platform-deploy", list(UNMATCHED_LABELS), name="train"
         )
-        matched[int(job["id"])] = pool.name
-    pool = pools[0]
-    org = pool.github.org if pool.github else "example-org"
-    unmatched = cloud.github.queue_job(org, "platform-deploy", list(UNMATCHED_LABELS), name="train-model")
-    return Plan(matched, int(unmatched["id"]), started)
+        unmatched.append(f"gh-{job['id']}")
+    if any(p.gitlab is not None for p in pools):
+        job = cloud.gitlab.create_job(DEMO_GITLAB_PROJECT_ID, list(UNMATCHED_TAGS), name="train")
+        unmatched.append(f"gl-{job['id']}")
+    return Plan(matched, unmatched, started)
 
 
 def _snapshot(cloud: Any) -> Snapshot:
-    return Snapshot(cloud.github.jobs(), cloud.arm.vms(), cloud.arm.deleted_vms(), cloud.github.runners())
+    jobs: dict[str, JobView] = {}
+    for job in cloud.github.jobs():
+        jobs[f"gh-{job['id']}"] = JobView(
+            f"gh-{job['id']}",
+            "github",
+            str(job.get("name")),
+            _GITHUB_STATUS.get(str(job.get("status")), str(job.get("status"))),
+            job.get("conclusion") == "success",
+            job.get("runner_name"),
+            job.get("queued_at"),
+            job.get("runner_connected_at"),
+            job.get("started_at"),
+            job.get("completed_at"),
+        )
+    gitlab_runners = cloud.gitlab.runners()
+    names = {runner["id"]: runner["description"] for runner in gitlab_runners}
+    for job in cloud.gitlab.jobs():
+        jobs[f"gl-{job['id']}"] = JobView(
+            f"gl-{job['id']}",
+            "gitlab",
+            str(job.get("name")),
+            _GITLAB_STATUS.get(str(job.get("status")), str(job.get("status"))),
+            job.get("status") == "success",
+            names.get(job.get("runner_id")),
+            job.get("pending_at"),
+            job.get("runner_connected_at"),
+            job.get("started_at"),
+            job.get("finished_at"),
+        )
+    registrations = [r["name"] for r in cloud.github.runners() if not r.get("removed")]
+    registrations += [r["description"] for r in gitlab_runners if not r.get("deleted")]
+    return Snapshot(jobs, cloud.arm.vms(), cloud.arm.deleted_vms(), registrations)
 
 
 def _settled(plan: Plan, snap: Snapshot) -> bool:
-    by_id = {int(j["id"]): j for j in snap.jobs}
-    done = all(by_id.get(job_id, {}).get("status") == "completed" for job_id in plan.matched)
-    return done and not snap.live_vms() and not snap.live_runners()
+    finished = all(
+        snap.jobs[key].status in {"done", "failed", "cancelled"} for key in plan.matched if key in snap.jobs
+    )
+    return finished and not snap.vms and not snap.registrations
 
 
 async def _watch(args: argparse.Namespace, cloud: Any, plan: Plan, console: Console) -> Snapshot:
@@ -156,31 +226,18 @@ async def _watch(args: argparse.Namespace, cloud: Any, plan: Plan, console: Cons
     return snap
 
 
-def _counts(plan: Plan, snap: Snapshot) -> dict[str, int]:
-    by_id = {int(j["id"]): j for j in snap.jobs}
-    states = [by_id.get(job_id, {}).get("status", "?") for job_id in plan.matched]
-    return {
-        "queued": states.count("queued"),
-        "running": states.count("in_progress"),
-        "done": states.count("completed"),
-        "vms": len(snap.live_vms()),
-        "runners": len(snap.live_runners()),
-    }
-
-
 def _progress_line(plan: Plan, snap: Snapshot) -> str:
-    c = _counts(plan, snap)
+    states = [snap.jobs[key].status if key in snap.jobs else "?" for key in plan.matched]
     return (
-        f"[{snap.at - plan.started:5.1f}s] jobs: {c['queued']} queued, {c['running']} running, "
-        f"{c['done']}/{len(plan.matched)} done | VMs: {c['vms']} | runner registrations: {c['runners']}"
+        f"[{snap.at - plan.started:5.1f}s] jobs: {states.count('queued')} queued, "
+        f"{states.count('running')} running, "
+        f"{states.count('done')}/{len(plan.matched)} done | VMs: {len(snap.vms)} | "
+        f"runner registrations: {len(snap.registrations)}"
     )
 
 
 def _live_view(plan: Plan, snap: Snapshot) -> Group:
     return Group(Text(_progress_line(plan, snap)), _job_table(plan, snap, title="jobs"))
-
-
-_STATUS = {"queued": "queued", "in_progress": "running", "completed": "done", "waiting": "waiting"}
 
 
 def _job_table(plan: Plan, snap: Snapshot, *, title: str) -> Table:
@@ -191,28 +248,28 @@ def _job_table(plan: Plan, snap: Snapshot, *, title: str) -> Table:
         caption="times: real seconds after the job was queued (simulated time runs faster: see --time-scale)",
         caption_justify="left",
     )
-    table.add_column("job", no_wrap=True)
-    table.add_column("pool", no_wrap=True)
-    table.add_column("status", no_wrap=True)
+    for column in ("job", "forge", "pool", "status"):
+        table.add_column(column, no_wrap=True)
     for column in ("runner online", "running", "done"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("served by VM", no_wrap=True)
-    by_id = {int(j["id"]): j for j in snap.jobs}
     live = {vm["name"] for vm in snap.vms}
     created = snap.created_vm_names()
-    for job_id, pool in [*plan.matched.items(), (plan.unmatched, "(none)")]:
-        job = by_id.get(job_id, {})
-        queued = job.get("queued_at")
-        runner = job.get("runner_name") or "-"
+    for key, pool in [*plan.matched.items(), *((key, "(none)") for key in plan.unmatched)]:
+        job = snap.jobs.get(key)
+        if job is None:
+            continue
+        runner = job.runner or "-"
         if runner in created and runner not in live:
             runner += " (deleted)"
         table.add_row(
-            str(job.get("name", job_id)),
+            job.name,
+            job.forge,
             pool,
-            _STATUS.get(str(job.get("status")), str(job.get("status", "?"))),
-            _delta(queued, job.get("runner_connected_at")),
-            _delta(queued, job.get("started_at")),
-            _delta(queued, job.get("completed_at")),
+            job.status,
+            _delta(job.queued_at, job.online_at),
+            _delta(job.queued_at, job.started_at),
+            _delta(job.queued_at, job.done_at),
             runner,
         )
     return table
@@ -226,26 +283,24 @@ def _delta(start: Any, end: Any) -> str:
 
 def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
     console.print(_job_table(plan, snap, title="result"))
-    by_id = {int(j["id"]): j for j in snap.jobs}
     problems = []
-    not_run = [job_id for job_id in plan.matched if by_id.get(job_id, {}).get("conclusion") != "success"]
+    not_run = [key for key in plan.matched if not (key in snap.jobs and snap.jobs[key].succeeded)]
     if not_run:
         problems.append(f"{len(not_run)} matched job(s) did not run: {not_run}")
-    unmatched = by_id.get(plan.unmatched, {})
-    if unmatched.get("status") != "queued" or unmatched.get("runner_name"):
-        problems.append("the job no pool serves was touched")
+    touched = [key for key in plan.unmatched if snap.jobs[key].status != "queued" or snap.jobs[key].runner]
+    if touched:
+        problems.append(f"job(s) no pool serves were touched: {touched}")
     created = snap.created_vm_names()
     if len(created) != len(plan.matched):
         problems.append(f"{len(created)} VMs were created for {len(plan.matched)} jobs")
-    if snap.live_vms():
-        problems.append(f"{len(snap.live_vms())} VM(s) left: {[vm['name'] for vm in snap.live_vms()]}")
-    if snap.live_runners():
-        problems.append(f"{len(snap.live_runners())} runner registration(s) left")
-    served = {job.get("runner_name") for job_id, job in by_id.items() if job_id in plan.matched}
+    if snap.vms:
+        problems.append(f"{len(snap.vms)} VM(s) left: {[vm['name'] for vm in snap.vms]}")
+    if snap.registrations:
+        problems.append(f"{len(snap.registrations)} runner registration(s) left: {snap.registrations}")
     waits = sorted(
-        float(job["runner_connected_at"]) - float(job["queued_at"])
-        for job_id, job in by_id.items()
-        if job_id in plan.matched and job.get("runner_connected_at") and job.get("queued_at")
+        float(job.online_at) - float(job.queued_at)
+        for key in plan.matched
+        if (job := snap.jobs.get(key)) is not None and job.online_at and job.queued_at
     )
     if waits:
         scale = plan.time_scale
@@ -254,12 +309,13 @@ def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
             f"queued -> runner online: median {median:.1f}s, max {worst:.1f}s real "
             f"(= {median * scale:.0f}s / {worst * scale:.0f}s simulated Azure time, time scale {scale:g})"
         )
+    if problems:
+        console.print("demo FAILED:\n  " + "\n  ".join(problems))
+        return 1
+    forges = sorted({snap.jobs[key].forge for key in plan.matched})
     console.print(
-        f"{len(plan.matched) - len(not_run)}/{len(plan.matched)} matched jobs ran on "
-        f"{len(served - {None})} VMs "
-        f"({len(created)} created); VMs left: {len(snap.live_vms())}; registrations left: "
-        f"{len(snap.live_runners())}; unmatched job: {unmatched.get('status', '?')}, untouched"
-        if not problems
-        else "demo FAILED:\n  " + "\n  ".join(problems)
+        f"{len(plan.matched)}/{len(plan.matched)} matched jobs ({' + '.join(forges)}) ran on "
+        f"{len(created)} fresh VMs; VMs left: 0; runner registrations left: 0; "
+        f"{len(plan.unmatched)} job(s) no pool serves left queued and untouched"
     )
-    return 0 if not problems else 1
+    return 0

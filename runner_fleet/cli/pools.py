@@ -37,7 +37,8 @@ def credentials_summary(settings: ServiceSettings) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_service_settings()
-    pools = load_pools(settings, use_example=args.example)
+    # The example is for reading; real configuration must come with its credentials.
+    pools = load_pools(settings, use_example=args.example, require_credentials=not args.example)
     if args.json:
         document: dict[str, Any] = {
             "pools": [pool.model_dump(mode="json") for pool in pools],

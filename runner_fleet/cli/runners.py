@@ -9,7 +9,8 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from runner_fleet.runtime import azure_compute_factory, registry_factories
+from runner_fleet.ports.forge import RunnerRegistry
+from runner_fleet.runtime import azure_compute_factory, forge_factories
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
 from runner_fleet.usecases.list_runners import RunnerRow, list_runners
 
@@ -27,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _collect(settings: ServiceSettings, pools: tuple[Pool, ...]) -> list[RunnerRow]:
     compute = azure_compute_factory(settings)()
-    registries = {forge: build() for forge, build in registry_factories(settings).items()}
+    forges = {pool.forge for pool in pools}
+    registries: dict[str, RunnerRegistry] = {
+        forge: build() for forge, build in forge_factories(settings)[0].items() if forge in forges
+    }
     try:
         return await list_runners(pools, compute, registries)
     finally:

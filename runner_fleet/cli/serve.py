@@ -52,12 +52,14 @@ async def _serve(rt: runtime.Runtime, cloud: Any, host_name: str, port: int) -> 
     url = await host.start()
     ready: dict[str, Any] = {"ready": True, "url": url, "pools": [p.name for p in rt.pools]}
     if cloud is not None:
-        secret = rt.settings.github_webhook_secret
-        cloud.github.add_webhook(f"{url}/api/github", secret.get_secret_value() if secret else "")
+        from runner_fleet.cli.simulated import connect_forges
+
+        connect_forges(cloud, rt, url)
         ready |= {
             "github_simulator": cloud.github.base_url,
             "arm_simulator": cloud.arm.base_url,
             "arm_ca_bundle": str(cloud.arm.ca_bundle),
+            "gitlab_simulator": cloud.gitlab.base_url,
         }
     # One JSON line on stdout, so scripts and tests know where everything listens.
     print(json.dumps(ready), flush=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from runner_fleet.ports.compute import Compute
-from runner_fleet.runtime import Runtime, registry_factories
+from runner_fleet.runtime import Runtime, forge_factories
 from runner_fleet.settings import load_pools, load_service_settings
 
 if TYPE_CHECKING:
@@ -46,4 +46,18 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
             )
         )
 
-    return Runtime(settings, pools, queue, table, compute, registry_factories(settings))
+    registries, resolvers = forge_factories(settings)
+    return Runtime(settings, pools, queue, table, compute, registries, resolver_factories=resolvers)
+
+
+def connect_forges(cloud: SimulatedCloud, runtime: Runtime, service_url: str) -> None:
+    """Point the simulated forges' webhooks at the service, with the secrets the service verifies."""
+    settings = runtime.settings
+    secrets = {
+        "GITHUB_WEBHOOK_SECRET": settings.github_webhook_secret,
+        "GITLAB_WEBHOOK_TOKEN": settings.gitlab_webhook_token,
+        "GITLAB_WEBHOOK_SIGNING_TOKEN": settings.gitlab_webhook_signing_token,
+    }
+    cloud.connect_webhooks(
+        service_url, {k: v.get_secret_value() for k, v in secrets.items() if v is not None}
+    )

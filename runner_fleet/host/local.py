@@ -175,6 +175,12 @@ class LocalHost:
         try:
             await _invoke(function.handler, **{function.arg_name: queue_message})
         except Exception:
+            log.exception(
+                "host.queue_function_failed",
+                function=function.name,
+                message_id=message.id,
+                attempt=message.dequeue_count,
+            )
             await self._failed(function, message)
             return
         with contextlib.suppress(Exception):

@@ -57,7 +57,7 @@ class RunnerRegistry(Protocol):
     async def remove(self, scope: RunnerScope, runner_id: int) -> bool:
         """Delete a registration; False if it was already gone; `RunnerBusy` if it runs a job."""
 
-    async def list(self, scope: RunnerScope) -> list[RunnerInfo]: ...
+    async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]: ...
 
     def forge_url(self, scope: RunnerScope) -> str:
         """The URL the runner on the VM talks to (shown in runner.json; the JIT config carries its own)."""

@@ -27,8 +27,13 @@ def load_service_settings(environ: Mapping[str, str] | None = None) -> ServiceSe
         raise SettingsError(_describe(exc, prefix="setting")) from None
 
 
-def load_pools(settings: ServiceSettings, *, use_example: bool = False) -> tuple[Pool, ...]:
-    """The configured pools; the built-in example set when nothing is configured and `use_example`."""
+def load_pools(
+    settings: ServiceSettings, *, use_example: bool = False, require_credentials: bool = True
+) -> tuple[Pool, ...]:
+    """The configured pools; the built-in example set when nothing is configured and `use_example`.
+
+    With `require_credentials`, a pool whose forge has no credentials configured is an error.
+    """
     if settings.runner_pools is not None and settings.runner_pools_file is not None:
         raise SettingsError("set RUNNER_POOLS or RUNNER_POOLS_FILE, not both")
     if settings.runner_pools is not None:
@@ -47,7 +52,8 @@ def load_pools(settings: ServiceSettings, *, use_example: bool = False) -> tuple
             "no pools configured: set RUNNER_POOLS (JSON) or RUNNER_POOLS_FILE (YAML or JSON)"
         )
     pools = parse_pools(raw)
-    check_credentials(settings, pools)
+    if require_credentials:
+        check_credentials(settings, pools)
     return pools
 
 

@@ -116,3 +116,15 @@ class FleetState:
 
     async def jobs(self, forge: str) -> list[Record]:
         return await self._table.query(f"job-{forge}")
+
+    # -- runner bindings ------------------------------------------------------------------------
+    async def bind_runner(self, forge: str, runner_id: int, *, job_id: int, runner_name: str) -> None:
+        """Remember which job a runner took (GitLab's `running`), for release and the reconciler."""
+        await self._table.upsert(
+            f"binding-{forge}",
+            encode_key(str(runner_id)),
+            {"job_id": job_id, "runner_name": runner_name, "bound_at": time.time()},
+        )
+
+    async def binding(self, forge: str, runner_id: int) -> Record | None:
+        return await self._table.get(f"binding-{forge}", encode_key(str(runner_id)))

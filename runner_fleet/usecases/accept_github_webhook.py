@@ -20,6 +20,7 @@ from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_github_signature
 from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.enqueue import enqueue_once
 from runner_fleet.usecases.outcome import MAX_BODY_BYTES, Headers, WebhookOutcome
 
 log = get_logger("webhook.github")
@@ -107,18 +108,13 @@ class GitHubIntake:
         return await self._enqueue(RELEASE_QUEUE, request.to_json(), delivery, ctx)
 
     async def _enqueue(self, queue: str, body: str, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
-        if not await self.state.claim_delivery("github", delivery):
-            log.info("webhook.duplicate", **ctx)
-            return WebhookOutcome(200, "duplicate delivery")
-        try:
-            await self.queue.send(queue, body)
-        except Exception:
-            log.exception("webhook.enqueue_failed", **ctx, queue=queue)
-            try:
-                # Without the claim a redelivery (ours from the reconciler, or a person's) is not ignored.
-                await self.state.forget_delivery("github", delivery)
-            except Exception:
-                log.exception("webhook.forget_delivery_failed", **ctx)
-            return WebhookOutcome(503, "could not enqueue; redeliver later")
-        log.info("webhook.enqueued", **ctx, queue=queue)
-        return WebhookOutcome(202, "accepted", queued=queue)
+        return await enqueue_once(
+            self.state,
+            self.queue,
+            forge="github",
+            queue_name=queue,
+            body=body,
+            delivery=delivery,
+            ctx=ctx,
+            log=log,
+        )

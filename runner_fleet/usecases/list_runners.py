@@ -51,7 +51,7 @@ async def list_runners(
     vms = {vm.name: vm for vm in await compute.list_vms(list(pools))}
     registrations: dict[str, tuple[str, str]] = {}
     for (forge, _, _), scope in _scopes(pools).items():
-        for runner in await registries[forge].list(scope):
+        for runner in await registries[forge].list_runners(scope):
             if naming.pool_of(runner.name) in known:
                 registrations[runner.name] = (forge, "busy" if runner.busy else runner.status)
     rows = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from runner_fleet import naming
@@ -18,6 +18,7 @@ from runner_fleet.logs import get_logger, register_secret
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmSpec
 from runner_fleet.ports.forge import Registration, RunnerNameTaken, RunnerRegistry, RunnerScope
+from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 
@@ -29,7 +30,7 @@ LEASE_S = 15 * 60
 
 @dataclass(frozen=True)
 class ProvisionResult:
-    outcome: str  # created | already-served | busy-elsewhere | unknown-pool
+    outcome: str  # created | already-served | deferred | not-needed | unknown-pool
     runner_name: str | None = None
     retry_after_s: float = 0.0
 
@@ -49,14 +50,15 @@ class Provisioner:
     compute: Compute
     registries: Mapping[str, RunnerRegistry]
     ssh_public_key: str
+    resolvers: Mapping[str, JobResolver] = field(default_factory=dict)
     now: Callable[[], float] = time.time
 
     async def __call__(self, request: ProvisionRequest, *, message_id: str) -> ProvisionResult:
-        pool = self.pools.get(request.pool)
-        ctx = {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
+        ctx: dict[str, object] = {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
+        pool = await self._pool_for(request, ctx)
         if pool is None:
-            log.error("provision.unknown_pool", **ctx)
-            return ProvisionResult("unknown-pool")
+            return ProvisionResult("not-needed" if not request.pool else "unknown-pool")
+        ctx["pool"] = pool.name
         name = naming.runner_name(pool.name, request.forge, str(request.job_id))
         ctx["runner"] = name
         claim = await self.state.claim_job(
@@ -119,6 +121,27 @@ class Provisioner:
         )
         return ProvisionResult("created", name)
 
+    async def _pool_for(self, request: ProvisionRequest, ctx: dict[str, object]) -> Pool | None:
+        if request.pool:
+            pool = self.pools.get(request.pool)
+            if pool is None:
+                log.error("provision.unknown_pool", **ctx)
+            return pool
+        resolver = self.resolvers.get(request.forge)
+        if resolver is None or request.project_id is None:
+            log.error("provision.cannot_resolve_pool", **ctx)
+            return None
+        candidates = [pool for pool in self.pools.values() if pool.forge == request.forge]
+        resolution = await resolver.resolve(
+            request.job_id, request.project_id, request.repository, candidates
+        )
+        if resolution.pool is None:
+            # Left alone on purpose: not ours to serve, or already taken, cancelled or finished.
+            log.info("provision.not_needed", **ctx, reason=resolution.reason)
+        else:
+            log.info("job.matched", **ctx | {"pool": resolution.pool.name})
+        return resolution.pool
+
     async def _register(
         self, registry: RunnerRegistry, scope: RunnerScope, name: str, ctx: dict[str, object]
     ) -> Registration:
@@ -150,6 +173,6 @@ class Provisioner:
             "forge": request.forge,
             "runner": name,
             "job": str(request.job_id),
-            "scope": pool.registration_repository or request.org,
+            "scope": pool.registration_repository or request.org or request.repository,
             "created-at": datetime.fromtimestamp(self.now(), UTC).isoformat(timespec="seconds"),
         }

@@ -79,7 +79,7 @@ async def test_repo_level_registration_uses_the_repository(loop: BackgroundLoop)
         "example-org",
         "platform-deploy",
     )
-    assert [r.name for r in await registry.list(scope)] == ["rf-repo-pool-0000000001"]
+    assert [r.name for r in await registry.list_runners(scope)] == ["rf-repo-pool-0000000001"]
     assert await registry.remove(scope, registration.runner_id)
     await registry.close()
 
@@ -101,12 +101,12 @@ async def test_installation_token_is_cached_until_near_expiry(loop: BackgroundLo
     registry, _ = _registry(sim)
     scope = RunnerScope(ORG_POOL, "example-org", None, DEMO_INSTALLATION_ID)
     for _ in range(5):
-        await registry.list(scope)
+        await registry.list_runners(scope)
     assert sim.stats()["installation_tokens_issued"] == 1
     short_lived = _start(loop, token_ttl_s=120.0)  # under the 5 minute refresh margin
     registry2, _ = _registry(short_lived)
     for _ in range(3):
-        await registry2.list(scope)
+        await registry2.list_runners(scope)
     assert short_lived.stats()["installation_tokens_issued"] == 3
     await registry.close()
     await registry2.close()
@@ -117,7 +117,7 @@ async def test_a_stale_installation_id_falls_back_to_the_orgs_installation(loop:
     sim = _start(loop)
     registry, _ = _registry(sim)
     scope = RunnerScope(ORG_POOL, "example-org", None, installation_id=999)
-    assert await registry.list(scope) == []
+    assert await registry.list_runners(scope) == []
     await registry.close()
 
 

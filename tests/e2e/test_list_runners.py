@@ -10,6 +10,7 @@ import pytest
 from runner_fleet import naming
 from runner_fleet.cli.simulated import simulated_runtime
 from runner_fleet.messages import ProvisionRequest
+from runner_fleet.ports.forge import RunnerRegistry
 from runner_fleet.runtime import Runtime
 from runner_fleet.usecases.list_runners import list_runners
 from simulator.stack import DEMO_INSTALLATION_ID, SimulatedCloud
@@ -38,7 +39,7 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
         result = await rt.provisioner()(request, message_id="m-1")
         name = naming.runner_name("aks-prod", "github", "555")
         assert result.runner_name == name
-        rows = await list_runners(rt.pools, rt.compute, {"github": rt.registry("github")})
+        rows = await list_runners(rt.pools, rt.compute, _registries(rt))
         [row] = rows
         assert (row.name, row.pool, row.forge, row.job) == (name, "aks-prod", "github", "555")
         assert row.vm.startswith("Succeeded")
@@ -58,9 +59,13 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
             await asyncio.sleep(0.05)
         assert await ran()
         # The JIT runner removed itself; only the powered-off VM remains until a release.
-        [row] = await list_runners(rt.pools, rt.compute, {"github": rt.registry("github")})
+        [row] = await list_runners(rt.pools, rt.compute, _registries(rt))
         assert row.registration == "absent"
         assert await rt.compute.delete_vm(rt.pools_by_name["aks-prod"], name)
-        assert await list_runners(rt.pools, rt.compute, {"github": rt.registry("github")}) == []
+        assert await list_runners(rt.pools, rt.compute, _registries(rt)) == []
     finally:
         await rt.aclose()
+
+
+def _registries(rt: Runtime) -> dict[str, RunnerRegistry]:
+    return {forge: rt.registry(forge) for forge in {pool.forge for pool in rt.pools}}

@@ -43,7 +43,11 @@ async def _drain(rt: runtime.Runtime, queue: str, handler_name: str) -> int:
 def test_function_app_declares_the_contract_routes_queues_and_timers(installed: runtime.Runtime) -> None:
     """function_app registers /api/github, /api/health, both queue triggers and the housekeeping timer."""
     index = index_app()
-    assert {(f.route, f.methods) for f in index.http} == {("github", ("POST",)), ("health", ("GET",))}
+    assert {(f.route, f.methods) for f in index.http} == {
+        ("github", ("POST",)),
+        ("gitlab", ("POST",)),
+        ("health", ("GET",)),
+    }
     assert {q.queue_name for q in index.queues} == {PROVISION_QUEUE, RELEASE_QUEUE}
     assert all(q.connection == "AzureWebJobsStorage" for q in index.queues)
     assert [t.name for t in index.timers] == ["housekeeping"]

@@ -99,7 +99,7 @@ class GitHubRegistry:
 
         return await asyncio.to_thread(_remove)
 
-    async def list(self, scope: RunnerScope) -> list[RunnerInfo]:
+    async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]:
         def _list() -> list[RunnerInfo]:
             found: list[RunnerInfo] = []
             page = 1

@@ -1,0 +1,152 @@
+"""Accept a GitLab Job Hook: authenticate, parse, de-duplicate, enqueue, answer. Nothing slow here.
+
+Unlike GitHub, the hook does not carry the job's tags, so the pool is chosen by the provision step
+from the jobs API; here we only decide whether any GitLab pool could serve the project at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from runner_fleet import naming
+from runner_fleet.events.base import MalformedEvent
+from runner_fleet.events.gitlab import JobHookEvent
+from runner_fleet.logs import get_logger
+from runner_fleet.messages import ProvisionRequest, ReleaseRequest
+from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
+from runner_fleet.settings.pool import Pool
+from runner_fleet.signatures import verify_gitlab_token, verify_standard_webhook
+from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.enqueue import enqueue_once
+from runner_fleet.usecases.outcome import MAX_BODY_BYTES, Headers, WebhookOutcome
+
+log = get_logger("webhook.gitlab")
+
+
+@dataclass(frozen=True)
+class GitLabIntake:
+    token: bytes
+    pools: Sequence[Pool]
+    queue: WorkQueue
+    state: FleetState
+    signing_token: str | None = None
+    now: Callable[[], float] = field(default=time.time)
+
+    @property
+    def _gitlab_pools(self) -> list[Pool]:
+        return [pool for pool in self.pools if pool.gitlab is not None]
+
+    async def handle(self, raw_headers: object, body: bytes) -> WebhookOutcome:
+        headers = Headers(raw_headers)
+        if len(body) > MAX_BODY_BYTES:
+            return WebhookOutcome(413, "payload too large")
+        if not verify_gitlab_token(self.token, headers.get("x-gitlab-token")):
+            log.warning("webhook.rejected", forge="gitlab", reason="bad or missing token")
+            return WebhookOutcome(401, "invalid token")
+        if self.signing_token:
+            problem = verify_standard_webhook(
+                self.signing_token,
+                message_id=headers.get("webhook-id"),
+                timestamp=headers.get("webhook-timestamp"),
+                signature_header=headers.get("webhook-signature"),
+                body=body,
+                now=self.now(),
+            )
+            if problem is not None:
+                log.warning("webhook.rejected", forge="gitlab", reason=problem)
+                return WebhookOutcome(401, f"invalid signature: {problem}")
+        kind = headers.get("x-gitlab-event")
+        if not kind:
+            return WebhookOutcome(400, "missing X-Gitlab-Event")
+        if kind != "Job Hook":
+            return WebhookOutcome(200, f"ignored event {kind[:40]}")
+        try:
+            event = JobHookEvent(json.loads(body))
+        except (ValueError, MalformedEvent) as exc:
+            reason = str(exc) if isinstance(exc, MalformedEvent) else "body is not JSON"
+            return WebhookOutcome(400, f"malformed Job Hook: {reason}"[:200])
+        delivery = headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid")
+        # Older GitLab sends neither header; a job reaches each status once, so that pair is the key.
+        delivery = delivery or f"job-{event.job_id}-{event.status}"
+        ctx = {"forge": "gitlab", "job_id": event.job_id, "delivery": delivery, "status": event.status}
+        log.info("webhook.received", **ctx, project=event.project_path)
+
+        if event.status == "pending":
+            return await self._pending(event, delivery, ctx)
+        if event.status == "running":
+            return await self._running(event, ctx)
+        if event.finished:
+            return await self._finished(event, delivery, ctx)
+        return WebhookOutcome(200, f"nothing to do for {event.status} jobs")
+
+    async def _pending(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
+        candidates = [
+            pool
+            for pool in self._gitlab_pools
+            if pool.gitlab is not None
+            and (pool.gitlab.group_id is not None or pool.gitlab.project_id == event.project_id)
+        ]
+        if not candidates:
+            log.info("job.unmatched", **ctx, reason="no GitLab pool covers the project")
+            return WebhookOutcome(200, "no pool serves this project")
+        # The pool is chosen once the job's tags are read (provision step); "" means "to be matched".
+        request = ProvisionRequest(
+            forge="gitlab",
+            pool="",
+            job_id=event.job_id,
+            repository=event.project_path,
+            project_id=event.project_id,
+            delivery_id=delivery,
+        )
+        return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx)
+
+    async def _running(self, event: JobHookEvent, ctx: dict[str, object]) -> WebhookOutcome:
+        runner = event.runner
+        if runner is None or naming.pool_of(runner.description) is None:
+            return WebhookOutcome(200, "noted")
+        await self.state.bind_runner("gitlab", runner.id, job_id=event.job_id, runner_name=runner.description)
+        log.info(
+            "job.running",
+            **ctx,
+            runner=runner.description,
+            runner_id=runner.id,
+            pool=naming.pool_of(runner.description),
+        )
+        return WebhookOutcome(200, "noted")
+
+    async def _finished(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
+        runner = event.runner
+        if runner is None:
+            return WebhookOutcome(200, "job ended before any runner took it")
+        pool_name = naming.pool_of(runner.description)
+        if pool_name is None or all(p.name != pool_name for p in self._gitlab_pools):
+            log.info("job.completed_elsewhere", **ctx, runner_id=runner.id)
+            return WebhookOutcome(200, "runner not managed by runner-fleet")
+        request = ReleaseRequest(
+            forge="gitlab",
+            pool=pool_name,
+            job_id=event.job_id,
+            repository=event.project_path,
+            project_id=event.project_id,
+            delivery_id=delivery,
+            runner_name=runner.description,
+            runner_id=runner.id,
+            conclusion=event.status,
+        )
+        ctx = ctx | {"pool": pool_name, "runner": runner.description}
+        return await self._enqueue(RELEASE_QUEUE, request.to_json(), delivery, ctx)
+
+    async def _enqueue(self, queue: str, body: str, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
+        return await enqueue_once(
+            self.state,
+            self.queue,
+            forge="gitlab",
+            queue_name=queue,
+            body=body,
+            delivery=delivery,
+            ctx=ctx,
+            log=log,
+        )
