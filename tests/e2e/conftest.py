@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 E2E_SECRET = "e2e-webhook-secret-8d1f"
+E2E_GITLAB_TOKEN = "e2e-gitlab-hook-token-3c"
+E2E_GITLAB_SIGNING = "whsec_ZTJlLXNpZ25pbmcta2V5LWZvci1naXRsYWItaG9va3M="
 
 
 @dataclass
@@ -36,6 +38,10 @@ class ServeProcess:
         return str(self.ready["arm_simulator"])
 
     @property
+    def gitlab(self) -> str:
+        return str(self.ready["gitlab_simulator"])
+
+    @property
     def logs(self) -> str:
         return "".join(self.stderr_lines)
 
@@ -45,15 +51,18 @@ def _drain(stream: Any, sink: list[str]) -> None:
         sink.append(line)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served() -> Iterator[ServeProcess]:
     env = {
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("RUNNER_POOLS", "GITHUB_", "AzureWebJobs"))
+            if not k.startswith(("RUNNER_POOLS", "GITHUB_", "GITLAB_", "AzureWebJobs"))
         },
-        "GITHUB_WEBHOOK_SECRET": E2E_SECRET,  # the environment overrides the simulate default
+        # The environment overrides the simulate defaults, and the simulated forges use what it says.
+        "GITHUB_WEBHOOK_SECRET": E2E_SECRET,
+        "GITLAB_WEBHOOK_TOKEN": E2E_GITLAB_TOKEN,
+        "GITLAB_WEBHOOK_SIGNING_TOKEN": E2E_GITLAB_SIGNING,
         "RUNNER_FLEET_SIM_TIME_SCALE": "20",
         "RUNNER_FLEET_LOG_FORMAT": "json",
     }

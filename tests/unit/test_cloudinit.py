@@ -75,3 +75,29 @@ def test_oversized_user_data_is_refused() -> None:
 def test_custom_data_is_base64_of_the_user_data() -> None:
     """customData is the base64 of the rendered text."""
     assert base64.b64decode(to_custom_data("#cloud-config\n")).decode() == "#cloud-config\n"
+
+
+def test_gitlab_user_data_runs_one_job_with_the_token_off_the_command_line() -> None:
+    """GitLab user data runs run-single for one job with a wait timeout; the token goes via env."""
+    pool = make_pool(
+        "gl-aks",
+        ("aks-prod",),
+        forge="gitlab",
+        github=None,
+        gitlab={"group_id": 7},
+        limits={"idle_timeout_s": 900},
+    )
+    text = render_user_data(
+        RunnerBootConfig("gitlab", "rf-gl-aks-0123456789", pool, "https://gitlab.example", "glrt-x" * 4)
+    )
+    files = _files(text)
+    conf = json.loads(files["/etc/runner-fleet/runner.json"]["content"])
+    assert (conf["forge"], conf["forge_url"], conf["wait_timeout_s"]) == (
+        "gitlab",
+        "https://gitlab.example",
+        900,
+    )
+    script = files["/opt/runner-fleet/start-runner.sh"]["content"]
+    assert "run-single" in script and "--max-builds 1" in script and "--wait-timeout" in script
+    assert "CI_SERVER_TOKEN" in script and "--token" not in script
+    assert "glrt-x" not in text
