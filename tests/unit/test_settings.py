@@ -140,3 +140,18 @@ def test_runner_labels_include_implied_ones_once() -> None:
     """A pool's runner labels are the implied ones plus its own, without case duplicates."""
     pool = parse_pools([pool_dict(labels=("Linux", "aks-prod"))])[0]
     assert pool.runner_labels == ("self-hosted", "linux", "x64", "aks-prod")
+
+
+def test_gitlab_pool_without_gitlab_settings_names_the_pool() -> None:
+    """A GitLab pool without its GitLab settings fails, naming the pool and the missing settings."""
+    gitlab_pool = pool_dict("gl-aks", forge="gitlab", github=None, gitlab={"group_id": 4})
+    with pytest.raises(SettingsError) as caught:
+        _load([gitlab_pool], GITLAB_URL="https://gitlab.example")
+    assert "pool 'gl-aks': GITLAB_TOKEN, GITLAB_WEBHOOK_TOKEN not set" in str(caught.value)
+
+
+def test_gitlab_scope_needs_exactly_one_of_group_or_project() -> None:
+    """A GitLab scope with both or neither of group_id and project_id is refused."""
+    for scope in ({"group_id": 4, "project_id": 5}, {}):
+        with pytest.raises(SettingsError, match=r"field 'gitlab'"):
+            _load([pool_dict("gl-aks", forge="gitlab", github=None, gitlab=scope)])
