@@ -16,6 +16,7 @@ from runner_fleet.logs import configure_default, get_logger, register_secret
 from runner_fleet.ports.compute import Compute
 from runner_fleet.ports.forge import RunnerRegistry
 from runner_fleet.ports.jobs import JobResolver
+from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.ports.queue import WorkQueue
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
 from runner_fleet.state.store import FleetState
@@ -40,7 +41,9 @@ class Runtime:
     registry_factories: Mapping[str, Callable[[], RunnerRegistry]]
     ssh_public_key_factory: Callable[[], str] | None = None
     resolver_factories: Mapping[str, Callable[[], JobResolver]] = field(default_factory=dict)
+    preflight_factory: Callable[[], PreflightGate] | None = None
     _compute: Compute | None = field(default=None, init=False)
+    _preflight: PreflightGate | None = field(default=None, init=False)
     _registries: dict[str, RunnerRegistry] = field(default_factory=dict, init=False)
     _resolvers: dict[str, JobResolver] = field(default_factory=dict, init=False)
 
@@ -90,6 +93,12 @@ class Runtime:
             self._registries[forge] = self.registry_factories[forge]()
         return self._registries[forge]
 
+    @property
+    def preflight(self) -> PreflightGate | None:
+        if self._preflight is None and self.preflight_factory is not None:
+            self._preflight = self.preflight_factory()
+        return self._preflight
+
     def resolvers(self) -> dict[str, JobResolver]:
         for forge, build in self.resolver_factories.items():
             if forge not in self._resolvers:
@@ -130,6 +139,8 @@ class Runtime:
             await registry.close()
         for resolver in self._resolvers.values():
             await resolver.close()
+        if self._preflight is not None:
+            await self._preflight.close()
         await self.queue.close()
         await self.table.close()
 

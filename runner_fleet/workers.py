@@ -33,6 +33,7 @@ async def run_provision(
             pool=request.pool,
             job_id=request.job_id,
             delay_s=round(wait.delay_s, 1),
+            reason=wait.reason,
         )
         return ProvisionResult("deferred", retry_after_s=wait.delay_s)
     except Exception:

@@ -19,11 +19,14 @@ from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmSpec
 from runner_fleet.ports.forge import Registration, RunnerNameTaken, RunnerRegistry, RunnerScope
 from runner_fleet.ports.jobs import JobResolver
+from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 
 log = get_logger("provision")
 
+# How long a job for a pool failing its preflight waits before it is tried again.
+PREFLIGHT_RETRY_S = 120.0
 # Longer than one attempt can take (a VM create is minutes at worst), shorter than the queue's retry delay.
 LEASE_S = 15 * 60
 
@@ -36,11 +39,12 @@ class ProvisionResult:
 
 
 class ProvisionRetryLater(Exception):
-    """Another worker holds this job's lease; try again after `delay_s` without burning a retry."""
+    """Not now, and not a failure: try again after `delay_s` without burning a queue retry."""
 
-    def __init__(self, delay_s: float) -> None:
-        super().__init__(f"job is being provisioned by another worker; retry in {delay_s:.0f}s")
+    def __init__(self, delay_s: float, *, reason: str = "another worker holds the job") -> None:
+        super().__init__(f"{reason}; retry in {delay_s:.0f}s")
         self.delay_s = delay_s
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Provisioner:
     registries: Mapping[str, RunnerRegistry]
     ssh_public_key: str
     resolvers: Mapping[str, JobResolver] = field(default_factory=dict)
+    preflight: PreflightGate | None = None
     now: Callable[[], float] = time.time
 
     async def __call__(self, request: ProvisionRequest, *, message_id: str) -> ProvisionResult:
@@ -59,6 +64,11 @@ class Provisioner:
         if pool is None:
             return ProvisionResult("not-needed" if not request.pool else "unknown-pool")
         ctx["pool"] = pool.name
+        if self.preflight is not None:
+            report = await self.preflight.check(pool)
+            if not report.ok:
+                # Never pay for a VM that cannot reach the cluster; the job waits and is retried.
+                raise ProvisionRetryLater(PREFLIGHT_RETRY_S, reason="preflight failed")
         name = naming.runner_name(pool.name, request.forge, str(request.job_id))
         ctx["runner"] = name
         claim = await self.state.claim_job(

@@ -8,6 +8,8 @@ from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.compute import VmCreateRejected
 from runner_fleet.ports.forge import RunnerScope
+from runner_fleet.ports.preflight import CheckResult, PreflightReport
+from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
 from tests.builders import make_pool
@@ -141,3 +143,34 @@ async def test_unknown_pool_is_dropped(provision: Provisioner, compute: FakeComp
 
 def _scope() -> RunnerScope:
     return RunnerScope(POOL, "example-org")
+
+
+class _FailingPreflight:
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+
+    async def check(self, pool: Pool) -> PreflightReport:
+        self.checked.append(pool.name)
+        failing = CheckResult(
+            "dns-link", "fail", "/subscriptions/x/privateDnsZones/z", "no link", "link the zone"
+        )
+        return PreflightReport(pool.name, (failing,))
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_pool_failing_preflight_gets_no_vm_and_the_job_waits(
+    compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """When preflight fails, nothing is registered or created, and the job is deferred, not dropped."""
+    gate = _FailingPreflight()
+    provision = Provisioner(
+        {"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA", preflight=gate
+    )
+    with pytest.raises(ProvisionRetryLater) as caught:
+        await provision(REQUEST, message_id="m1")
+    assert caught.value.reason == "preflight failed" and caught.value.delay_s > 0
+    assert gate.checked == ["aks-prod"]
+    assert compute.created == [] and registry.registrations == []
+    assert await state.job("github", "42") is None
