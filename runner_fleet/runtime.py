@@ -14,6 +14,7 @@ from typing import Any
 
 from runner_fleet.logs import configure_default, get_logger, register_secret
 from runner_fleet.ports.compute import Compute
+from runner_fleet.ports.feeds import JobFeed
 from runner_fleet.ports.forge import RunnerRegistry
 from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.ports.preflight import PreflightGate
@@ -24,6 +25,7 @@ from runner_fleet.state.table import StateTable
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
 from runner_fleet.usecases.accept_gitlab_webhook import GitLabIntake
 from runner_fleet.usecases.provision import Provisioner
+from runner_fleet.usecases.reconcile.reconciler import Reconciler
 from runner_fleet.usecases.release import Releaser
 
 log = get_logger("runtime")
@@ -42,10 +44,12 @@ class Runtime:
     ssh_public_key_factory: Callable[[], str] | None = None
     resolver_factories: Mapping[str, Callable[[], JobResolver]] = field(default_factory=dict)
     preflight_factory: Callable[[], PreflightGate] | None = None
+    feed_factories: Mapping[str, Callable[[], JobFeed]] = field(default_factory=dict)
     _compute: Compute | None = field(default=None, init=False)
     _preflight: PreflightGate | None = field(default=None, init=False)
     _registries: dict[str, RunnerRegistry] = field(default_factory=dict, init=False)
     _resolvers: dict[str, JobResolver] = field(default_factory=dict, init=False)
+    _feeds: dict[str, JobFeed] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for secret in (
@@ -124,6 +128,16 @@ class Runtime:
     def releaser(self) -> Releaser:
         return Releaser(self.pools_by_name, self.state, self.compute, self._lazy_registries())
 
+    def reconciler(self) -> Reconciler:
+        forges = {pool.forge for pool in self.pools}
+        for forge, build in self.feed_factories.items():
+            if forge in forges and forge not in self._feeds:
+                self._feeds[forge] = build()
+        registries: dict[str, RunnerRegistry] = {forge: self.registry(forge) for forge in forges}
+        return Reconciler(
+            self.pools_by_name, self.state, self.compute, registries, self.queue, feeds=self._feeds
+        )
+
     async def housekeeping(self) -> dict[str, int]:
         removed = {
             forge: await self.state.purge_deliveries(forge, DELIVERY_RETENTION)
@@ -141,6 +155,8 @@ class Runtime:
             await resolver.close()
         if self._preflight is not None:
             await self._preflight.close()
+        for feed in self._feeds.values():
+            await feed.close()
         await self.queue.close()
         await self.table.close()
 
@@ -179,11 +195,18 @@ class _GitLabClients:
         return self._client
 
 
-def forge_factories(
-    settings: ServiceSettings,
-) -> tuple[dict[str, Callable[[], RunnerRegistry]], dict[str, Callable[[], JobResolver]]]:
-    """Registry and resolver factories per forge; nothing is built until a forge is first used."""
+@dataclass(frozen=True)
+class ForgeFactories:
+    """Per forge, how to build its registry, job resolver and job feed; nothing is built until used."""
+
+    registries: dict[str, Callable[[], RunnerRegistry]]
+    resolvers: dict[str, Callable[[], JobResolver]]
+    feeds: dict[str, Callable[[], JobFeed]]
+
+
+def forge_factories(settings: ServiceSettings) -> ForgeFactories:
     gitlab_clients = _GitLabClients(settings)
+    github_auth = _GitHubAuths(settings)
 
     def gitlab_registry() -> RunnerRegistry:
         from runner_fleet.adapters.gitlab.registry import GitLabRegistry
@@ -195,26 +218,54 @@ def forge_factories(
 
         return GitLabJobResolver(gitlab_clients.get())
 
-    registries = registry_factories(settings) | {"gitlab": gitlab_registry}
-    return registries, {"gitlab": gitlab_resolver}
+    def gitlab_feed() -> JobFeed:
+        from runner_fleet.adapters.gitlab.feed import GitLabFeed
 
+        return GitLabFeed(gitlab_clients.get())
 
-def registry_factories(settings: ServiceSettings) -> dict[str, Callable[[], RunnerRegistry]]:
-    def github() -> RunnerRegistry:
-        from runner_fleet.adapters.github.auth import GitHubAuth, GitHubClientOptions
+    def github_registry() -> RunnerRegistry:
         from runner_fleet.adapters.github.registry import GitHubRegistry
 
-        auth = GitHubAuth(
-            GitHubClientOptions(base_url=settings.github_api_url),
-            app_id=settings.github_app_id,
-            private_key=settings.github_app_private_key.get_secret_value()
-            if settings.github_app_private_key
-            else None,
-            token=settings.github_token.get_secret_value() if settings.github_token else None,
-        )
-        return GitHubRegistry(auth, base_url=settings.github_api_url)
+        return GitHubRegistry(github_auth.get(), base_url=settings.github_api_url)
 
-    return {"github": github}
+    def github_feed() -> JobFeed:
+        from runner_fleet.adapters.github.feed import GitHubFeed
+
+        key = settings.github_app_private_key
+        return GitHubFeed(
+            github_auth.get(),
+            base_url=settings.github_api_url,
+            app_id=settings.github_app_id,
+            private_key=key.get_secret_value() if key else None,
+        )
+
+    return ForgeFactories(
+        registries={"github": github_registry, "gitlab": gitlab_registry},
+        resolvers={"gitlab": gitlab_resolver},
+        feeds={"github": github_feed, "gitlab": gitlab_feed},
+    )
+
+
+class _GitHubAuths:
+    """One GitHub credential holder (and token cache) shared by the registry and the feed."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._auth: Any = None
+
+    def get(self) -> Any:
+        if self._auth is None:
+            from runner_fleet.adapters.github.auth import GitHubAuth, GitHubClientOptions
+
+            settings = self._settings
+            key, token = settings.github_app_private_key, settings.github_token
+            self._auth = GitHubAuth(
+                GitHubClientOptions(base_url=settings.github_api_url),
+                app_id=settings.github_app_id,
+                private_key=key.get_secret_value() if key else None,
+                token=token.get_secret_value() if token else None,
+            )
+        return self._auth
 
 
 def azure_compute_factory(settings: ServiceSettings, credential: Any = None) -> Callable[[], Compute]:
@@ -240,8 +291,16 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
     settings = load_service_settings(env)
     pools = load_pools(settings)
     queue, table = storage_from_settings(env)
+    forges = forge_factories(settings)
     return Runtime(
-        settings, pools, queue, table, azure_compute_factory(settings), registry_factories(settings)
+        settings,
+        pools,
+        queue,
+        table,
+        azure_compute_factory(settings),
+        forges.registries,
+        resolver_factories=forges.resolvers,
+        feed_factories=forges.feeds,
     )
 
 

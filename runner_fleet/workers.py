@@ -67,3 +67,15 @@ async def run_release(
             attempt=dequeue_count,
         )
         raise
+
+
+def log_poisoned(queue: str, body: str) -> None:
+    """A message that failed every attempt: log what it was for, so its loss is visible and searchable."""
+    try:
+        request = parse_provision(body) if queue == PROVISION_QUEUE else parse_release(body)
+        details: dict[str, object] = request.model_dump(include={"forge", "pool", "job_id", "repository"})
+        if queue != PROVISION_QUEUE:
+            details["runner"] = parse_release(body).runner_name
+    except ValidationError:
+        details = {"unreadable": True}
+    log.error("queue.poisoned", queue=queue, **details, recovery="the reconciler will recover it")

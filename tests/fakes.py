@@ -81,6 +81,10 @@ class FakeRegistry:
         self.removed.append(runner_id)
         return True
 
+    def set_status(self, name: str, status: str, *, busy: bool = False) -> None:
+        runner = next(r for r in self.runners.values() if r.name == name)
+        self.runners[runner.runner_id] = RunnerInfo(runner.runner_id, name, status, busy, runner.labels)
+
     async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]:
         return list(self.runners.values())
 

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     runners = commands.add_parser("runners", help="list runner VMs and registrations with their state")
     runners.add_argument("--json", action="store_true")
+
+    reconcile = commands.add_parser(
+        "reconcile", help="run one reconcile round now (the timer runs it every minute)"
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="report what would be done; change nothing")
+    reconcile.add_argument("--json", action="store_true")
     return parser
 
 
@@ -54,6 +60,7 @@ _COMMANDS = {
     "serve": "runner_fleet.cli.serve",
     "pools": "runner_fleet.cli.pools",
     "runners": "runner_fleet.cli.runners",
+    "reconcile": "runner_fleet.cli.reconcile",
 }
 
 

@@ -30,7 +30,7 @@ async def _collect(settings: ServiceSettings, pools: tuple[Pool, ...]) -> list[R
     compute = azure_compute_factory(settings)()
     forges = {pool.forge for pool in pools}
     registries: dict[str, RunnerRegistry] = {
-        forge: build() for forge, build in forge_factories(settings)[0].items() if forge in forges
+        forge: build() for forge, build in forge_factories(settings).registries.items() if forge in forges
     }
     try:
         return await list_runners(pools, compute, registries)

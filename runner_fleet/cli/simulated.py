@@ -46,8 +46,17 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
             )
         )
 
-    registries, resolvers = forge_factories(settings)
-    return Runtime(settings, pools, queue, table, compute, registries, resolver_factories=resolvers)
+    forges = forge_factories(settings)
+    return Runtime(
+        settings,
+        pools,
+        queue,
+        table,
+        compute,
+        forges.registries,
+        resolver_factories=forges.resolvers,
+        feed_factories=forges.feeds,
+    )
 
 
 def connect_forges(cloud: SimulatedCloud, runtime: Runtime, service_url: str) -> None:

@@ -15,7 +15,10 @@ from typing import Literal
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
 from runner_fleet.state.table import Data, Record, StateTable, encode_key
 
-JobState = Literal["provisioning", "provisioned", "released"]
+# reaped: the reconciler deleted the job's VM (it never came up, or died); if the forge still lists the job as
+# waiting, it may be provisioned again.
+JobState = Literal["provisioning", "provisioned", "released", "reaped", "done"]
+REPROVISIONABLE = frozenset({"reaped"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,12 @@ class FleetState:
                     continue
                 return JobClaim(True, "provisioning", runner_name, record)
             state = str(existing.data.get("state", "provisioning"))
+            if state in REPROVISIONABLE:
+                try:
+                    record = await self._table.replace(existing, data)
+                except (PreconditionFailed, NotFound):
+                    continue
+                return JobClaim(True, "provisioning", runner_name, record)
             if state != "provisioning":
                 name = str(existing.data.get("runner_name", runner_name))
                 return JobClaim(False, state, name, existing)  # type: ignore[arg-type]
@@ -128,3 +137,35 @@ class FleetState:
 
     async def binding(self, forge: str, runner_id: int) -> Record | None:
         return await self._table.get(f"binding-{forge}", encode_key(str(runner_id)))
+
+    # -- reconciler bookkeeping -----------------------------------------------------------------
+    async def suspects(self) -> list[Record]:
+        """Runners a reconcile round found wrong; acted on only if still wrong a round later."""
+        return await self._table.query("suspect")
+
+    async def mark_suspect(self, runner_name: str, *, action: str, reason: str) -> None:
+        await self._table.upsert(
+            "suspect", encode_key(runner_name), {"action": action, "reason": reason, "since": time.time()}
+        )
+
+    async def clear_suspect(self, runner_name: str) -> None:
+        await self._table.delete("suspect", encode_key(runner_name))
+
+    async def idle_since(self) -> dict[str, float]:
+        return {
+            record.key: float(record.data.get("since") or 0) for record in await self._table.query("idle")
+        }
+
+    async def mark_idle(self, runner_name: str, since: float) -> None:
+        await self._table.upsert("idle", encode_key(runner_name), {"since": since})
+
+    async def clear_idle(self, runner_name: str) -> None:
+        await self._table.delete("idle", encode_key(runner_name))
+
+    async def active_leases(self, forge: str, now: float) -> set[str]:
+        """Runner names whose job is being provisioned right now (lease held and not expired)."""
+        return {
+            str(record.data.get("runner_name"))
+            for record in await self.jobs(forge)
+            if record.data.get("state") == "provisioning" and float(record.data.get("lease_until") or 0) > now
+        }

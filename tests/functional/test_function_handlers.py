@@ -14,7 +14,7 @@ from azure.functions.timer import TimerRequest
 
 from runner_fleet import naming, runtime
 from runner_fleet.host.index import index_app
-from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE
+from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, poison_queue
 from tests.builders import event, signed
 from tests.fakes import FakeCompute, FakeRegistry
 
@@ -48,9 +48,17 @@ def test_function_app_declares_the_contract_routes_queues_and_timers(installed: 
         ("gitlab", ("POST",)),
         ("health", ("GET",)),
     }
-    assert {q.queue_name for q in index.queues} == {PROVISION_QUEUE, RELEASE_QUEUE}
+    assert {q.queue_name for q in index.queues} == {
+        PROVISION_QUEUE,
+        RELEASE_QUEUE,
+        poison_queue(PROVISION_QUEUE),
+        poison_queue(RELEASE_QUEUE),
+    }
     assert all(q.connection == "AzureWebJobsStorage" for q in index.queues)
-    assert [t.name for t in index.timers] == ["housekeeping"]
+    assert {(t.name, t.schedule) for t in index.timers} == {
+        ("housekeeping", "0 17 * * * *"),
+        ("reconcile", "0 */1 * * * *"),
+    }
 
 
 async def test_queued_webhook_then_provision_creates_a_vm(

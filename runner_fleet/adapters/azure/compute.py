@@ -126,7 +126,8 @@ class AzureCompute:
                 continue
             seen.add(key)
             client = self._client(pool.azure.subscription_id)
-            async for vm in client.virtual_machines.list(pool.azure.resource_group):
+            # The instance view carries the power state: a powered-off runner VM has finished.
+            async for vm in client.virtual_machines.list(pool.azure.resource_group, expand="instanceView"):
                 if (vm.tags or {}).get(TAG_MANAGED_BY) == MANAGED_BY:
                     found.append(_info(vm, pool.azure.resource_group))
         return found

@@ -1,0 +1,71 @@
+"""Recover missed GitLab Job Hooks: list pending jobs in the pools' groups and projects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from runner_fleet.adapters.gitlab.client import GitLabClient
+from runner_fleet.messages import ProvisionRequest
+from runner_fleet.ports.feeds import WaitingJob
+from runner_fleet.settings.pool import Pool
+
+# Bound the work per round for large groups.
+MAX_PROJECTS = 200
+
+
+def _epoch(stamp: Any) -> float:
+    if not isinstance(stamp, str):
+        return time.time()
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+class GitLabFeed:
+    def __init__(self, client: GitLabClient) -> None:
+        self._client = client
+
+    async def waiting_jobs(self, pools: list[Pool]) -> list[WaitingJob]:
+        return await asyncio.to_thread(self._waiting, pools)
+
+    def _waiting(self, pools: list[Pool]) -> list[WaitingJob]:
+        gl = self._client.api()
+        projects: dict[int, str] = {}
+        for pool in pools:
+            scope = pool.gitlab
+            if scope is None:
+                continue
+            if scope.project_id is not None:
+                project = gl.projects.get(scope.project_id)
+                projects[int(project.id)] = str(project.path_with_namespace)
+            elif scope.group_id is not None:
+                group = gl.groups.get(scope.group_id, lazy=True)
+                for listed in group.projects.list(include_subgroups=True, iterator=True, per_page=100):
+                    projects[int(listed.id)] = str(listed.path_with_namespace)
+                    if len(projects) >= MAX_PROJECTS:
+                        break
+        waiting: list[WaitingJob] = []
+        for project_id, path in sorted(projects.items()):
+            jobs = gl.projects.get(project_id, lazy=True).jobs.list(
+                scope=["pending"], iterator=True, per_page=100
+            )
+            for job in jobs:
+                # The pool is chosen at provision time from the job's tags, as for a Job Hook.
+                request = ProvisionRequest(
+                    forge="gitlab",
+                    pool="",
+                    job_id=int(job.id),
+                    project_id=project_id,
+                    repository=path,
+                    delivery_id="reconcile",
+                )
+                waiting.append(WaitingJob(request, _epoch(job.attributes.get("created_at"))))
+        return waiting
+
+    async def redeliver_failed(self, since_s: float) -> int:
+        # Pending jobs are found by the scan above; GitLab's hook-event resend API is not needed for that.
+        return 0
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,25 @@
+"""Asking a forge which jobs are waiting for a runner: how missed webhooks are recovered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from runner_fleet.messages import ProvisionRequest
+from runner_fleet.settings.pool import Pool
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    request: ProvisionRequest  # what the webhook would have enqueued
+    waiting_since: float  # epoch seconds the forge says the job has been waiting
+
+
+class JobFeed(Protocol):
+    async def waiting_jobs(self, pools: list[Pool]) -> list[WaitingJob]:
+        """Jobs still waiting for a runner that one of `pools` could serve."""
+
+    async def redeliver_failed(self, since_s: float) -> int:
+        """Ask the forge to redeliver webhooks that failed in the last `since_s` seconds; how many."""
+
+    async def close(self) -> None: ...

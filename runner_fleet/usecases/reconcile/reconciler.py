@@ -1,0 +1,266 @@
+"""One reconcile round: observe, decide, confirm suspects, act, recover missed jobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from runner_fleet import naming
+from runner_fleet.logs import get_logger
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
+from runner_fleet.ports.feeds import JobFeed
+from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope
+from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
+from runner_fleet.settings.pool import Pool
+from runner_fleet.state.store import REPROVISIONABLE, FleetState
+from runner_fleet.usecases.reconcile.rules import RunnerView, Verdict, decide, keep_warm
+
+log = get_logger("reconcile")
+
+# A suspect is acted on only if it is still one this long after it was marked (one timer round).
+CONFIRM_AFTER_S = 45.0
+# Give the webhook path this long before treating a waiting job as missed.
+WEBHOOK_GRACE_S = 30.0
+# Failed deliveries younger than this are redelivered (GitHub keeps three days; one hour is plenty
+# for a timer that runs every minute, and bounds the work after an outage).
+REDELIVERY_WINDOW_S = 3600.0
+
+
+@dataclass
+class ReconcileReport:
+    dry_run: bool
+    runners_seen: int = 0
+    marked: list[dict[str, str]] = field(default_factory=list)
+    acted: list[dict[str, str]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    jobs_enqueued: list[str] = field(default_factory=list)
+    redelivered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def scope_for(pool: Pool) -> RunnerScope:
+    org = (
+        pool.github.org
+        if pool.github
+        else str(pool.gitlab.group_id or pool.gitlab.project_id)
+        if pool.gitlab
+        else ""
+    )
+    return RunnerScope(pool, org, pool.registration_repository)
+
+
+def _created_at(vm: VmInfo | None) -> float | None:
+    stamp = vm.tags.get("created-at") if vm else None
+    try:
+        return datetime.fromisoformat(stamp).timestamp() if stamp else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    pools: Mapping[str, Pool]
+    state: FleetState
+    compute: Compute
+    registries: Mapping[str, RunnerRegistry]
+    queue: WorkQueue
+    feeds: Mapping[str, JobFeed] = field(default_factory=dict)
+    confirm_after_s: float = CONFIRM_AFTER_S
+    webhook_grace_s: float = WEBHOOK_GRACE_S
+    now: Callable[[], float] = time.time
+
+    async def __call__(self, *, dry_run: bool = False) -> ReconcileReport:
+        report = ReconcileReport(dry_run=dry_run)
+        now = self.now()
+        views = await self._track_idle(await self._observe(now), now, dry_run)
+        report.runners_seen = len(views)
+        verdicts = keep_warm([v for v in (decide(view, now) for view in views.values()) if v], views)
+        suspects = {record.key: record for record in await self.state.suspects()}
+        for verdict in verdicts:
+            prior = suspects.pop(verdict.name, None)
+            try:
+                await self._confirm(verdict, prior, views[verdict.name], now, report)
+            except Exception as exc:  # one runner's trouble must not stop the round
+                log.exception("reconcile.action_failed", runner=verdict.name, reason=verdict.reason)
+                report.errors.append(f"{verdict.name}: {type(exc).__name__}")
+        for key in suspects:
+            # A suspect that recovered (it came online, or took a job): forget it.
+            report.recovered.append(key)
+            if not dry_run:
+                await self.state.clear_suspect(key)
+        await self._recover_jobs(now, report, dry_run)
+        log.info(
+            "reconcile.done", **{k: len(v) if isinstance(v, list) else v for k, v in report.as_dict().items()}
+        )
+        return report
+
+    # -- observe --------------------------------------------------------------------------------
+    async def _observe(self, now: float) -> dict[str, RunnerView]:
+        pools = list(self.pools.values())
+        vms = {
+            vm.name: vm
+            for vm in await self.compute.list_vms(pools)
+            if vm.tags.get(TAG_MANAGED_BY) == MANAGED_BY
+        }
+        registrations: dict[str, RunnerInfo] = {}
+        seen_scopes: set[tuple[str, str, str | None]] = set()
+        for pool in pools:
+            scope = scope_for(pool)
+            key = (pool.forge, scope.org, scope.repository)
+            if key in seen_scopes:
+                continue
+            seen_scopes.add(key)
+            for runner in await self.registries[pool.forge].list_runners(scope):
+                if naming.pool_of(runner.name) in self.pools:
+                    registrations[runner.name] = runner
+        leases: set[str] = set()
+        for forge in {pool.forge for pool in pools}:
+            leases |= await self.state.active_leases(forge, now)
+        idle = await self.state.idle_since()
+        views: dict[str, RunnerView] = {}
+        for name in set(vms) | set(registrations):
+            known = self.pools.get(naming.pool_of(name) or "")
+            if known is None:
+                continue  # a pool removed from the configuration: its limits are unknown, leave it alone
+            vm = vms.get(name)
+            views[name] = RunnerView(
+                name, known, vm, registrations.get(name), _created_at(vm), name in leases, idle.get(name)
+            )
+        return views
+
+    async def _track_idle(
+        self, views: dict[str, RunnerView], now: float, dry_run: bool
+    ) -> dict[str, RunnerView]:
+        """Note when each runner was first seen idle; forget it once it is not."""
+        tracked: dict[str, RunnerView] = {}
+        for name, view in views.items():
+            registration = view.registration
+            is_idle = registration is not None and registration.status == "online" and not registration.busy
+            since = (view.idle_since or now) if is_idle else None
+            if since != view.idle_since and not dry_run:
+                await (
+                    self.state.mark_idle(name, since) if since is not None else self.state.clear_idle(name)
+                )
+            tracked[name] = replace(view, idle_since=since)
+        return tracked
+
+    # -- decide and act -------------------------------------------------------------------------
+    async def _confirm(
+        self, verdict: Verdict, prior: Any, view: RunnerView, now: float, report: ReconcileReport
+    ) -> None:
+        dry_run = report.dry_run
+        entry = {
+            "runner": verdict.name,
+            "pool": view.pool.name,
+            "action": verdict.action,
+            "reason": verdict.reason,
+        }
+        if prior is None or prior.data.get("action") != verdict.action:
+            report.marked.append(entry)
+            log.info("reconcile.suspect", **entry)
+            if not dry_run:
+                await self.state.mark_suspect(verdict.name, action=verdict.action, reason=verdict.reason)
+            return
+        if now - float(prior.data.get("since") or now) < self.confirm_after_s:
+            return
+        fresh = await self._recheck(view, now)
+        confirmed = decide(fresh, now)
+        if confirmed is None or confirmed.action != verdict.action:
+            report.recovered.append(verdict.name)
+            if not dry_run:
+                await self.state.clear_suspect(verdict.name)
+            return
+        if dry_run:
+            report.acted.append(entry | {"outcome": "would act (dry run)"})
+            return
+        outcome = await self._act(fresh, confirmed)
+        report.acted.append(entry | {"outcome": outcome})
+        await self.state.clear_suspect(verdict.name)
+
+    async def _recheck(self, view: RunnerView, now: float) -> RunnerView:
+        """The same runner, read again just before acting on it."""
+        scope = scope_for(view.pool)
+        registry = self.registries[view.forge]
+        vm = await self.compute.get_vm(view.pool, view.name)
+        if view.registration is not None:
+            registration = await registry.get(scope, view.registration.runner_id)
+        else:
+            registration = await registry.find(scope, view.name)
+        if registration is not None and registration.name != view.name:
+            registration = None
+        leases = await self.state.active_leases(view.forge, now)
+        return RunnerView(
+            view.name,
+            view.pool,
+            vm,
+            registration,
+            _created_at(vm) or view.created_at,
+            view.name in leases,
+            view.idle_since,
+        )
+
+    async def _act(self, view: RunnerView, verdict: Verdict) -> str:
+        ctx = {"forge": view.forge, "pool": view.pool.name, "runner": view.name, "reason": verdict.reason}
+        registry, scope = self.registries[view.forge], scope_for(view.pool)
+        if verdict.loud:
+            log.error("reconcile.killing_busy_runner", **ctx)
+        if view.registration is not None:
+            try:
+                await registry.remove(scope, view.registration.runner_id)
+            except RunnerBusy:
+                if not verdict.loud:
+                    # It took a job between our check and the removal: leave it to finish.
+                    log.info("reconcile.runner_became_busy", **ctx)
+                    return "left alone: runner became busy"
+        vm_deleted = await self.compute.delete_vm(view.pool, view.name) if view.vm is not None else False
+        job = view.vm.tags.get("job") if view.vm is not None else None
+        if job:
+            # If the job this VM was made for still waits, the job scan may now give it a new runner.
+            record = await self.state.job(view.forge, job)
+            if record is not None and record.data.get("state") in {"provisioning", "provisioned"}:
+                await self.state.mark_job(view.forge, job, "reaped")
+        await self.state.clear_idle(view.name)
+        log.info(
+            "reconcile.acted",
+            **ctx,
+            action=verdict.action,
+            vm_deleted=vm_deleted,
+            registration_removed=view.registration is not None,
+        )
+        return f"{verdict.action}d" if verdict.action == "retire" else "deleted"
+
+    # -- missed webhooks ------------------------------------------------------------------------
+    async def _recover_jobs(self, now: float, report: ReconcileReport, dry_run: bool) -> None:
+        for forge, feed in self.feeds.items():
+            pools = [pool for pool in self.pools.values() if pool.forge == forge]
+            if not pools:
+                continue
+            try:
+                if not dry_run:
+                    report.redelivered += await feed.redeliver_failed(REDELIVERY_WINDOW_S)
+                waiting = await feed.waiting_jobs(pools)
+            except Exception as exc:
+                log.exception("reconcile.feed_failed", forge=forge)
+                report.errors.append(f"{forge} feed: {type(exc).__name__}")
+                continue
+            for job in waiting:
+                request = job.request
+                if now - job.waiting_since < self.webhook_grace_s:
+                    continue
+                record = await self.state.job(forge, str(request.job_id))
+                if record is not None and record.data.get("state") not in REPROVISIONABLE:
+                    continue  # a runner is coming (or the job was served)
+                report.jobs_enqueued.append(f"{forge}:{request.job_id}")
+                log.info(
+                    "reconcile.missed_job", forge=forge, job_id=request.job_id, pool=request.pool or None
+                )
+                if not dry_run:
+                    await self.queue.send(
+                        PROVISION_QUEUE, request.model_copy(update={"delivery_id": "reconcile"}).to_json()
+                    )

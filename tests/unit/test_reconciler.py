@@ -1,0 +1,210 @@
+"""One reconcile round at a time, over in-memory fakes, with a clock the test moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from runner_fleet import naming
+from runner_fleet.adapters.memory.queue import MemoryWorkQueue
+from runner_fleet.adapters.memory.state import MemoryStateTable
+from runner_fleet.messages import ProvisionRequest, parse_provision
+from runner_fleet.ports.feeds import WaitingJob
+from runner_fleet.ports.queue import PROVISION_QUEUE
+from runner_fleet.settings.pool import Pool
+from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.provision import Provisioner
+from runner_fleet.usecases.reconcile.reconciler import Reconciler
+from tests.builders import make_pool
+from tests.fakes import FakeCompute, FakeRegistry
+
+POOL = make_pool("aks-prod", limits={"boot_timeout_s": 300, "idle_timeout_s": 600, "max_lifetime_s": 3600})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class FakeFeed:
+    waiting: list[WaitingJob] = field(default_factory=list)
+    redeliveries: int = 0
+
+    async def waiting_jobs(self, pools: list[Pool]) -> list[WaitingJob]:
+        return list(self.waiting)
+
+    async def redeliver_failed(self, since_s: float) -> int:
+        return self.redeliveries
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class World:
+    clock: Clock = field(default_factory=Clock)
+    compute: FakeCompute = field(default_factory=FakeCompute)
+    registry: FakeRegistry = field(default_factory=FakeRegistry)
+    state: FleetState = field(default_factory=lambda: FleetState(MemoryStateTable()))
+    queue: MemoryWorkQueue = field(default_factory=MemoryWorkQueue)
+    feed: FakeFeed = field(default_factory=FakeFeed)
+
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            {POOL.name: POOL},
+            self.state,
+            self.compute,
+            {"github": self.registry},
+            self.queue,
+            feeds={"github": self.feed},
+            now=self.clock,
+        )
+
+    async def provision(self, job_id: int) -> str:
+        provisioner = Provisioner(
+            {POOL.name: POOL},
+            self.state,
+            self.compute,
+            {"github": self.registry},
+            "ssh-ed25519 AAAA",
+            now=self.clock,
+        )
+        request = ProvisionRequest(forge="github", pool=POOL.name, job_id=job_id, org="example-org")
+        result = await provisioner(request, message_id=f"m-{job_id}")
+        assert result.runner_name is not None
+        return result.runner_name
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_a_never_registered_vm_is_marked_then_deleted_next_round(world: World) -> None:
+    """Past the boot timeout, round one marks a suspect and round two deletes VM and registration."""
+    name = await world.provision(1)
+    world.clock.t += 400
+    first = await world.reconciler()()
+    assert [m["runner"] for m in first.marked] == [name] and first.acted == []
+    assert name in world.compute.vms
+    world.clock.t += 60
+    second = await world.reconciler()()
+    assert [a["runner"] for a in second.acted] == [name]
+    assert world.compute.vms == {} and world.registry.runners == {}
+
+
+async def test_a_vm_still_booting_is_not_touched(world: World) -> None:
+    """Within the boot timeout nothing is marked or deleted."""
+    await world.provision(1)
+    world.clock.t += 120
+    for _ in range(3):
+        report = await world.reconciler()()
+        world.clock.t += 60
+        assert report.marked == [] and report.acted == []
+    assert len(world.compute.vms) == 1
+
+
+async def test_a_suspect_that_recovered_is_forgotten(world: World) -> None:
+    """A runner marked for being offline that comes online before the next round is left alone."""
+    name = await world.provision(1)
+    world.clock.t += 400
+    await world.reconciler()()
+    world.registry.set_status(name, "online", busy=True)
+    world.clock.t += 60
+    report = await world.reconciler()()
+    assert report.acted == [] and name in report.recovered
+    assert await world.state.suspects() == []
+
+
+async def test_a_busy_runner_is_never_touched(world: World) -> None:
+    """A busy runner is not marked even when older than its boot and idle timeouts."""
+    name = await world.provision(1)
+    world.registry.set_status(name, "online", busy=True)
+    for _ in range(3):
+        world.clock.t += 700
+        report = await world.reconciler()()
+        assert report.marked == [] and report.acted == []
+
+
+async def test_the_recheck_spares_a_runner_that_got_busy_since_it_was_marked(world: World) -> None:
+    """An idle runner marked for retirement that takes a job before the confirming round is kept."""
+    name = await world.provision(1)
+    world.registry.set_status(name, "online")
+    await world.reconciler()()  # first seen idle
+    world.clock.t += 700
+    marked = await world.reconciler()()
+    assert [m["action"] for m in marked.marked] == ["retire"]
+    world.registry.set_status(name, "online", busy=True)
+    world.clock.t += 60
+    report = await world.reconciler()()
+    assert report.acted == []
+    assert name in world.compute.vms
+
+
+async def test_dry_run_changes_nothing(world: World) -> None:
+    """--dry-run reports what it would do and writes or deletes nothing."""
+    name = await world.provision(1)
+    world.clock.t += 400
+    report = await world.reconciler()(dry_run=True)
+    assert [m["runner"] for m in report.marked] == [name]
+    assert await world.state.suspects() == []
+    assert name in world.compute.vms
+
+
+async def test_a_finished_runners_vm_is_deleted(world: World) -> None:
+    """A VM whose JIT registration is gone (its job done, no release came) is deleted after two rounds."""
+    name = await world.provision(1)
+    world.registry.runners.clear()
+    await world.reconciler()()
+    world.clock.t += 60
+    await world.reconciler()()
+    assert name not in world.compute.vms
+
+
+async def test_a_registration_whose_vm_is_gone_is_removed(world: World) -> None:
+    """A registration of ours with no VM (and no provision in flight) is removed."""
+    name = await world.provision(1)
+    del world.compute.vms[name]
+    await world.reconciler()()
+    world.clock.t += 60
+    await world.reconciler()()
+    assert world.registry.runners == {}
+
+
+async def test_a_missed_job_is_provisioned(world: World) -> None:
+    """A job waiting on the forge without any runner coming is enqueued for provisioning."""
+    request = ProvisionRequest(forge="github", pool=POOL.name, job_id=99, org="example-org")
+    world.feed.waiting = [WaitingJob(request, world.clock.t - 120)]
+    report = await world.reconciler()()
+    assert report.jobs_enqueued == ["github:99"]
+    [message] = await world.queue.receive(PROVISION_QUEUE, max_messages=5, visibility_timeout_s=30)
+    assert parse_provision(message.body).job_id == 99
+
+
+async def test_jobs_with_a_runner_coming_or_too_new_are_not_enqueued(world: World) -> None:
+    """A job already provisioned, or queued seconds ago (the webhook may still arrive), is not enqueued."""
+    await world.provision(5)
+    served = ProvisionRequest(forge="github", pool=POOL.name, job_id=5, org="example-org")
+    fresh = ProvisionRequest(forge="github", pool=POOL.name, job_id=6, org="example-org")
+    world.feed.waiting = [WaitingJob(served, world.clock.t - 300), WaitingJob(fresh, world.clock.t - 5)]
+    report = await world.reconciler()()
+    assert report.jobs_enqueued == []
+
+
+async def test_a_job_whose_vm_was_reaped_gets_a_new_runner(world: World) -> None:
+    """After its never-booting VM is reaped, a still-waiting job is enqueued and provisioned again."""
+    name = await world.provision(7)
+    world.clock.t += 400
+    await world.reconciler()()
+    world.clock.t += 60
+    request = ProvisionRequest(forge="github", pool=POOL.name, job_id=7, org="example-org")
+    world.feed.waiting = [WaitingJob(request, world.clock.t - 500)]
+    report = await world.reconciler()()
+    assert report.jobs_enqueued == ["github:7"]
+    assert await world.provision(7) == name == naming.runner_name(POOL.name, "github", "7")
+    assert name in world.compute.vms
