@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from runner_fleet.ports.compute import VmInfo, VmSpec
+from runner_fleet.ports.compute import VmCreateRejected, VmInfo, VmSpec
 from runner_fleet.ports.forge import Registration, RunnerBusy, RunnerInfo, RunnerNameTaken, RunnerScope
 from runner_fleet.settings.pool import Pool
 
@@ -17,23 +17,40 @@ class FakeCompute:
     deleted: list[str] = field(default_factory=list)
     fail_create: Exception | None = None
     foreign: dict[str, VmInfo] = field(default_factory=dict)
+    power: dict[str, str] = field(default_factory=dict)  # name -> power state (default running)
+    provisioning: dict[str, str] = field(
+        default_factory=dict
+    )  # name -> provisioning state (default Succeeded)
+    # (size, spot) -> Azure error code: capacity or quota refusals, for fallback tests
+    reject: dict[tuple[str, bool], str] = field(default_factory=dict)
+    attempts: list[tuple[str, bool]] = field(default_factory=list)
+
+    def _info(self, name: str, spec: VmSpec) -> VmInfo:
+        return VmInfo(
+            name,
+            spec.pool.azure.resource_group,
+            spec.size,
+            spec.tags,
+            self.provisioning.get(name, "Succeeded"),
+            self.power.get(name, "running"),
+        )
 
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
         if name in self.foreign:
             return self.foreign[name]
         spec = self.vms.get(name)
-        return (
-            None
-            if spec is None
-            else VmInfo(name, pool.azure.resource_group, spec.size, spec.tags, "Succeeded")
-        )
+        return None if spec is None else self._info(name, spec)
 
     async def create_vm(self, spec: VmSpec) -> VmInfo:
+        self.attempts.append((spec.size, spec.spot))
         if self.fail_create is not None:
             raise self.fail_create
+        code = self.reject.get((spec.size, spec.spot))
+        if code is not None:
+            raise VmCreateRejected(code, "refused by the fake")
         self.vms[spec.name] = spec
         self.created.append(spec.name)
-        return VmInfo(spec.name, spec.pool.azure.resource_group, spec.size, spec.tags, "Succeeded")
+        return self._info(spec.name, spec)
 
     async def delete_vm(self, pool: Pool, name: str) -> bool:
         if self.vms.pop(name, None) is None:
@@ -42,9 +59,7 @@ class FakeCompute:
         return True
 
     async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
-        return [
-            VmInfo(n, s.pool.azure.resource_group, s.size, s.tags, "Succeeded") for n, s in self.vms.items()
-        ]
+        return [self._info(name, spec) for name, spec in self.vms.items()]
 
     async def close(self) -> None:
         return None

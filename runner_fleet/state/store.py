@@ -7,6 +7,7 @@ Partitions:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -169,3 +170,53 @@ class FleetState:
             for record in await self.jobs(forge)
             if record.data.get("state") == "provisioning" and float(record.data.get("lease_until") or 0) > now
         }
+
+    # -- capacity -------------------------------------------------------------------------------
+    async def claim_slot(self, pool: str, runner_name: str, max_runners: int) -> int | None:
+        """Take one of the pool's `max_runners` slots for a runner (atomically); None when all are taken.
+
+        A slot already held by this runner is returned again, so a retried step does not take two.
+        """
+        partition = f"slot-{pool}"
+        taken = await self._table.query(partition)
+        for record in taken:
+            if record.data.get("runner_name") == runner_name:
+                return int(record.key)
+        used = {int(record.key) for record in taken}
+        for slot in range(max_runners):
+            if slot in used:
+                continue
+            try:
+                await self._table.insert(
+                    partition, f"{slot:04d}", {"runner_name": runner_name, "at": time.time()}
+                )
+            except AlreadyExists:
+                continue  # another worker took it a moment ago
+            return slot
+        return None
+
+    async def free_slot(self, pool: str, runner_name: str) -> bool:
+        freed = False
+        for record in await self._table.query(f"slot-{pool}"):
+            if record.data.get("runner_name") == runner_name:
+                freed = await self._table.delete(record.partition, record.key) or freed
+        return freed
+
+    async def slots(self, pool: str) -> dict[str, float]:
+        """Runner name -> when its slot was taken."""
+        return {
+            str(record.data.get("runner_name")): float(record.data.get("at") or 0)
+            for record in await self._table.query(f"slot-{pool}")
+        }
+
+    async def drop_claim(self, forge: str, job_key: str, *, owner: str) -> None:
+        """Give up a job's provisioning lease (the job will be tried again later by a new message)."""
+        record = await self.job(forge, job_key)
+        if (
+            record is not None
+            and record.data.get("owner") == owner
+            and record.data.get("state") == "provisioning"
+        ):
+            # PreconditionFailed: someone else moved it on; nothing of ours to give up.
+            with contextlib.suppress(PreconditionFailed):
+                await self._table.delete(record.partition, record.key, etag=record.etag)

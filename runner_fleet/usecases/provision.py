@@ -16,7 +16,7 @@ from runner_fleet import naming
 from runner_fleet.cloudinit import RunnerBootConfig, render_user_data, to_custom_data
 from runner_fleet.logs import get_logger, register_secret
 from runner_fleet.messages import ProvisionRequest
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmSpec
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmCreateRejected, VmInfo, VmSpec
 from runner_fleet.ports.forge import Registration, RunnerNameTaken, RunnerRegistry, RunnerScope
 from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.ports.preflight import PreflightGate
@@ -27,6 +27,8 @@ log = get_logger("provision")
 
 # How long a job for a pool failing its preflight waits before it is tried again.
 PREFLIGHT_RETRY_S = 120.0
+# How long a job waits for a free runner slot before it is tried again.
+CAPACITY_RETRY_S = 20.0
 # Longer than one attempt can take (a VM create is minutes at worst), shorter than the queue's retry delay.
 LEASE_S = 15 * 60
 
@@ -92,6 +94,13 @@ class Provisioner:
             log.info("provision.vm_exists", **ctx, provisioning_state=existing.provisioning_state)
             return ProvisionResult("already-served", name)
 
+        slot = await self.state.claim_slot(pool.name, name, pool.limits.max_runners)
+        if slot is None:
+            # Never drop a job at capacity: give the lease back and try again once a runner frees up.
+            await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
+            log.info("provision.at_capacity", **ctx, max_runners=pool.limits.max_runners)
+            raise ProvisionRetryLater(CAPACITY_RETRY_S, reason="pool at max runners")
+
         registry = self.registries[request.forge]
         scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)
         registration = await self._register(registry, scope, name, ctx)
@@ -107,19 +116,12 @@ class Provisioner:
                 secret=registration.secret,
             )
         )
-        spec = VmSpec(
-            name=name,
-            pool=pool,
-            size=pool.azure.vm_sizes[0],
-            custom_data_b64=to_custom_data(user_data),
-            tags=self._tags(pool, request, name),
-            ssh_public_key=self.ssh_public_key,
-            spot=pool.azure.spot,
-        )
+        tags = self._tags(pool, request, name)
         try:
-            vm = await self.compute.create_vm(spec)
+            vm = await self._create_with_fallback(pool, name, to_custom_data(user_data), tags, ctx)
         except BaseException:
             await self._unregister(registry, scope, registration, ctx)
+            await self.state.free_slot(pool.name, name)
             raise
         await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
         log.info(
@@ -130,6 +132,25 @@ class Provisioner:
             queued_for_s=round(self.now() - request.queued_at, 3),
         )
         return ProvisionResult("created", name)
+
+    async def _create_with_fallback(
+        self, pool: Pool, name: str, custom_data: str, tags: dict[str, str], ctx: dict[str, object]
+    ) -> VmInfo:
+        """Try the pool's sizes in order; spot first when asked, then on demand if allowed."""
+        azure = pool.azure
+        plans = [(size, azure.spot) for size in azure.vm_sizes]
+        if azure.spot and azure.spot_fallback_to_on_demand:
+            plans += [(size, False) for size in azure.vm_sizes]
+        last: VmCreateRejected | None = None
+        for size, spot in plans:
+            spec = VmSpec(name, pool, size, custom_data, tags, self.ssh_public_key, spot)
+            try:
+                return await self.compute.create_vm(spec)
+            except VmCreateRejected as rejected:
+                last = rejected
+                log.warning("vm.create_rejected", **ctx, size=size, spot=spot, code=rejected.code)
+        assert last is not None  # a pool has at least one size
+        raise last
 
     async def _pool_for(self, request: ProvisionRequest, ctx: dict[str, object]) -> Pool | None:
         if request.pool:

@@ -57,6 +57,7 @@ class Releaser:
                 )
             vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
             log.info("vm.deleted", **ctx, existed=vm_deleted)
+        await self.state.free_slot(pool.name, request.runner_name)
 
         registry = self.registries[request.forge]
         scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)

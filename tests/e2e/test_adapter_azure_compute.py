@@ -11,7 +11,7 @@ from runner_fleet.adapters.azure.compute import ArmConnection, AzureCompute
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from runner_fleet.ports.compute import VmCreateRejected, VmSpec
 from runner_fleet.settings.pool import Pool
-from simulator.arm import LroFailureRule
+from simulator.arm import FaultRule, LroFailureRule
 from simulator.stack import SimulatedCloud
 from tests.builders import make_pool
 
@@ -123,3 +123,71 @@ async def test_capacity_errors_become_vm_create_rejected(
         assert caught.value.code == "AllocationFailed"
     finally:
         cloud.arm.clear_faults(rule)
+
+
+async def test_server_errors_are_retried_as_a_whole_operation(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """Two injected 500s on the VM PUT are absorbed by the one retry layer; one VM results."""
+    pool = make_pool("retry")
+    rule = cloud.arm.add_fault(
+        FaultRule(
+            path=r"/virtualMachines/rf-retry-0000000001$",
+            method="PUT",
+            status=500,
+            code="InternalServerError",
+            count=2,
+            retry_after_s=0.0,
+        )
+    )
+    try:
+        info = await compute.create_vm(_spec(pool, "rf-retry-0000000001"))
+    finally:
+        cloud.arm.clear_faults(rule)
+    assert info.provisioning_state == "Succeeded"
+    puts = [
+        r
+        for r in cloud.arm.request_log()
+        if r["method"] == "PUT" and r["path"].endswith("rf-retry-0000000001")
+    ]
+    assert [r["status"] for r in puts][:3] == [500, 500, 201]
+
+
+async def test_a_throttled_call_waits_as_asked_and_succeeds(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """A 429 with Retry-After is waited out (not hammered) and the operation then succeeds."""
+    pool = make_pool("throttle")
+    rule = cloud.arm.add_fault(
+        FaultRule(
+            path=r"/virtualMachines$",
+            method="GET",
+            status=429,
+            code="TooManyRequests",
+            count=1,
+            retry_after_s=1.0,
+        )
+    )
+    try:
+        listed = await compute.list_vms([pool])
+    finally:
+        cloud.arm.clear_faults(rule)
+    assert isinstance(listed, list)
+    statuses = [r["status"] for r in cloud.arm.request_log() if r["path"].endswith("/virtualMachines")]
+    assert 429 in statuses and statuses[-1] == 200
+
+
+async def test_an_allocation_failure_clears_the_failed_vm_for_the_next_size(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """After AllocationFailed the Failed VM is deleted, so the same name can be created with another size."""
+    pool = make_pool("alloc", azure={"vm_sizes": ["Standard_F4s_v2", "Standard_D2ads_v5"]})
+    rule = cloud.arm.add_fault(LroFailureRule(code="AllocationFailed", size="Standard_F4s_v2", count=1))
+    try:
+        with pytest.raises(VmCreateRejected):
+            await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_F4s_v2"))
+    finally:
+        cloud.arm.clear_faults(rule)
+    assert await compute.get_vm(pool, "rf-alloc-0000000001") is None
+    info = await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_D2ads_v5"))
+    assert (info.size, info.provisioning_state) == ("Standard_D2ads_v5", "Succeeded")

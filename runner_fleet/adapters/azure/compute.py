@@ -13,6 +13,7 @@ from runner_fleet.adapters.azure.skus import SkuCatalog
 from runner_fleet.adapters.azure.vm_body import OsDiskPlan, vm_body
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, VmCreateRejected, VmInfo, VmSpec
+from runner_fleet.retry import with_retries
 from runner_fleet.settings.pool import Pool
 
 log = get_logger("azure.compute")
@@ -37,8 +38,8 @@ class ArmConnection:
     credential: Any
     endpoint: str = "https://management.azure.com"
     ca_bundle: str | None = None
-    # azure-core retries 408/429/5xx and honours Retry-After; keep it the only retry layer for ARM calls.
-    retry_total: int = 4
+    # Off: runner_fleet.retry repeats whole operations instead, so retries never multiply.
+    retry_total: int = 0
     polling_interval_s: float = 5.0
     client_options: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +73,9 @@ class AzureCompute:
         return client
 
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
+        return await with_retries(lambda: self._get_vm(pool, name), what="get_vm")
+
+    async def _get_vm(self, pool: Pool, name: str) -> VmInfo | None:
         client = self._client(pool.azure.subscription_id)
         try:
             vm = await client.virtual_machines.get(pool.azure.resource_group, name, expand="instanceView")
@@ -80,6 +84,9 @@ class AzureCompute:
         return _info(vm, pool.azure.resource_group)
 
     async def create_vm(self, spec: VmSpec) -> VmInfo:
+        return await with_retries(lambda: self._create_vm(spec), what="create_vm")
+
+    async def _create_vm(self, spec: VmSpec) -> VmInfo:
         azure = spec.pool.azure
         client = self._client(azure.subscription_id)
         disk = await self._disk_plan(client, spec)
@@ -92,6 +99,8 @@ class AzureCompute:
         except HttpResponseError as exc:
             code = _error_code(exc)
             if code in CAPACITY_CODES:
+                # A create that failed after acceptance leaves a Failed VM; clear it for the next size.
+                await self._delete_vm(spec.pool, spec.name)
                 raise VmCreateRejected(code, _error_message(exc)) from None
             raise
         return _info(vm, azure.resource_group)
@@ -107,6 +116,9 @@ class AzureCompute:
         return OsDiskPlan(placement, azure.os_disk_size_gb)
 
     async def delete_vm(self, pool: Pool, name: str) -> bool:
+        return await with_retries(lambda: self._delete_vm(pool, name), what="delete_vm")
+
+    async def _delete_vm(self, pool: Pool, name: str) -> bool:
         client = self._client(pool.azure.subscription_id)
         try:
             # ARM answers 204 to deleting a VM that is gone, so only a read tells whether there was one.
@@ -118,6 +130,9 @@ class AzureCompute:
         return True
 
     async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
+        return await with_retries(lambda: self._list_vms(pools), what="list_vms")
+
+    async def _list_vms(self, pools: list[Pool]) -> list[VmInfo]:
         seen: set[tuple[str, str]] = set()
         found: list[VmInfo] = []
         for pool in pools:

@@ -22,6 +22,8 @@ log = get_logger("reconcile")
 
 # A suspect is acted on only if it is still one this long after it was marked (one timer round).
 CONFIRM_AFTER_S = 45.0
+# A capacity slot with nothing behind it for this long was left by a crashed step.
+SLOT_GRACE_S = 120.0
 # Give the webhook path this long before treating a waiting job as missed.
 WEBHOOK_GRACE_S = 30.0
 # Failed deliveries younger than this are redelivered (GitHub keeps three days; one hour is plenty
@@ -94,6 +96,8 @@ class Reconciler:
             report.recovered.append(key)
             if not dry_run:
                 await self.state.clear_suspect(key)
+        if not dry_run:
+            await self._free_leaked_slots(views, now)
         await self._recover_jobs(now, report, dry_run)
         log.info(
             "reconcile.done", **{k: len(v) if isinstance(v, list) else v for k, v in report.as_dict().items()}
@@ -226,6 +230,7 @@ class Reconciler:
             if record is not None and record.data.get("state") in {"provisioning", "provisioned"}:
                 await self.state.mark_job(view.forge, job, "reaped")
         await self.state.clear_idle(view.name)
+        await self.state.free_slot(view.pool.name, view.name)
         log.info(
             "reconcile.acted",
             **ctx,
@@ -234,6 +239,16 @@ class Reconciler:
             registration_removed=view.registration is not None,
         )
         return f"{verdict.action}d" if verdict.action == "retire" else "deleted"
+
+    async def _free_leaked_slots(self, views: Mapping[str, RunnerView], now: float) -> None:
+        """Slots whose runner has neither VM nor registration nor a provision in flight (a crashed step)."""
+        for pool in self.pools.values():
+            leases = await self.state.active_leases(pool.forge, now)
+            for name, taken_at in (await self.state.slots(pool.name)).items():
+                if name in views or name in leases or now - taken_at < SLOT_GRACE_S:
+                    continue
+                await self.state.free_slot(pool.name, name)
+                log.info("reconcile.slot_freed", pool=pool.name, runner=name)
 
     # -- missed webhooks ------------------------------------------------------------------------
     async def _recover_jobs(self, now: float, report: ReconcileReport, dry_run: bool) -> None:
