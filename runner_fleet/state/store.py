@@ -121,6 +121,12 @@ class FleetState:
         data: Data = {**(existing.data if existing else {}), **extra, "state": state, "updated": time.time()}
         await self._table.upsert(partition, key, data)
 
+    async def settle_job(self, forge: str, job_key: str) -> None:
+        """Record that a job ended, unless a runner made for it is already tracked (that record stays)."""
+        record = await self.job(forge, job_key)
+        if record is None or record.data.get("state") in REPROVISIONABLE:
+            await self.mark_job(forge, job_key, "done")
+
     async def job(self, forge: str, job_key: str) -> Record | None:
         return await self._table.get(f"job-{forge}", encode_key(job_key))
 

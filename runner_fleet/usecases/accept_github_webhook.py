@@ -88,6 +88,11 @@ class GitHubIntake:
         job = event.job
         pool_name = naming.pool_of(job.runner_name)
         if job.runner_name is None:
+            # Cancelled while queued: its provision, if still waiting in the queue, must not make a VM.
+            if match_github_pool(
+                job.labels, self.pools, org=event.org, repository=event.repository.full_name
+            ):
+                await self.state.settle_job("github", str(job.id))
             return WebhookOutcome(200, "job ended before any runner took it")
         if pool_name is None or all(p.name != pool_name for p in self.pools):
             log.info("job.completed_elsewhere", **ctx, runner=job.runner_name)

@@ -120,6 +120,8 @@ class GitLabIntake:
     async def _finished(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
         runner = event.runner
         if runner is None:
+            if any(pool.gitlab is not None for pool in self.pools):
+                await self.state.settle_job("gitlab", str(event.job_id))
             return WebhookOutcome(200, "job ended before any runner took it")
         pool_name = naming.pool_of(runner.description)
         if pool_name is None or all(p.name != pool_name for p in self._gitlab_pools):

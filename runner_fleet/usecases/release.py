@@ -37,6 +37,8 @@ class Releaser:
             "job_id": request.job_id,
             "runner": request.runner_name,
         }
+        # The job is over whichever runner ran it: a provision for it still in the queue must not run.
+        await self.state.settle_job(request.forge, str(request.job_id))
         pool = self.pools.get(request.pool)
         if pool is None or naming.pool_of(request.runner_name) != pool.name:
             log.warning("release.unknown_pool", **ctx)
