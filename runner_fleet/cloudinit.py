@@ -2,7 +2,8 @@
 
 The cloud-config is built as data and dumped with a YAML emitter, so labels, names and URLs are
 quoted by the emitter and cannot break out of the document; the shell scripts are static files from
-`runner_images/` that read runner.json and never have values spliced into them.
+`runner_images/` that read runner.json and never have values spliced into them. What the VM runs,
+and at which version, comes from `runner_images/versions.json`, the list the Packer image is built from.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,10 +24,29 @@ CUSTOM_DATA_LIMIT = 64 * 1024
 CONF_PATH = "/etc/runner-fleet/runner.json"
 SECRET_PATH = "/etc/runner-fleet/runner.secret"  # noqa: S105 - a path, not a secret
 SCRIPT_DIR = "/opt/runner-fleet"
+VERSIONS_FILE = "versions.json"
+# versions.json names the runner software by these keys, per forge.
+_SOFTWARE = {"github": "github_runner", "gitlab": "gitlab_runner"}
+_INSTALL_KEYS = ("install_dir", "install_path")
 
 
 class UserDataTooLarge(ValueError):
     pass
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line strings (the scripts, runner.json) as literal blocks, so an admin can read them.
+
+    The emitter still falls back to a quoted scalar whenever a block could not hold the text exactly.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ReadableDumper.add_representer(str, _represent_str)
 
 
 def images_dir() -> Path:
@@ -36,6 +57,47 @@ def images_dir() -> Path:
 @cache
 def _script(relative: str) -> str:
     return (images_dir() / relative).read_text(encoding="utf-8")
+
+
+@cache
+def runner_versions() -> dict[str, Any]:
+    """`runner_images/versions.json`: what a runner VM runs, at which versions."""
+    loaded: dict[str, Any] = json.loads(_script(VERSIONS_FILE))
+    return loaded
+
+
+@dataclass(frozen=True)
+class RunnerSoftware:
+    """The runner a VM of a pool runs: who runs it, where it lives, and where to fetch it if absent."""
+
+    version: str
+    user: str
+    path: str
+    download_url: str | None
+    download_sha256: str | None
+
+
+def runner_software(pool: Pool) -> RunnerSoftware:
+    entry = runner_versions()[_SOFTWARE[pool.forge]]
+    path = next(str(entry[key]) for key in _INSTALL_KEYS if key in entry)
+    override = pool.runner_download
+    build = entry.get(pool.arch)
+    if override.url is not None:
+        url, sha256 = override.url, override.sha256
+    elif build is None:
+        # No pinned build for this architecture: only a prebaked image can serve the pool.
+        url, sha256 = None, None
+    elif override.mirror_url is not None:
+        url, sha256 = f"{override.mirror_url.rstrip('/')}/{build['mirror_path']}", build["sha256"]
+    else:
+        url, sha256 = build["url"], build["sha256"]
+    return RunnerSoftware(
+        version=str(entry["version"]),
+        user=str(entry["user"]),
+        path=path,
+        download_url=url,
+        download_sha256=sha256,
+    )
 
 
 @dataclass(frozen=True)
@@ -56,6 +118,7 @@ class RunnerBootConfig:
         api_server = (
             {"fqdn": cluster.api_server_fqdn, "port": 443} if cluster and cluster.api_server_fqdn else None
         )
+        software = runner_software(self.pool)
         return json.dumps(
             {
                 "forge": self.forge,
@@ -65,7 +128,13 @@ class RunnerBootConfig:
                 "forge_url": self.forge_url,
                 "api_server": api_server,
                 "wait_timeout_s": self.wait_timeout_s,
+                "runner_user": software.user,
+                "runner_path": software.path,
+                "runner_version": software.version,
+                "runner_download_url": software.download_url,
+                "runner_download_sha256": software.download_sha256,
             },
+            indent=2,
             sort_keys=True,
         )
 
@@ -94,7 +163,7 @@ def render_user_data(config: RunnerBootConfig) -> str:
         ],
         "runcmd": [["/bin/bash", f"{SCRIPT_DIR}/start-runner.sh"]],
     }
-    rendered = "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=1000)
+    rendered = "#cloud-config\n" + yaml.dump(document, Dumper=_ReadableDumper, sort_keys=False, width=1000)
     if len(rendered.encode()) > CUSTOM_DATA_LIMIT:
         raise UserDataTooLarge(
             f"user data is {len(rendered.encode())} bytes; Azure allows {CUSTOM_DATA_LIMIT}"

@@ -123,6 +123,7 @@ class Runtime:
             self._lazy_registries(),
             key,
             resolvers=self.resolvers(),
+            preflight=self.preflight,
         )
 
     def releaser(self) -> Releaser:
@@ -286,6 +287,7 @@ def azure_compute_factory(settings: ServiceSettings, credential: Any = None) -> 
 def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
     """The runtime Azure Functions runs: Azure Storage for queue and state, Azure and forge APIs."""
     from runner_fleet.adapters.storage import storage_from_settings
+    from runner_fleet.preflight.factory import azure_preflight_factory
 
     env = dict(os.environ if environ is None else environ)
     settings = load_service_settings(env)
@@ -301,6 +303,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
         forges.registries,
         resolver_factories=forges.resolvers,
         feed_factories=forges.feeds,
+        preflight_factory=azure_preflight_factory(settings, pools),
     )
 
 

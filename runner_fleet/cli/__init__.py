@@ -46,6 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
     runners = commands.add_parser("runners", help="list runner VMs and registrations with their state")
     runners.add_argument("--json", action="store_true")
 
+    doctor = commands.add_parser(
+        "doctor", help="check that each pool's runners can reach its private cluster"
+    )
+    doctor.add_argument("--pool", metavar="NAME", help="check only this pool")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument(
+        "--fix", action="store_true", help="create missing private DNS zone links, nothing else"
+    )
+    doctor.add_argument(
+        "--simulate", metavar="SCENARIO", help="run against the ARM simulator with a named topology ('list')"
+    )
+
+    cloud_init = commands.add_parser(
+        "cloud-init", help="print a pool's runner VM user data, with placeholder secrets"
+    )
+    cloud_init.add_argument("--pool", required=True, metavar="NAME", help="the pool to render")
+    cloud_init.add_argument("--example", action="store_true", help="use the built-in example pools")
+    cloud_init.add_argument("--base64", action="store_true", help="print it as the VM's customData")
+
     reconcile = commands.add_parser(
         "reconcile", help="run one reconcile round now (the timer runs it every minute)"
     )
@@ -60,6 +79,8 @@ _COMMANDS = {
     "serve": "runner_fleet.cli.serve",
     "pools": "runner_fleet.cli.pools",
     "runners": "runner_fleet.cli.runners",
+    "doctor": "runner_fleet.cli.doctor",
+    "cloud-init": "runner_fleet.cli.cloud_init",
     "reconcile": "runner_fleet.cli.reconcile",
 }
 

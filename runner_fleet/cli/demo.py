@@ -1,8 +1,9 @@
 """`runner-fleet demo`: the whole lifecycle against the simulators, with live progress and a verdict.
 
 GitHub Actions and GitLab CI jobs are queued side by side across the example pools, plus one job per
-forge that no pool serves. Exit 0 only if every matched job ran, the unmatched jobs were left alone,
-and no VM or runner registration remains.
+forge that no pool serves, and one job for each pool that fails its network preflight. Exit 0 only if
+every matched job ran, the unmatched jobs were left alone, the refused pools' jobs got no VM and are
+still queued, and no VM or runner registration remains.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Plan:
     unmatched: list[str]
     started: float
     time_scale: float = 1.0
+    blocked: dict[str, str] = field(default_factory=dict)  # job key -> pool refused by the preflight
+    refusals: dict[str, str] = field(default_factory=dict)  # pool -> why the preflight refused it
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,8 +116,10 @@ async def _demo(
         f"  structured logs: {log_path}"
     )
     try:
-        plan = await asyncio.to_thread(_queue_jobs, cloud, list(rt.pools), args.jobs)
+        refusals = await _refused_pools(rt, console)
+        plan = await asyncio.to_thread(_queue_jobs, cloud, list(rt.pools), args.jobs, set(refusals))
         plan.time_scale = args.time_scale
+        plan.refusals = refusals
         final = await _watch(args, cloud, plan, console)
     finally:
         await host.stop()
@@ -122,33 +127,60 @@ async def _demo(
     return _verdict(console, plan, final)
 
 
-def _queue_jobs(cloud: Any, pools: list[Pool], count: int) -> Plan:
+async def _refused_pools(rt: runtime.Runtime, console: Console) -> dict[str, str]:
+    """The pools the network preflight refuses, with why (the gate caches this for the provisioner)."""
+    gate = rt.preflight
+    refused: dict[str, str] = {}
+    if gate is None:
+        return refused
+    for pool in rt.pools:
+        report = await gate.check(pool)
+        if not report.ok:
+            refused[pool.name] = "; ".join(f"{c.name}: {c.message}" for c in report.failures)
+            console.print(f"  preflight refuses pool {pool.name}: {refused[pool.name]}")
+    return refused
+
+
+def _queue_job(cloud: Any, pool: Pool, i: int, duration: float, name: str) -> str | None:
+    from simulator.stack import DEMO_GITLAB_PROJECT_ID
+
+    if pool.github is not None:
+        repo = pool.github.repositories[0].split("/")[-1] if pool.github.repositories else "platform-deploy"
+        job = cloud.github.queue_job(
+            pool.github.org,
+            repo,
+            ["self-hosted", *pool.labels],
+            duration_s=duration,
+            name=name,
+            workflow_name="Deploy",
+        )
+        return f"gh-{job['id']}"
+    if pool.gitlab is not None:
+        project = pool.gitlab.project_id or DEMO_GITLAB_PROJECT_ID
+        tags = list(pool.labels[: 1 + i % len(pool.labels)])
+        job = cloud.gitlab.create_job(project, tags, duration_s=duration, name=name)
+        return f"gl-{job['id']}"
+    return None
+
+
+def _queue_jobs(cloud: Any, pools: list[Pool], count: int, refused: set[str] | None = None) -> Plan:
     from simulator.stack import DEMO_GITLAB_PROJECT_ID
 
     rng = random.Random(7)  # noqa: S311 - varied job durations, reproducible from run to run
     matched: dict[str, str] = {}
     started = time.time()
-    for i in range(count):
-        pool = pools[i % len(pools)]
-        duration = round(rng.uniform(30.0, 90.0))
-        if pool.github is not None:
-            repo = (
-                pool.github.repositories[0].split("/")[-1] if pool.github.repositories else "platform-deploy"
-            )
-            job = cloud.github.queue_job(
-                pool.github.org,
-                repo,
-                ["self-hosted", *pool.labels],
-                duration_s=duration,
-                name=f"deploy-{i + 1}",
-                workflow_name="Deploy",
-            )
-            matched[f"gh-{job['id']}"] = pool.name
-        elif pool.gitlab is not None:
-            project = pool.gitlab.project_id or DEMO_GITLAB_PROJECT_ID
-            tags = list(pool.labels[: 1 + i % len(pool.labels)])
-            job = cloud.gitlab.create_job(project, tags, duration_s=duration, name=f"deploy-{i + 1}")
-            matched[f"gl-{job['id']}"] = pool.name
+    serving = [p for p in pools if p.name not in (refused or set())]
+    for i in range(count if serving else 0):
+        pool = serving[i % len(serving)]
+        key = _queue_job(cloud, pool, i, round(rng.uniform(30.0, 90.0)), f"deploy-{i + 1}")
+        if key is not None:
+            matched[key] = pool.name
+    blocked: dict[str, str] = {}
+    for pool in pools:
+        if pool.name in (refused or set()):
+            key = _queue_job(cloud, pool, 0, 30.0, f"deploy-{pool.name}")
+            if key is not None:
+                blocked[key] = pool.name
     unmatched: list[str] = []
     github_pool = next((p for p in pools if p.github is not None), None)
     if github_pool is not None and github_pool.github is not None:
@@ -159,7 +191,7 @@ def _queue_jobs(cloud: Any, pools: list[Pool], count: int) -> Plan:
     if any(p.gitlab is not None for p in pools):
         job = cloud.gitlab.create_job(DEMO_GITLAB_PROJECT_ID, list(UNMATCHED_TAGS), name="train")
         unmatched.append(f"gl-{job['id']}")
-    return Plan(matched, unmatched, started)
+    return Plan(matched, unmatched, started, blocked=blocked)
 
 
 def _snapshot(cloud: Any) -> Snapshot:
@@ -255,7 +287,11 @@ def _job_table(plan: Plan, snap: Snapshot, *, title: str) -> Table:
     table.add_column("served by VM", no_wrap=True)
     live = {vm["name"] for vm in snap.vms}
     created = snap.created_vm_names()
-    for key, pool in [*plan.matched.items(), *((key, "(none)") for key in plan.unmatched)]:
+    for key, pool in [
+        *plan.matched.items(),
+        *plan.blocked.items(),
+        *((key, "(none)") for key in plan.unmatched),
+    ]:
         job = snap.jobs.get(key)
         if job is None:
             continue
@@ -290,6 +326,7 @@ def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
     touched = [key for key in plan.unmatched if snap.jobs[key].status != "queued" or snap.jobs[key].runner]
     if touched:
         problems.append(f"job(s) no pool serves were touched: {touched}")
+    problems += _refused_problems(console, plan, snap)
     created = snap.created_vm_names()
     if len(created) != len(plan.matched):
         problems.append(f"{len(created)} VMs were created for {len(plan.matched)} jobs")
@@ -317,5 +354,27 @@ def _verdict(console: Console, plan: Plan, snap: Snapshot) -> int:
         f"{len(plan.matched)}/{len(plan.matched)} matched jobs ({' + '.join(forges)}) ran on "
         f"{len(created)} fresh VMs; VMs left: 0; runner registrations left: 0; "
         f"{len(plan.unmatched)} job(s) no pool serves left queued and untouched"
+        + (
+            f"; {len(plan.blocked)} job(s) for pools failing the preflight left queued with no VM"
+            if plan.blocked
+            else ""
+        )
     )
     return 0
+
+
+def _refused_problems(console: Console, plan: Plan, snap: Snapshot) -> list[str]:
+    """A pool failing its preflight must get no VM, and its job must wait (queued, not dropped)."""
+    problems = []
+    vm_pools = {str((vm.get("tags") or {}).get("pool")) for vm in (*snap.vms, *snap.deleted_vms)}
+    for key, pool in plan.blocked.items():
+        job = snap.jobs.get(key)
+        if job is None or job.status != "queued" or job.runner:
+            problems.append(f"job {key} of pool {pool}, which fails its preflight, did not stay queued")
+        if pool in vm_pools:
+            problems.append(f"a VM was created for pool {pool}, which fails its preflight")
+        if job is not None:
+            console.print(
+                f"{job.name} (pool {pool}): {job.status}, no VM; preflight: {plan.refusals.get(pool, '?')}"
+            )
+    return problems

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner_fleet.ports.compute import Compute
+from runner_fleet.preflight.factory import azure_preflight_factory
 from runner_fleet.runtime import Runtime, forge_factories
 from runner_fleet.settings import load_pools, load_service_settings
 
@@ -46,6 +47,11 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
             )
         )
 
+    def static_credential() -> Any:
+        from runner_fleet.adapters.azure.credentials import StaticTokenCredential
+
+        return StaticTokenCredential()
+
     forges = forge_factories(settings)
     return Runtime(
         settings,
@@ -56,6 +62,9 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
         forges.registries,
         resolver_factories=forges.resolvers,
         feed_factories=forges.feeds,
+        preflight_factory=azure_preflight_factory(
+            settings, pools, credential=static_credential, polling_interval_s=0.5
+        ),
     )
 
 

@@ -165,6 +165,24 @@ class Limits(_Strict):
         return self
 
 
+class RunnerDownload(_Strict):
+    """Where a VM without a prebaked runner fetches it (the pinned versions are in runner_images/)."""
+
+    # A mirror for networks without Internet egress: the pinned file's mirror path is appended.
+    mirror_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # Another build of the runner altogether (e.g. arm64): its own URL and SHA-256, both or neither.
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+
+    @model_validator(mode="after")
+    def _url_with_checksum(self) -> RunnerDownload:
+        if (self.url is None) != (self.sha256 is None):
+            raise ValueError("set url and sha256 together")
+        if self.url is not None and self.mirror_url is not None:
+            raise ValueError("set mirror_url or url, not both")
+        return self
+
+
 class Pool(_Strict):
     name: str
     forge: Literal["github", "gitlab"]
@@ -176,6 +194,7 @@ class Pool(_Strict):
     azure: AzurePlacement
     cluster: PrivateCluster | None = None
     limits: Limits = Limits()
+    runner_download: RunnerDownload = RunnerDownload()
 
     @field_validator("name")
     @classmethod

@@ -1,30 +1,95 @@
 #!/bin/bash
 # Shared helpers for the runner start scripts. Sourced, not executed.
+#
 # Everything written with `say` reaches the serial console, which Azure boot diagnostics keep:
-# that is where an admin reads why a runner never came.
+# that is where an admin reads why a runner never came. Values from runner.json are read by python3
+# and only ever used as quoted arguments, never evaluated, so a label or URL cannot become shell.
+# The RF_* variables below exist so the scripts can be exercised outside a VM; cloud-init sets none.
 
-RF_CONF=/etc/runner-fleet/runner.json
-RF_SECRET=/etc/runner-fleet/runner.secret
+RF_ETC=${RF_ETC:-/etc/runner-fleet}
+RF_CONF=$RF_ETC/runner.json
+RF_SECRET=$RF_ETC/runner.secret
+RF_LOG_DIR=${RF_LOG_DIR:-/var/log/runner-fleet}
+RF_CONSOLES=${RF_CONSOLES:-/dev/console /dev/ttyS0}
+# cloud-init and the Azure agent keep copies of the user data, and so of the secret, on disk.
+RF_USER_DATA_COPIES=${RF_USER_DATA_COPIES:-/var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/user-data.txt.i /var/lib/waagent/CustomData /var/lib/waagent/ovf-env.xml}
 
 say() {
-  local line
+  local line device
   line="runner-fleet: $*"
   echo "$line"
-  if [ -w /dev/console ]; then echo "$line" >/dev/console; fi
-  if [ -w /dev/ttyS0 ]; then echo "$line" >/dev/ttyS0; fi
+  for device in $RF_CONSOLES; do
+    if [ -w "$device" ]; then echo "$line" >>"$device" || true; fi
+  done
 }
 
 conf() {
-  # Read one key of runner.json; python3 ships with every cloud-init image.
-  python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' \
-    "$RF_CONF" "$1"
+  # One top-level key of runner.json, or a key of a nested object as "outer.inner".
+  python3 - "$RF_CONF" "$1" <<'PY'
+import json, sys
+value = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+print("" if value is None else value)
+PY
+}
+
+scrub_secrets() {
+  # The runner has its secret in memory (or never needed it): no copy may outlive this point,
+  # because the job that runs next is untrusted code on this machine.
+  local copy
+  rm -f "$RF_SECRET"
+  for copy in $RF_USER_DATA_COPIES; do rm -f "$copy"; done
+}
+
+power_off() {
+  trap - ERR
+  scrub_secrets
+  say "powering off"
+  shutdown -h now "runner-fleet: runner finished" || poweroff || true
+}
+
+early_exit() {
+  # Why this VM will never run a job, on the console, then off: the service deletes what is left.
+  trap - ERR
+  say "early exit: $*"
+  say "result: no job was run"
+  power_off
+  exit 1
+}
+
+ensure_runner_user() {
+  local user=$1
+  if ! id "$user" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash "$user"
+    say "created the unprivileged user $user"
+  fi
+  # Jobs expect Docker. Membership is root-equivalent, which is why secrets are scrubbed first and
+  # runner VMs carry no managed identity and are deleted after one job.
+  if getent group docker >/dev/null 2>&1; then usermod -aG docker "$user"; fi
+}
+
+fetch_verified() {
+  # Download $1 to $3 and accept it only if its SHA-256 is $2.
+  local url=$1 sha=$2 dest=$3
+  if ! curl -fsSL --retry 3 --connect-timeout 10 -o "$dest" "$url"; then
+    rm -f "$dest"
+    say "download failed: $url"
+    return 1
+  fi
+  if ! echo "$sha  $dest" | sha256sum -c --status; then
+    rm -f "$dest"
+    say "checksum mismatch for $url (expected sha256 $sha)"
+    return 1
+  fi
 }
 
 api_server_reachable() {
   # A runner that cannot reach the private API server must never take a job.
   local fqdn port addr
-  fqdn=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])).get("api_server") or {}; print(a.get("fqdn",""))' "$RF_CONF")
-  port=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])).get("api_server") or {}; print(a.get("port",443))' "$RF_CONF")
+  fqdn=$(conf api_server.fqdn)
+  port=$(conf api_server.port)
+  port=${port:-443}
   if [ -z "$fqdn" ]; then
     say "no private API server configured for this pool; skipping the reachability check"
     return 0
@@ -38,14 +103,30 @@ api_server_reachable() {
     say "API server $fqdn resolves to public address $addr, not its private endpoint"
     return 1
   fi
-  if ! timeout 5 bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null; then
+  # The address and port are arguments of the inner shell, not part of its program.
+  # shellcheck disable=SC2016
+  if ! timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$addr" "$port" 2>/dev/null; then
     say "API server $fqdn ($addr:$port) does not answer: check peering, NSG and routes"
     return 1
   fi
   say "API server $fqdn reachable at $addr:$port"
 }
 
-finish() {
-  say "runner exited with status $1; powering off"
-  shutdown -h now "runner-fleet: runner finished"
+take_secret_into() {
+  # Read runner.secret into the variable named $1, then remove every copy of it from disk.
+  local -n into=$1
+  if [ ! -s "$RF_SECRET" ]; then early_exit "$RF_SECRET is missing or empty"; fi
+  # A nameref: assigning it sets the caller's variable.
+  # shellcheck disable=SC2034
+  into=$(cat "$RF_SECRET")
+  scrub_secrets
+}
+
+open_runner_log() {
+  # The runner's own output can hold job details: keep it root-only on disk, off the console.
+  mkdir -p "$RF_LOG_DIR"
+  chmod 0700 "$RF_LOG_DIR"
+  : >"$RF_LOG_DIR/runner.log"
+  chmod 0600 "$RF_LOG_DIR/runner.log"
+  echo "$RF_LOG_DIR/runner.log"
 }

@@ -1,47 +1,58 @@
 #!/bin/bash
-# Start a single-use GitHub Actions runner from the JIT config the service wrote, then power off.
-set -euo pipefail
-# shellcheck source=../common/runner-lib.sh
-. /opt/runner-fleet/runner-lib.sh
+# Start a single-use GitHub Actions runner from the JIT config the service wrote, report the job's
+# result on the serial console, then power off.
+set -Eeuo pipefail
+# shellcheck source-path=SCRIPTDIR source=../common/runner-lib.sh
+. "${RF_LIB:-/opt/runner-fleet/runner-lib.sh}"
+trap 'early_exit "the start script failed at line $LINENO"' ERR
 
-RUNNER_USER=runner
-RUNNER_DIR=/opt/actions-runner
+RUNNER_USER=$(conf runner_user)
+RUNNER_USER=${RUNNER_USER:-runner}
+RUNNER_DIR=$(conf runner_path)
+RUNNER_DIR=${RUNNER_DIR:-/opt/actions-runner}
 
-if ! id "$RUNNER_USER" >/dev/null 2>&1; then
-  useradd --create-home --shell /bin/bash "$RUNNER_USER"
-fi
+say "runner $(conf runner_name) of pool $(conf pool) is booting"
+ensure_runner_user "$RUNNER_USER"
 
-if [ ! -x "$RUNNER_DIR/run.sh" ]; then
+if [ -x "$RUNNER_DIR/run.sh" ]; then
+  say "using the prebaked runner in $RUNNER_DIR"
+else
   url=$(conf runner_download_url)
   sha=$(conf runner_download_sha256)
   if [ -z "$url" ] || [ -z "$sha" ]; then
-    say "no prebaked runner in $RUNNER_DIR and no download URL with checksum configured"
-    finish 1
-    exit 1
+    early_exit "no prebaked runner in $RUNNER_DIR and no download URL with a checksum in runner.json"
   fi
-  say "downloading the runner"
+  say "no prebaked runner; downloading version $(conf runner_version) from $url"
+  archive=$(mktemp)
+  fetch_verified "$url" "$sha" "$archive" || early_exit "could not get a verified runner"
   mkdir -p "$RUNNER_DIR"
-  curl -fsSL --retry 3 -o /tmp/runner.tgz "$url"
-  echo "$sha  /tmp/runner.tgz" | sha256sum -c --status || { say "runner download checksum mismatch"; finish 1; exit 1; }
-  tar -xzf /tmp/runner.tgz -C "$RUNNER_DIR"
-  rm -f /tmp/runner.tgz
+  tar -xzf "$archive" -C "$RUNNER_DIR"
+  rm -f "$archive"
+  # The runner is a .NET program: without ICU it dies before it registers.
+  if ! ldconfig -p | grep libicu >/dev/null; then
+    "$RUNNER_DIR/bin/installdependencies.sh" >/dev/null || early_exit "the runner's dependencies could not be installed"
+  fi
   chown -R "$RUNNER_USER:$RUNNER_USER" "$RUNNER_DIR"
 fi
 
 if ! api_server_reachable; then
-  say "not registering: this runner could not deploy to the cluster"
-  rm -f "$RF_SECRET"
-  finish 1
-  exit 1
+  early_exit "not registering: this runner could not deploy to the cluster"
 fi
 
-# The runner reads ACTIONS_RUNNER_INPUT_<ARG> from its environment, which keeps the JIT config
-# out of the process list; the file is removed before any job can run.
-jit=$(cat "$RF_SECRET")
-rm -f "$RF_SECRET"
-say "starting runner $(conf runner_name) for pool $(conf pool)"
-status=0
-sudo -u "$RUNNER_USER" --preserve-env=ACTIONS_RUNNER_INPUT_JITCONFIG \
-  env ACTIONS_RUNNER_INPUT_JITCONFIG="$jit" "$RUNNER_DIR/run.sh" || status=$?
+jit=""
+take_secret_into jit
+# The runner reads ACTIONS_RUNNER_INPUT_JITCONFIG from its environment: exported, the JIT config
+# never appears on a command line that `ps` would show to the job.
+export ACTIONS_RUNNER_INPUT_JITCONFIG="$jit"
 unset jit
-finish "$status"
+log=$(open_runner_log)
+say "starting the runner as $RUNNER_USER"
+status=0
+# The log is root's on purpose: the job cannot read or rewrite the runner's own record.
+# shellcheck disable=SC2024
+sudo -H -u "$RUNNER_USER" --preserve-env=ACTIONS_RUNNER_INPUT_JITCONFIG -- "$RUNNER_DIR/run.sh" >>"$log" 2>&1 || status=$?
+unset ACTIONS_RUNNER_INPUT_JITCONFIG
+
+result=$(sed -n 's/.*completed with result: \([A-Za-z]*\).*/\1/p' "$log" | tail -n 1)
+say "result: job ${result:-not run or unknown} (runner exit status $status)"
+power_off

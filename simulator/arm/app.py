@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator.arm import control, routes_compute, routes_resources
+from simulator.arm import control, routes_compute, routes_images, routes_privatedns, routes_resources
 from simulator.arm.frontdoor import FrontDoor
 from simulator.arm.routing import Router
 from simulator.arm.state import ArmState
@@ -16,6 +16,8 @@ def build_app(state: ArmState) -> web.Application:
     router = Router()
     routes_compute.register(router, state)
     routes_resources.register(router, state)
+    routes_privatedns.register(router, state)
+    routes_images.register(router, state)
     front_door = FrontDoor(state, router)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     control.register(app, state)

@@ -31,6 +31,9 @@ async def run_guest(state: ArmState, record: VmRecord) -> None:
         if files.api_server is not None:
             passed = await check_api_server(context, files.api_server)
             record.api_server_check = "passed" if passed else "failed"
+            if not passed:
+                # As start-runner.sh does: a runner that cannot deploy never registers.
+                raise GuestError("runner-fleet: not registering: this runner could not deploy to the cluster")
         guest = guest_for(files.forge)
         if guest is None:
             raise GuestError(

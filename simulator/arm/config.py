@@ -41,6 +41,28 @@ class VmSize:
         }
 
 
+@dataclass(frozen=True)
+class ImageSpec:
+    """A marketplace image (publisher:offer:sku) with the versions offered, newest last."""
+
+    publisher: str
+    offer: str
+    sku: str
+    versions: tuple[str, ...]
+    locations: tuple[str, ...] | None = None  # None: every location of the topology
+
+    def offered_in(self, location: str, all_locations: tuple[str, ...]) -> bool:
+        listed = self.locations if self.locations is not None else all_locations
+        return location.lower() in {x.lower() for x in listed}
+
+
+def default_images() -> tuple[ImageSpec, ...]:
+    return (
+        ImageSpec("Canonical", "ubuntu-24_04-lts", "server", ("24.04.202501140", "24.04.202502210")),
+        ImageSpec("Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", ("22.04.202501150",)),
+    )
+
+
 def default_sizes() -> tuple[VmSize, ...]:
     return (
         VmSize("Standard_D2ads_v5", "standardDADSv5Family", 2, 8, 76800, 0, True),
@@ -68,6 +90,7 @@ class Timing:
     boot_s: float = 30.0  # Succeeded -> guest OS up and cloud-init running
     delete_s: float = 30.0  # DELETE accepted -> resource gone
     poll_interval_s: float = 5.0  # the polling hint sent with LRO answers (retry-after-ms)
+    link_s: float = 30.0  # private DNS zone link PUT accepted -> virtualNetworkLinkState Completed
 
 
 @dataclass
@@ -116,6 +139,7 @@ class ThrottleConfig:
 class ArmConfig:
     topology: Topology = field(default_factory=default_topology)
     sizes: tuple[VmSize, ...] = field(default_factory=default_sizes)
+    images: tuple[ImageSpec, ...] = field(default_factory=default_images)
     timing: Timing = field(default_factory=Timing)
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
     faults: list[FaultRule] = field(default_factory=list)
@@ -183,7 +207,10 @@ def _scalar_setter(key: str) -> Callable[[ArmConfig, Any], None]:
 
 _SETTERS: dict[str, Callable[[ArmConfig, Any], None]] = {
     "latency_ms": _set_latency,
-    **{key: _timing_setter(key) for key in ("provisioning_s", "boot_s", "delete_s", "poll_interval_s")},
+    **{
+        key: _timing_setter(key)
+        for key in ("provisioning_s", "boot_s", "delete_s", "poll_interval_s", "link_s")
+    },
     "timing": _set_timing,
     "page_size": _set_page_size,
     "never_boot": _set_never_boot,

@@ -11,12 +11,11 @@ from typing import Any
 
 from simulator.arm import ipam
 from simulator.arm.ids import ResourceId
-from simulator.arm.state import SUBNET_TYPE, VNET_TYPE
+from simulator.arm.resource_types import NIC_TYPE, PEERING_TYPE, PIP_TYPE, SUBNET_TYPE, VNET_TYPE
 from simulator.arm.store import Resource, ResourceStore
 from simulator.arm.vm_network import NicPlan
 
-NIC_TYPE = "Microsoft.Network/networkInterfaces"
-PIP_TYPE = "Microsoft.Network/publicIPAddresses"
+__all__ = ["NIC_TYPE", "PIP_TYPE"]
 
 
 def ips_in_use(store: ResourceStore, subnet_id: ResourceId) -> set[str]:
@@ -142,9 +141,39 @@ def render_subnet(store: ResourceStore, subnet: Resource) -> dict[str, Any]:
 def render_vnet(store: ResourceStore, vnet: Resource) -> dict[str, Any]:
     body = copy.deepcopy(vnet.body)
     body["etag"] = vnet.etag
-    body.setdefault("properties", {})["subnets"] = [
-        render_subnet(store, s) for s in store.list(SUBNET_TYPE, parent=vnet.id)
+    props = body.setdefault("properties", {})
+    props["subnets"] = [render_subnet(store, s) for s in store.list(SUBNET_TYPE, parent=vnet.id)]
+    props["virtualNetworkPeerings"] = [
+        render_peering(store, p) for p in store.list(PEERING_TYPE, parent=vnet.id)
     ]
+    return body
+
+
+def render_peering(store: ResourceStore, peering: Resource) -> dict[str, Any]:
+    """A peering with the remote VNet's address space as it is now (Azure copies it on sync)."""
+    body = copy.deepcopy(peering.body)
+    body["etag"] = peering.etag
+    props = body.setdefault("properties", {})
+    remote = store.get(props.get("remoteVirtualNetwork", {}).get("id", ""))
+    if remote is not None:
+        space = copy.deepcopy(remote.properties.get("addressSpace", {"addressPrefixes": []}))
+        props["remoteAddressSpace"] = space
+        props["remoteVirtualNetworkAddressSpace"] = copy.deepcopy(space)
+    return body
+
+
+def render_nsg(store: ResourceStore, nsg: Resource) -> dict[str, Any]:
+    """An NSG with the subnets it is associated with (derived, so it cannot disagree with them)."""
+    body = copy.deepcopy(nsg.body)
+    body["etag"] = nsg.etag
+    users = [
+        {"id": str(s.id)}
+        for s in store
+        if s.type.lower() == SUBNET_TYPE.lower()
+        and nsg.id.same_as(s.properties.get("networkSecurityGroup", {}).get("id", "") or "-")
+    ]
+    if users:
+        body.setdefault("properties", {})["subnets"] = users
     return body
 
 

@@ -1,8 +1,7 @@
 """Read (and for some, delete) endpoints for the resources a VM brings along and the network it
-lands in: NICs, public IPs, managed disks, VNets and subnets.
+lands in: NICs, public IPs, managed disks, VNets with their subnets and peerings, and NSGs.
 
-Each type is one `ResourceType` entry, so the types added later (peerings, NSGs, private DNS
-zones, ...) are a line here plus their renderers and guards.
+Each top-level type is one `ResourceType` entry; children of a VNet are one `_register_children` call.
 """
 
 from __future__ import annotations
@@ -14,7 +13,15 @@ from aiohttp import web
 
 from simulator.arm.errors import ArmError, resource_not_found
 from simulator.arm.ids import ResourceId
-from simulator.arm.network import NIC_TYPE, PIP_TYPE, render_plain, render_subnet, render_vnet
+from simulator.arm.network import (
+    NIC_TYPE,
+    PIP_TYPE,
+    render_nsg,
+    render_peering,
+    render_plain,
+    render_subnet,
+    render_vnet,
+)
 from simulator.arm.paging import page
 from simulator.arm.routing import ArmCall, Router, json_response
 from simulator.arm.state import ArmState
@@ -83,13 +90,16 @@ TYPES = (
     ResourceType("Microsoft.Network", "publicIPAddresses", _plain, _pip_guard),
     ResourceType("Microsoft.Compute", "disks", _plain, _disk_guard),
     ResourceType("Microsoft.Network", "virtualNetworks", render_vnet),
+    ResourceType("Microsoft.Network", "networkSecurityGroups", render_nsg),
+    ResourceType("Microsoft.ContainerService", "managedClusters", _plain),
 )
 
 
 def register(router: Router, state: ArmState) -> None:
     for spec in TYPES:
         _register_type(router, state, spec)
-    _register_subnets(router, state)
+    _register_children(router, state, "subnets", render_subnet)
+    _register_children(router, state, "virtualNetworkPeerings", render_peering)
 
 
 def _register_type(router: Router, state: ArmState, spec: ResourceType) -> None:
@@ -138,8 +148,9 @@ def _register_type(router: Router, state: ArmState, spec: ResourceType) -> None:
         router.add("DELETE", item, delete_item)
 
 
-def _register_subnets(router: Router, state: ArmState) -> None:
+def _register_children(router: Router, state: ArmState, kind: str, render: Render) -> None:
     vnet_path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/{vnet}"
+    child_type = f"Microsoft.Network/virtualNetworks/{kind}"
 
     def vnet(call: ArmCall) -> Resource:
         p = call.params
@@ -151,25 +162,21 @@ def _register_subnets(router: Router, state: ArmState) -> None:
             raise resource_not_found("Microsoft.Network/virtualNetworks", p["vnet"], p["rg"])
         return found
 
-    async def get_subnet(call: ArmCall) -> web.StreamResponse:
+    async def get_child(call: ArmCall) -> web.StreamResponse:
         parent = vnet(call)
-        subnet = state.store.get(parent.id.child("subnets", call.params["name"]))
-        if subnet is None:
-            raise resource_not_found(
-                "Microsoft.Network/virtualNetworks/subnets",
-                f"{parent.id.name}/{call.params['name']}",
-                call.params["rg"],
-            )
-        return json_response(200, render_subnet(state.store, subnet))
+        child = state.store.get(parent.id.child(kind, call.params["name"]))
+        if child is None:
+            raise resource_not_found(child_type, f"{parent.id.name}/{call.params['name']}", call.params["rg"])
+        return json_response(200, render(state.store, child))
 
-    async def list_subnets(call: ArmCall) -> web.StreamResponse:
+    async def list_children(call: ArmCall) -> web.StreamResponse:
         parent = vnet(call)
-        found = state.store.list("Microsoft.Network/virtualNetworks/subnets", parent=parent.id)
-        items = [(r.id.key, render_subnet(state.store, r)) for r in found]
+        found = state.store.list(child_type, parent=parent.id)
+        items = [(r.id.key, render(state.store, r)) for r in found]
         return json_response(200, page(call, items, state.config.page_size))
 
-    router.add("GET", vnet_path + "/subnets/{name}", get_subnet)
-    router.add("GET", vnet_path + "/subnets", list_subnets)
+    router.add("GET", vnet_path + f"/{kind}/{{name}}", get_child)
+    router.add("GET", vnet_path + f"/{kind}", list_children)
 
 
 __all__ = ["NIC_TYPE", "PIP_TYPE", "TYPES", "ResourceType", "register"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any
@@ -15,14 +14,11 @@ from simulator.arm.config import ArmConfig
 from simulator.arm.errors import ArmError
 from simulator.arm.ids import ResourceId
 from simulator.arm.operations import OperationBook
+from simulator.arm.seeding import seed_topology
 from simulator.arm.store import Resource, ResourceStore
 from simulator.arm.throttle import Throttler
-from simulator.arm.topology import Topology
 from simulator.arm.vm_model import VmRecord
 from simulator.clock import SimClock
-
-VNET_TYPE = "Microsoft.Network/virtualNetworks"
-SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 
 
 class ArmState:
@@ -88,73 +84,3 @@ class ArmState:
             return live[-1]
         gone = [r for r in self.deleted_vms if wanted(r)]
         return gone[-1] if gone else None
-
-
-def seed_topology(store: ResourceStore, topology: Topology) -> None:
-    for sub in topology.subscriptions:
-        sub_id = ResourceId(sub.id)
-        store.put(
-            sub_id,
-            {
-                "id": str(sub_id),
-                "subscriptionId": sub.id,
-                "displayName": sub.display_name,
-                "tenantId": topology.tenant_id,
-                "state": "Enabled",
-            },
-        )
-        locations: dict[str, str] = {}
-        for group in sub.resource_groups:
-            rg_id = ResourceId(sub.id, group.name)
-            locations[group.name.lower()] = group.location
-            store.put(
-                rg_id,
-                {
-                    "id": str(rg_id),
-                    "name": group.name,
-                    "type": "Microsoft.Resources/resourceGroups",
-                    "location": group.location,
-                    "properties": {"provisioningState": "Succeeded"},
-                },
-            )
-        for vnet in sub.vnets:
-            location = vnet.location or locations.get(vnet.resource_group.lower())
-            if location is None:
-                raise ValueError(f"VNet {vnet.name} is in unknown resource group {vnet.resource_group}")
-            vnet_id = ResourceId.resource(
-                sub.id, vnet.resource_group, "Microsoft.Network", "virtualNetworks", vnet.name
-            )
-            store.put(
-                vnet_id,
-                {
-                    "name": vnet.name,
-                    "id": str(vnet_id),
-                    "type": VNET_TYPE,
-                    "location": location,
-                    "tags": {},
-                    "properties": {
-                        "provisioningState": "Succeeded",
-                        "resourceGuid": str(uuid.uuid4()),
-                        "addressSpace": {"addressPrefixes": list(vnet.address_prefixes)},
-                        "enableDdosProtection": False,
-                        "virtualNetworkPeerings": [],
-                    },
-                },
-            )
-            for subnet in vnet.subnets:
-                subnet_id = vnet_id.child("subnets", subnet.name)
-                store.put(
-                    subnet_id,
-                    {
-                        "name": subnet.name,
-                        "id": str(subnet_id),
-                        "type": SUBNET_TYPE,
-                        "properties": {
-                            "provisioningState": "Succeeded",
-                            "addressPrefix": subnet.address_prefix,
-                            "delegations": [],
-                            "privateEndpointNetworkPolicies": "Disabled",
-                            "privateLinkServiceNetworkPolicies": "Enabled",
-                        },
-                    },
-                )

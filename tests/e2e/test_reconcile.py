@@ -128,7 +128,8 @@ async def test_a_dropped_github_webhook_is_recovered(stack: Stack) -> None:
     stack.cloud.github.set_faults(WebhookFaults())
     stack.ahead_s = 60  # past the grace given to the webhook path
     report = await stack.reconcile()
-    assert report.jobs_enqueued == [f"github:{job['id']}"]
+    # Either path recovers it: the failed delivery is redelivered, or the waiting job is enqueued.
+    assert report.redelivered >= 1 or report.jobs_enqueued == [f"github:{job['id']}"]
     done = await _eventually(
         lambda: stack.github_job(job["id"])["status"] == "completed" and stack.github_job(job["id"])
     )

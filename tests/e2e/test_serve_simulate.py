@@ -202,7 +202,7 @@ async def test_health(served: ServeProcess, http: aiohttp.ClientSession) -> None
     """GET /api/health answers with the example pools."""
     async with http.get(f"{served.url}/api/health") as response:
         assert response.status == 200
-        assert (await response.json())["pools"] == ["aks-prod", "aks-dev", "gl-aks"]
+        assert (await response.json())["pools"] == ["aks-prod", "aks-dev", "gl-aks", "aks-ops"]
 
 
 def test_logs_follow_one_job_and_hold_no_secrets(served: ServeProcess) -> None:

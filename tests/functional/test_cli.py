@@ -44,7 +44,7 @@ def test_pools_json_masks_credentials() -> None:
     result = _cli("pools", "--json", "--example", GITHUB_WEBHOOK_SECRET=SECRET, GITHUB_TOKEN=SECRET)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert [pool["name"] for pool in document["pools"]] == ["aks-prod", "aks-dev", "gl-aks"]
+    assert [pool["name"] for pool in document["pools"]] == ["aks-prod", "aks-dev", "gl-aks", "aks-ops"]
     assert document["credentials"]["GITHUB_WEBHOOK_SECRET"] == "set (***)"
     assert document["credentials"]["GITLAB_TOKEN"] == "missing"
     assert SECRET not in result.stdout + result.stderr

@@ -229,11 +229,12 @@ async def test_api_server_check_is_logged(
 ) -> None:
     """With an api_server in runner.json the guest checks it and logs that the check passed."""
     data = github_user_data(
-        runner_stub.url, api_server={"fqdn": "aks-1.privatelink.westeurope.azmk8s.io", "port": 443}
+        runner_stub.url,
+        api_server={"fqdn": "aks-prod-7f3a9c2e.privatelink.westeurope.azmk8s.io", "port": 443},
     )
     await create(compute, "vm-gh-11", data)
     await eventually(lambda: vm_field(sim, "vm-gh-11", "power_state")() == "stopped")
-    assert any(line.endswith("api server check passed") for line in sim.console("vm-gh-11"))
+    assert any(line.endswith("reachable at 10.10.0.4:443") for line in sim.console("vm-gh-11"))
     assert vm_field(sim, "vm-gh-11", "api_server_check")() == "passed"
 
 

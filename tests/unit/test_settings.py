@@ -127,7 +127,7 @@ def test_no_pools_is_an_error_unless_the_example_is_asked_for() -> None:
     with pytest.raises(SettingsError, match="no pools configured"):
         load_pools(settings)
     example = load_pools(settings, use_example=True, require_credentials=False)
-    assert [p.name for p in example] == ["aks-prod", "aks-dev", "gl-aks"]
+    assert [p.name for p in example] == ["aks-prod", "aks-dev", "gl-aks", "aks-ops"]
 
 
 def test_empty_list_is_refused() -> None:

@@ -32,7 +32,7 @@ def facts_from_sku(sku: Any, location: str) -> SizeFacts:
     caps = {c.name: c.value for c in (sku.capabilities or [])}
     restricted = any(
         getattr(r, "type", None) == "Location"
-        and location.lower() in [v.lower() for v in (getattr(r, "values", None) or [])]
+        and location.lower() in [v.lower() for v in (getattr(r, "values_property", None) or [])]
         for r in (sku.restrictions or [])
     )
     return SizeFacts(

@@ -1,0 +1,335 @@
+// Everything runner-fleet needs in an Azure subscription that already has a private AKS cluster:
+// the Function App and what it runs on, the identity it acts as with the least privilege it needs,
+// and the runner network peered with the cluster's VNet and linked to its private DNS zone.
+// Deploy with `az deployment sub create --location <region> --parameters infra/main.bicepparam`.
+targetScope = 'subscription'
+
+@description('Region of the service and of the runner network (the cluster\'s region).')
+param location string
+
+@description('Short prefix for resource names, 2-10 lower-case letters and digits.')
+@minLength(2)
+@maxLength(10)
+param prefix string
+
+@description('Resource group for the Function App, its storage, Key Vault and monitoring.')
+param serviceResourceGroupName string = 'rg-${prefix}-service'
+
+@description('Resource group for runner VMs, the runner network and the image gallery. The provisioner role is scoped to it.')
+param runnerResourceGroupName string = 'rg-${prefix}-runners'
+
+@description('Address space of the runner VNet; it must not overlap the cluster VNet.')
+param runnerVnetAddressPrefix string = '10.20.0.0/16'
+
+@description('Runner subnet prefix: room for max_runners of every pool using it, plus 5 addresses Azure reserves.')
+param runnerSubnetPrefix string = '10.20.0.0/24'
+
+@description('Give runners outbound Internet access through a NAT gateway; false when a route table sends it to your firewall.')
+param createNatGateway bool = true
+
+@description('Give the Function App outbound VNet integration (e.g. to reach a self-managed GitLab inside the network).')
+param enableVnetIntegration bool = false
+
+@description('Subnet for the Function App\'s VNet integration, delegated to Microsoft.App/environments (used when enableVnetIntegration).')
+param integrationSubnetPrefix string = '10.20.1.0/27'
+
+@description('Resource ID of the cluster\'s VNet (the AKS node VNet, or the API server VNet with API-server VNet integration).')
+param clusterVnetId string
+
+@description('Resource ID of the AKS cluster; empty when pools name the API server FQDN and zone directly.')
+param aksClusterId string = ''
+
+@description('Where the cluster\'s private DNS zone is: "system" (AKS made it, in the node resource group) or "custom" (your zone).')
+@allowed([
+  'system'
+  'custom'
+])
+param clusterDnsZoneMode string = 'system'
+
+@description('system mode: the cluster\'s node resource group (MC_...), in the cluster VNet\'s subscription.')
+param clusterNodeResourceGroup string = ''
+
+@description('system mode: the zone name, e.g. <guid>.privatelink.westeurope.azmk8s.io or privatelink.westeurope.azmk8s.io.')
+param clusterDnsZoneName string = ''
+
+@description('custom mode: the resource ID of your private DNS zone.')
+param clusterDnsZoneId string = ''
+
+@description('Further private DNS zones jobs need (e.g. privatelink.azurecr.io), by resource ID: linked to the runner VNet too.')
+param extraDnsZoneIds array = []
+
+@description('Let `runner-fleet doctor --fix` create missing zone links itself (grants link write on the zones).')
+param enableDoctorFix bool = false
+
+@description('Serve GitHub pools: adds the GitHub settings, with secrets as Key Vault references.')
+param enableGitHub bool = true
+
+@description('The GitHub App ID (a number, not a secret). Empty when a token is used instead.')
+param githubAppId string = ''
+
+@description('GitHub API URL: https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server.')
+param githubApiUrl string = 'https://api.github.com'
+
+@description('Serve GitLab pools: adds the GitLab settings, with secrets as Key Vault references.')
+param enableGitLab bool = false
+
+@description('The GitLab instance, e.g. https://gitlab.com.')
+param gitlabUrl string = 'https://gitlab.com'
+
+@description('The pools, as JSON (the RUNNER_POOLS setting). See runner_fleet/defaults/example-pools.yaml for the fields.')
+param runnerPools string
+
+@description('Maximum Flex Consumption instances (webhooks are light; provisioning mostly waits on Azure).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Tags for every resource created here.')
+param tags object = {
+  'managed-by': 'runner-fleet'
+}
+
+// Resource IDs are /subscriptions/<sub>/resourceGroups/<rg>/providers/<type>/<name>.
+var clusterVnet = {
+  subscriptionId: split(clusterVnetId, '/')[2]
+  resourceGroup: split(clusterVnetId, '/')[4]
+  name: last(split(clusterVnetId, '/'))
+}
+var systemZone = {
+  subscriptionId: clusterVnet.subscriptionId
+  resourceGroup: clusterNodeResourceGroup
+  name: clusterDnsZoneName
+}
+// Placeholders keep the unused form parseable: Resource Manager may evaluate both.
+var customZoneId = empty(clusterDnsZoneId) ? '${subscription().id}/resourceGroups/none/providers/Microsoft.Network/privateDnsZones/none' : clusterDnsZoneId
+var customZone = {
+  subscriptionId: split(customZoneId, '/')[2]
+  resourceGroup: split(customZoneId, '/')[4]
+  name: last(split(customZoneId, '/'))
+}
+var aksId = empty(aksClusterId) ? '${subscription().id}/resourceGroups/none/providers/Microsoft.ContainerService/managedClusters/none' : aksClusterId
+var clusterZone = clusterDnsZoneMode == 'system' ? systemZone : customZone
+var extraZones = [
+  for id in extraDnsZoneIds: {
+    subscriptionId: split(id, '/')[2]
+    resourceGroup: split(id, '/')[4]
+    name: last(split(id, '/'))
+  }
+]
+var zones = concat([clusterZone], extraZones)
+// Custom roles must list every subscription they are assigned in; union() drops the repeats.
+var zoneSubscriptions = [for zone in zones: '/subscriptions/${zone.subscriptionId}']
+var networkSubscriptions = union([subscription().id], zoneSubscriptions, ['/subscriptions/${clusterVnet.subscriptionId}'])
+var zoneRoleSubscriptions = union([subscription().id], zoneSubscriptions)
+
+resource serviceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: serviceResourceGroupName
+  location: location
+  tags: tags
+}
+
+resource runnerGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: runnerResourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'runner-fleet-identity'
+  scope: serviceGroup
+  params: {
+    location: location
+    name: 'id-${prefix}-provisioner'
+    tags: tags
+  }
+}
+
+module runnerNetwork 'modules/runner-network.bicep' = {
+  name: 'runner-fleet-runner-network'
+  scope: runnerGroup
+  params: {
+    location: location
+    prefix: prefix
+    tags: tags
+    addressPrefix: runnerVnetAddressPrefix
+    runnerSubnetPrefix: runnerSubnetPrefix
+    enableVnetIntegration: enableVnetIntegration
+    integrationSubnetPrefix: integrationSubnetPrefix
+    clusterVnetId: clusterVnetId
+    createNatGateway: createNatGateway
+  }
+}
+
+module gallery 'modules/gallery.bicep' = {
+  name: 'runner-fleet-gallery'
+  scope: runnerGroup
+  params: {
+    location: location
+    prefix: prefix
+    tags: tags
+  }
+}
+
+module provisionerRole 'modules/provisioner-role.bicep' = {
+  name: 'runner-fleet-provisioner-role'
+  scope: runnerGroup
+  params: {
+    prefix: prefix
+    principalId: identity.outputs.principalId
+  }
+}
+
+module clusterSide 'modules/cluster-side.bicep' = {
+  name: 'runner-fleet-cluster-side'
+  scope: resourceGroup(clusterVnet.subscriptionId, clusterVnet.resourceGroup)
+  params: {
+    clusterVnetName: clusterVnet.name
+    runnerVnetId: runnerNetwork.outputs.vnetId
+    peeringName: 'peer-to-${prefix}-runners'
+    principalId: identity.outputs.principalId
+    readerRoleName: networkReader.name
+  }
+}
+
+module clusterRead 'modules/cluster-read.bicep' = if (!empty(aksClusterId)) {
+  name: 'runner-fleet-cluster-read'
+  scope: resourceGroup(split(aksId, '/')[2], split(aksId, '/')[4])
+  params: {
+    clusterName: last(split(aksId, '/'))
+    principalId: identity.outputs.principalId
+    readerRoleName: networkReader.name
+  }
+}
+
+module dnsLinks 'modules/dns-link.bicep' = [
+  for (zone, index) in zones: {
+    name: 'runner-fleet-dns-link-${index}'
+    scope: resourceGroup(zone.subscriptionId, zone.resourceGroup)
+    params: {
+      zoneName: zone.name
+      runnerVnetId: runnerNetwork.outputs.vnetId
+      linkName: 'link-${prefix}-runners'
+      principalId: identity.outputs.principalId
+      readerRoleName: networkReader.name
+      linkWriterRoleName: enableDoctorFix ? dnsLinkWriter.name : ''
+    }
+  }
+]
+
+module runnerVnetJoin 'modules/vnet-join.bicep' = if (enableDoctorFix) {
+  name: 'runner-fleet-vnet-join'
+  scope: runnerGroup
+  params: {
+    vnetName: runnerNetwork.outputs.vnetName
+    principalId: identity.outputs.principalId
+    roleName: dnsLinkWriter.name
+  }
+}
+
+module service 'modules/service.bicep' = {
+  name: 'runner-fleet-service'
+  scope: serviceGroup
+  params: {
+    location: location
+    prefix: prefix
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
+    integrationSubnetId: enableVnetIntegration ? runnerNetwork.outputs.integrationSubnetId : ''
+    enableGitHub: enableGitHub
+    githubAppId: githubAppId
+    githubApiUrl: githubApiUrl
+    enableGitLab: enableGitLab
+    gitlabUrl: gitlabUrl
+    runnerPools: runnerPools
+    maximumInstanceCount: maximumInstanceCount
+  }
+}
+
+// Resource SKUs and marketplace images are listed per subscription: no narrower scope can grant it.
+resource catalogReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, prefix, 'runner-fleet-catalog-reader')
+  properties: {
+    roleName: 'runner-fleet catalog reader (${prefix})'
+    description: 'Reads VM sizes (resource SKUs) and marketplace image versions offered in a region.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Compute/skus/read'
+          'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+resource catalogReaderAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, prefix, 'runner-fleet-catalog-reader', 'assignment')
+  properties: {
+    roleDefinitionId: catalogReader.id
+    principalId: identity.outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// What the network preflight reads on the cluster's side (VNet, peerings, zone, records, cluster).
+resource networkReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, prefix, 'runner-fleet-network-reader')
+  properties: {
+    roleName: 'runner-fleet network reader (${prefix})'
+    description: 'Reads the cluster VNet, its peerings, private DNS zones, their links and A records, and the AKS cluster.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Network/virtualNetworks/read'
+          'Microsoft.Network/virtualNetworks/subnets/read'
+          'Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read'
+          'Microsoft.Network/privateDnsZones/read'
+          'Microsoft.Network/privateDnsZones/A/read'
+          'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read'
+          'Microsoft.ContainerService/managedClusters/read'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: networkSubscriptions
+  }
+}
+
+// Only with doctor --fix: create a missing zone link (the link write, and join on the runner VNet).
+resource dnsLinkWriter 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (enableDoctorFix) {
+  name: guid(subscription().id, prefix, 'runner-fleet-dns-link-writer')
+  properties: {
+    roleName: 'runner-fleet DNS link writer (${prefix})'
+    description: 'Creates private DNS zone links to the runner VNet for `runner-fleet doctor --fix`.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read'
+          'Microsoft.Network/privateDnsZones/virtualNetworkLinks/write'
+          'Microsoft.Network/privateDnsOperationStatuses/read'
+          'Microsoft.Network/virtualNetworks/join/action'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: zoneRoleSubscriptions
+  }
+}
+
+output functionAppName string = service.outputs.functionAppName
+output githubWebhookUrl string = 'https://${service.outputs.defaultHostName}/api/github'
+output gitlabWebhookUrl string = 'https://${service.outputs.defaultHostName}/api/gitlab'
+output keyVaultName string = service.outputs.keyVaultName
+output provisionerClientId string = identity.outputs.clientId
+output runnerSubnetId string = runnerNetwork.outputs.runnerSubnetId
+output galleryName string = gallery.outputs.galleryName
+output imageDefinitionId string = gallery.outputs.imageDefinitionId

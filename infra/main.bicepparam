@@ -1,0 +1,60 @@
+// An example: a private AKS cluster "aks-prod" in westeurope whose API server name lives in the
+// system-managed private DNS zone AKS created in its node resource group. Copy, then replace every
+// value marked EDIT. Secrets are not parameters: put them in the Key Vault after deployment (see
+// docs/deploy.md).
+using 'main.bicep'
+
+param location = 'westeurope' // EDIT: the cluster's region
+param prefix = 'rfprod' // EDIT: 2-10 lower-case letters and digits
+
+param runnerVnetAddressPrefix = '10.20.0.0/16' // EDIT: must not overlap the cluster VNet
+param runnerSubnetPrefix = '10.20.0.0/24'
+
+// EDIT: the cluster's VNet (for AKS-managed networking it is in the node resource group).
+param clusterVnetId = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-aks/providers/Microsoft.Network/virtualNetworks/vnet-aks'
+param aksClusterId = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-prod'
+
+// EDIT: `az aks show -g rg-aks -n aks-prod --query "{fqdn: privateFqdn, rg: nodeResourceGroup}"`;
+// the zone is the FQDN without its first label.
+param clusterDnsZoneMode = 'system'
+param clusterNodeResourceGroup = 'MC_rg-aks_aks-prod_westeurope'
+param clusterDnsZoneName = '7f3a9c2e-1b2c-4d5e-8f90-123456789abc.privatelink.westeurope.azmk8s.io'
+// For a zone you manage instead:
+// param clusterDnsZoneMode = 'custom'
+// param clusterDnsZoneId = '/subscriptions/.../resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io'
+
+// Zones jobs need besides the cluster's, e.g. a private container registry.
+param extraDnsZoneIds = []
+
+param enableDoctorFix = false
+param enableVnetIntegration = false
+param createNatGateway = true
+
+param enableGitHub = true
+param githubAppId = '123456' // EDIT: the GitHub App's ID
+param enableGitLab = false
+param gitlabUrl = 'https://gitlab.com'
+
+// EDIT: the pools (RUNNER_POOLS). azure.subnet_id is the runnerSubnetId output; use the Compute
+// Gallery image (imageDefinitionId output + /versions/<version>) once the Packer build has run.
+param runnerPools = '''
+[
+  {
+    "name": "aks-prod",
+    "forge": "github",
+    "labels": ["aks-prod"],
+    "github": {"org": "example-org", "runner_group_id": 1},
+    "azure": {
+      "subscription_id": "00000000-0000-0000-0000-000000000001",
+      "resource_group": "rg-rfprod-runners",
+      "location": "westeurope",
+      "subnet_id": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-rfprod-runners/providers/Microsoft.Network/virtualNetworks/vnet-rfprod-runners/subnets/snet-runners",
+      "vm_sizes": ["Standard_D2ads_v5", "Standard_D2s_v5"]
+    },
+    "cluster": {
+      "aks_cluster_id": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-prod"
+    },
+    "limits": {"max_runners": 8}
+  }
+]
+'''

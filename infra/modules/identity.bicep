@@ -1,0 +1,14 @@
+// The identity the Function App acts as. Runner VMs get none: every job could take its token.
+param location string
+param name string
+param tags object
+
+resource provisioner 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = provisioner.id
+output clientId string = provisioner.properties.clientId
+output principalId string = provisioner.properties.principalId

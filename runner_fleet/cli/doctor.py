@@ -1,0 +1,231 @@
+"""`runner-fleet doctor`: the network preflight of every pool, as a table a person reads at a glance or JSON.
+
+Exit codes: 0 when no check fails (warnings allowed), 1 when a check fails, 2 on bad usage (unknown
+pool or scenario, invalid settings). `--fix` creates the private DNS zone links runner VNets are
+missing (and nothing else), says exactly what it created, then checks again: the exit code is the
+verdict after the fix. `--simulate SCENARIO` runs against the ARM simulator loaded with a named
+topology (`--simulate list` names them), with the example pools unless pools are configured.
+
+JSON (`--json`), stable: keys always present, in this order:
+
+    {
+      "schema": "runner-fleet/doctor/v1",
+      "ok": bool,                          # no check failed in any pool
+      "summary": {"pools": int, "pass": int, "warn": int, "fail": int},   # counts of checks
+      "pools": [
+        {"pool": str, "ok": bool, "status": "pass" | "warn" | "fail",      # the worst check
+         "checks": [{"name": str, "status": "pass" | "warn" | "fail",
+                     "resource": str, "message": str, "fix": str}]}      # fix is "" when passing
+      ],
+      "fixes": [                           # only with --fix; [] otherwise
+        {"action": "create-dns-link", "outcome": "created" | "failed", "zone": str, "vnet": str,
+         "link": str, "pools": str, "detail": str}
+      ]
+    }
+
+Check names: cluster, subnet, peering, dns-link, dns-record, custom-dns, subnet-capacity,
+subnet-delegation, nsg-inbound, nsg-outbound, location, vm-sizes, image (and `preflight` when the
+preflight itself could not run). `--simulate list --json` prints {"scenarios": [{"name", "summary"}]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runner_fleet.ports.preflight import CheckResult, PreflightReport
+from runner_fleet.preflight.fix import FixOutcome, apply_link_fixes, plan_link_fixes
+from runner_fleet.preflight.ids import name_of
+from runner_fleet.preflight.reader import TopologyReader
+from runner_fleet.preflight.report import document
+from runner_fleet.preflight.run import Preflight, run_preflight
+from runner_fleet.settings import Pool, load_pools, load_service_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+@dataclass
+class Diagnosis:
+    reports: list[PreflightReport]
+    fixes: list[FixOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    def document(self) -> dict[str, Any]:
+        return document(self.reports, [f.document() for f in self.fixes])
+
+
+async def diagnose(pools: Sequence[Pool], reader: TopologyReader, *, fix: bool = False) -> Diagnosis:
+    """Every pool's preflight; with `fix`, create the missing zone links and check the pools again."""
+    runs: list[Preflight] = [await run_preflight(pool, reader, pools=pools) for pool in pools]
+    if not fix:
+        return Diagnosis([r.report for r in runs])
+    outcomes = await apply_link_fixes(reader, plan_link_fixes([r.topology for r in runs]))
+    if any(o.created for o in outcomes):
+        runs = [await run_preflight(pool, reader, pools=pools) for pool in pools]
+    return Diagnosis([r.report for r in runs], outcomes)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.simulate == "list":
+        return _list_scenarios(args.json)
+    if args.simulate is not None:
+        return _run_simulated(args)
+    settings = load_service_settings()
+    pools = _selected(load_pools(settings, require_credentials=False), args.pool)
+    if pools is None:
+        return EXIT_USAGE
+    from runner_fleet.preflight.factory import azure_reader_factory
+
+    return _finish(args, asyncio.run(_diagnose_with(azure_reader_factory(settings), pools, args.fix)))
+
+
+async def _diagnose_with(build: Callable[[], TopologyReader], pools: Sequence[Pool], fix: bool) -> Diagnosis:
+    reader = build()
+    try:
+        return await diagnose(pools, reader, fix=fix)
+    finally:
+        await reader.close()
+
+
+def _selected(pools: Sequence[Pool], name: str | None) -> list[Pool] | None:
+    if name is None:
+        return list(pools)
+    chosen = [p for p in pools if p.name == name]
+    if not chosen:
+        print(
+            f"runner-fleet: no pool named {name!r} (pools: {', '.join(p.name for p in pools)})",
+            file=sys.stderr,
+        )
+        return None
+    return chosen
+
+
+def _list_scenarios(as_json: bool) -> int:
+    from simulator.arm.scenarios import scenarios
+
+    found = scenarios()
+    if as_json:
+        print(json.dumps({"scenarios": [{"name": s.name, "summary": s.summary} for s in found]}, indent=2))
+        return EXIT_OK
+    console = _console()
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for item in found:
+        table.add_row(item.name, item.summary)
+    console.print(table)
+    return EXIT_OK
+
+
+def _run_simulated(args: argparse.Namespace) -> int:
+    from runner_fleet.adapters.azure.credentials import StaticTokenCredential
+    from runner_fleet.preflight.factory import azure_reader_factory
+    from simulator.arm import ArmConfig, ArmSimulator, Timing
+    from simulator.arm.scenarios import scenario
+    from simulator.clock import SimClock
+    from simulator.server import BackgroundLoop
+
+    try:
+        chosen = scenario(args.simulate)
+    except KeyError as exc:
+        print(f"runner-fleet: {exc.args[0]} (or: --simulate list)", file=sys.stderr)
+        return EXIT_USAGE
+    loop = BackgroundLoop("doctor-simulated-arm")
+    try:
+        # A quick cloud: a zone link created by --fix completes in about a second.
+        config = chosen.arm_config(ArmConfig(timing=Timing(link_s=20.0, poll_interval_s=1.0)))
+        arm = ArmSimulator(loop, clock=SimClock(20.0), config=config)
+        arm.start()
+        environ: Mapping[str, str] = {
+            **os.environ,
+            "ARM_ENDPOINT": arm.base_url,
+            "ARM_CA_BUNDLE": str(arm.ca_bundle),
+        }
+        settings = load_service_settings(environ)
+        pools = _selected(load_pools(settings, use_example=True, require_credentials=False), args.pool)
+        if pools is None:
+            return EXIT_USAGE
+        if not args.json:
+            _console().print(f"simulated Azure, scenario [bold]{chosen.name}[/]: {chosen.summary}\n")
+        build = azure_reader_factory(settings, credential=StaticTokenCredential, polling_interval_s=0.2)
+        diagnosis = asyncio.run(_diagnose_with(build, pools, args.fix))
+        arm.stop()
+    finally:
+        loop.close()
+    return _finish(args, diagnosis)
+
+
+def _finish(args: argparse.Namespace, diagnosis: Diagnosis) -> int:
+    if args.json:
+        print(json.dumps(diagnosis.document(), indent=2))
+    else:
+        render(diagnosis, _console())
+    return EXIT_OK if diagnosis.ok else EXIT_FAILED
+
+
+def _console() -> Console:
+    # Rich sizes to the terminal; piped, it uses $COLUMNS or 80 and writes no colour codes.
+    return Console()
+
+
+def render(diagnosis: Diagnosis, console: Console) -> None:
+    for outcome in diagnosis.fixes:
+        mark = "[green]fixed[/]" if outcome.created else "[bold red]not fixed[/]"
+        console.print(f"{mark}: {outcome.sentence()}")
+    if diagnosis.fixes:
+        console.print()
+    for report in diagnosis.reports:
+        console.print(_pool_table(report))
+        console.print()
+    failing = [r.pool for r in diagnosis.reports if not r.ok]
+    total = len(diagnosis.reports)
+    if failing:
+        console.print(
+            f"[bold red]{len(failing)} of {total} pool(s) fail the preflight[/] ({', '.join(failing)}): "
+            "no runner VM is created for them until the checks above pass."
+        )
+    else:
+        console.print(f"[green]all {total} pool(s) pass the preflight[/]")
+
+
+def _pool_table(report: PreflightReport) -> Table:
+    counts = {s: sum(c.status == s for c in report.checks) for s in ("pass", "warn", "fail")}
+    verdict = "ok" if report.ok else "FAILS"
+    title = Text.assemble(
+        (f"pool {report.pool}: ", "bold"),
+        (verdict, "green" if report.ok else "bold red"),
+        f"  ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)",
+    )
+    table = Table(
+        title=title, title_justify="left", box=None, show_header=False, pad_edge=False, expand=False
+    )
+    table.add_column(no_wrap=True, width=4)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold", ratio=1)
+    for check in report.checks:
+        table.add_row(Text(check.status.upper(), style=_STYLE[check.status]), check.name, _details(check))
+    return table
+
+
+def _details(check: CheckResult) -> Text:
+    if check.status == "pass":  # one line each, so the problems stand out
+        return Text(check.message, no_wrap=True, overflow="ellipsis")
+    text = Text(check.message)
+    text.append("\nfix: ", style="bold")
+    text.append(check.fix)
+    text.append(f"\non: {name_of(check.resource)}", style="dim")
+    return text

@@ -1,0 +1,252 @@
+"""In-memory topologies for the preflight: a healthy one to bend per test, and a reader serving it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from runner_fleet.preflight.topology import (
+    AksFacts,
+    ApiServer,
+    ImageFacts,
+    Lookup,
+    NsgFacts,
+    NsgRule,
+    PeeringFacts,
+    PoolTopology,
+    SizeOffer,
+    SubnetFacts,
+    VNetFacts,
+    ZoneCheck,
+    ZoneFacts,
+    ZoneLinkFacts,
+)
+from runner_fleet.settings.pool import Pool
+from tests.builders import make_pool
+
+SUB = "00000000-0000-0000-0000-000000000001"
+NET = f"/subscriptions/{SUB}/resourceGroups/rg-runners/providers/Microsoft.Network"
+AKS_NET = f"/subscriptions/{SUB}/resourceGroups/rg-aks/providers/Microsoft.Network"
+RUNNER_VNET = f"{NET}/virtualNetworks/vnet-runners"
+CLUSTER_VNET = f"{AKS_NET}/virtualNetworks/vnet-aks"
+SUBNET = f"{RUNNER_VNET}/subnets/snet-runners"
+NSG = f"{NET}/networkSecurityGroups/nsg-runners"
+ZONE_NAME = "privatelink.westeurope.azmk8s.io"
+ZONE = f"{AKS_NET}/privateDnsZones/{ZONE_NAME}"
+FQDN = f"aks-prod-7f3a9c2e.{ZONE_NAME}"
+ACR_ZONE = f"{AKS_NET}/privateDnsZones/privatelink.azurecr.io"
+LOCATION_ID = f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope"
+AKS_ID = (
+    f"/subscriptions/{SUB}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/"
+    "aks-prod"
+)
+
+
+def cluster_pool(name: str = "aks-prod", **overrides: Any) -> Pool:
+    cluster = {"api_server_fqdn": FQDN, "dns_zone_id": ZONE} | overrides.pop("cluster", {})
+    return make_pool(name, cluster=cluster, limits={"max_runners": 8}, **overrides)
+
+
+def peering(name: str, local: str, remote: str, remote_prefix: str, **changes: Any) -> PeeringFacts:
+    facts = PeeringFacts(
+        f"{local}/virtualNetworkPeerings/{name}",
+        name,
+        remote,
+        "Connected",
+        "FullyInSync",
+        True,
+        (remote_prefix,),
+    )
+    return replace(facts, **changes)
+
+
+def runner_vnet(**changes: Any) -> VNetFacts:
+    base = VNetFacts(
+        RUNNER_VNET,
+        "vnet-runners",
+        "westeurope",
+        ("10.20.0.0/16",),
+        (),
+        (peering("runners-to-aks", RUNNER_VNET, CLUSTER_VNET, "10.10.0.0/16"),),
+    )
+    return replace(base, **changes)
+
+
+def cluster_vnet(**changes: Any) -> VNetFacts:
+    base = VNetFacts(
+        CLUSTER_VNET,
+        "vnet-aks",
+        "westeurope",
+        ("10.10.0.0/16",),
+        (),
+        (peering("aks-to-runners", CLUSTER_VNET, RUNNER_VNET, "10.20.0.0/16"),),
+    )
+    return replace(base, **changes)
+
+
+def rule(name: str, priority: int, direction: str, access: str, **changes: Any) -> NsgRule:
+    base = NsgRule(name, priority, direction, access, "*", ("*",), ("*",), ("*",))
+    return replace(base, **changes)
+
+
+DEFAULT_RULES = (
+    rule(
+        "AllowVnetInBound",
+        65000,
+        "Inbound",
+        "Allow",
+        sources=("VirtualNetwork",),
+        destinations=("VirtualNetwork",),
+        default=True,
+    ),
+    rule(
+        "AllowAzureLoadBalancerInBound",
+        65001,
+        "Inbound",
+        "Allow",
+        sources=("AzureLoadBalancer",),
+        default=True,
+    ),
+    rule("DenyAllInBound", 65500, "Inbound", "Deny", default=True),
+    rule(
+        "AllowVnetOutBound",
+        65000,
+        "Outbound",
+        "Allow",
+        sources=("VirtualNetwork",),
+        destinations=("VirtualNetwork",),
+        default=True,
+    ),
+    rule("AllowInternetOutBound", 65001, "Outbound", "Allow", destinations=("Internet",), default=True),
+    rule("DenyAllOutBound", 65500, "Outbound", "Deny", default=True),
+)
+
+
+def nsg(*rules: NsgRule) -> NsgFacts:
+    return NsgFacts(NSG, "nsg-runners", (*rules, *DEFAULT_RULES))
+
+
+def link(vnet_id: str, name: str, state: str = "Completed", provisioning: str = "Succeeded") -> ZoneLinkFacts:
+    return ZoneLinkFacts(f"{ZONE}/virtualNetworkLinks/{name}", name, vnet_id, state, provisioning)
+
+
+def zone(*links: ZoneLinkFacts, zone_id: str = ZONE) -> ZoneFacts:
+    return ZoneFacts(zone_id, zone_id.rsplit("/", 1)[-1], links)
+
+
+def healthy(**changes: Any) -> PoolTopology:
+    """aks-prod's topology as it should be: peered, linked, a private A record, room, a quiet NSG."""
+    topology = PoolTopology(
+        pool="aks-prod",
+        subnet=Lookup(SUBNET, SubnetFacts(SUBNET, "snet-runners", ("10.20.0.0/24",), (), NSG, ())),
+        runner_vnet=Lookup(RUNNER_VNET, runner_vnet()),
+        cluster=Lookup(FQDN, ApiServer(FQDN, FQDN, zone_id=ZONE)),
+        cluster_vnet=Lookup(CLUSTER_VNET, cluster_vnet()),
+        api_addresses=Lookup(f"{ZONE}/A/aks-prod-7f3a9c2e", ("10.10.0.4",)),
+        zones=(
+            ZoneCheck(
+                Lookup(
+                    ZONE, zone(link(CLUSTER_VNET, "link-vnet-aks"), link(RUNNER_VNET, "link-vnet-runners"))
+                ),
+                "api-server",
+            ),
+        ),
+        nsg=Lookup(NSG, nsg()),
+        sizes=Lookup(LOCATION_ID, {"standard_d2ads_v5": SizeOffer(), "standard_d2s_v5": SizeOffer()}),
+        image=Lookup("Canonical:ubuntu-24_04-lts:server:latest", ImageFacts("x", True, True, "24.04.1")),
+        subnet_pools=("aks-prod",),
+        subnet_demand=8,
+    )
+    return replace(topology, **changes)
+
+
+@dataclass
+class MemoryTopologyReader:
+    """A `TopologyReader` over dictionaries that counts reads and records the links it creates."""
+
+    vnets: dict[str, VNetFacts] = field(default_factory=dict)
+    subnets: dict[str, SubnetFacts] = field(default_factory=dict)
+    nsgs: dict[str, NsgFacts] = field(default_factory=dict)
+    zones: dict[str, ZoneFacts] = field(default_factory=dict)
+    records: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    clusters: dict[str, AksFacts] = field(default_factory=dict)
+    zones_by_group: dict[str, list[str]] = field(default_factory=dict)
+    sizes: dict[str, SizeOffer] = field(default_factory=dict)
+    reads: int = 0
+    links_created: list[tuple[str, str, str]] = field(default_factory=list)
+    fail_with: Exception | None = None
+    closed: bool = False
+
+    def _count(self) -> None:
+        self.reads += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    async def vnet(self, vnet_id: str) -> VNetFacts | None:
+        self._count()
+        return self.vnets.get(vnet_id.lower())
+
+    async def subnet(self, subnet_id: str) -> SubnetFacts | None:
+        self._count()
+        return self.subnets.get(subnet_id.lower())
+
+    async def nsg(self, nsg_id: str) -> NsgFacts | None:
+        self._count()
+        return self.nsgs.get(nsg_id.lower())
+
+    async def vnets_in(self, subscription: str, resource_group: str) -> list[str]:
+        self._count()
+        return [
+            v.id for v in self.vnets.values() if f"/resourcegroups/{resource_group.lower()}/" in v.id.lower()
+        ]
+
+    async def zone(self, zone_id: str) -> ZoneFacts | None:
+        self._count()
+        return self.zones.get(zone_id.lower())
+
+    async def zones_in(self, subscription: str, resource_group: str) -> list[str]:
+        self._count()
+        return list(self.zones_by_group.get(resource_group.lower(), []))
+
+    async def a_record(self, zone_id: str, relative_name: str) -> tuple[str, ...] | None:
+        self._count()
+        return self.records.get(f"{zone_id}/A/{relative_name}".lower())
+
+    async def cluster(self, cluster_id: str) -> AksFacts | None:
+        self._count()
+        return self.clusters.get(cluster_id.lower())
+
+    async def vm_sizes(self, subscription: str, location: str) -> dict[str, SizeOffer]:
+        self._count()
+        return dict(self.sizes)
+
+    async def image(self, subscription: str, location: str, reference: str) -> ImageFacts:
+        self._count()
+        return ImageFacts(reference, checked=True, found=True, resolved_version="24.04.1")
+
+    async def create_link(self, zone_id: str, vnet_id: str, name: str) -> ZoneLinkFacts:
+        self.links_created.append((zone_id, vnet_id, name))
+        made = ZoneLinkFacts(f"{zone_id}/virtualNetworkLinks/{name}", name, vnet_id, "Completed", "Succeeded")
+        current = self.zones[zone_id.lower()]
+        self.zones[zone_id.lower()] = replace(current, links=(*current.links, made))
+        return made
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def healthy_reader() -> MemoryTopologyReader:
+    """The Azure side of `healthy()`, for discovery, the gate and the fixer."""
+    topology = healthy()
+    subnet = topology.subnet.value
+    zone_facts = topology.zones[0].zone.value
+    nsg_facts = topology.nsg.value if topology.nsg is not None else None
+    assert subnet is not None and zone_facts is not None and nsg_facts is not None
+    return MemoryTopologyReader(
+        vnets={RUNNER_VNET.lower(): runner_vnet(), CLUSTER_VNET.lower(): cluster_vnet()},
+        subnets={SUBNET.lower(): subnet},
+        nsgs={NSG.lower(): nsg_facts},
+        zones={ZONE.lower(): zone_facts},
+        records={f"{ZONE}/A/aks-prod-7f3a9c2e".lower(): ("10.10.0.4",)},
+        sizes={"standard_d2ads_v5": SizeOffer(), "standard_d2s_v5": SizeOffer()},
+    )

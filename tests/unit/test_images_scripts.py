@@ -1,0 +1,327 @@
+"""The runner start scripts, run for real by bash in a sandbox.
+
+System commands that would act on the machine (shutdown, useradd, sudo, name resolution, downloads)
+are stubs on PATH that record their calls; everything else (python3, tar, sha256sum, timeout) is real.
+The sandbox lays out the files cloud-init would write, from the real rendered user data.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import socket
+import stat
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner_fleet.cloudinit import RunnerBootConfig, images_dir, render_user_data
+from tests.builders import make_pool
+
+JIT = "jit-config-value-7c1e-never-echoed"
+TOKEN = "glrt-token-value-4b2d-never-echoed"
+ZONE = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
+    "Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io"
+)
+
+STUBS = {
+    # Power and accounts: recorded, never done.
+    "shutdown": 'echo "shutdown $*" >>"$RF_TEST_CALLS"',
+    "poweroff": 'echo "poweroff $*" >>"$RF_TEST_CALLS"',
+    "useradd": 'echo "useradd $*" >>"$RF_TEST_CALLS"',
+    "usermod": 'echo "usermod $*" >>"$RF_TEST_CALLS"',
+    "chown": 'echo "chown $*" >>"$RF_TEST_CALLS"',
+    "id": "exit 1",
+    "ldconfig": 'echo "libicuuc.so.74 (libc6,x86-64) => /usr/lib/libicuuc.so.74"',
+    # sudo: record the command line (it must never carry a secret), then run the command.
+    "sudo": 'echo "sudo $*" >>"$RF_TEST_CALLS"; while [ "$1" != "--" ]; do shift; done; shift; exec "$@"',
+    "getent": """case "$1" in
+  ahostsv4) if [ -n "${RF_TEST_RESOLVE:-}" ]; then echo "$RF_TEST_RESOLVE STREAM $2"; fi ;;
+  passwd) echo "$2:x:1001:1001::$RF_TEST_HOME:/bin/bash" ;;
+  *) exit 2 ;;
+esac""",
+    # curl -fsSL ... -o DEST URL: "downloads" the file named by RF_TEST_DOWNLOAD.
+    "curl": """dest=""; while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then dest=$2; shift; fi; shift; done
+echo "curl $dest" >>"$RF_TEST_CALLS"
+[ -n "${RF_TEST_DOWNLOAD:-}" ] && cp "$RF_TEST_DOWNLOAD" "$dest\"""",
+}
+
+# The runners themselves: they report what they were given, then finish like the real ones do.
+GITHUB_RUN_SH = """#!/bin/bash
+{ echo "argv=$*"; echo "jit=${ACTIONS_RUNNER_INPUT_JITCONFIG:-}"; } >"$RF_TEST_SEEN"
+ls "$RF_TEST_ETC" >>"$RF_TEST_SEEN"
+echo "2025-01-01 00:00:00Z: Job deploy completed with result: Succeeded"
+"""
+GITLAB_RUNNER = """#!/bin/bash
+{ echo "argv=$*"; echo "url=${CI_SERVER_URL:-}"; echo "token=${CI_SERVER_TOKEN:-}"; } >"$RF_TEST_SEEN"
+ls "$RF_TEST_ETC" >>"$RF_TEST_SEEN"
+echo "Job succeeded   duration_s=3.2 job=4242"
+"""
+
+
+@dataclass
+class Run:
+    code: int
+    output: str
+    console: str
+    calls: str
+    seen: str
+
+
+class Sandbox:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.etc = root / "etc"
+        self.bin = root / "bin"
+        self.copies = [root / "user-data.txt", root / "ovf-env.xml"]
+        for directory in (self.etc, self.bin, root / "home"):
+            directory.mkdir()
+        for name, body in STUBS.items():
+            self._executable(self.bin / name, f"#!/bin/bash\n{body}\n")
+        self.env: dict[str, str] = {}
+
+    @staticmethod
+    def _executable(path: Path, text: str) -> None:
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+    def write_user_data(self, user_data: str, *, runner_path: Path) -> dict[str, Any]:
+        """Write runner.json and runner.secret as cloud-init would, pointing runner_path into the sandbox."""
+        files = {entry["path"]: entry for entry in yaml.safe_load(user_data)["write_files"]}
+        conf: dict[str, Any] = json.loads(files["/etc/runner-fleet/runner.json"]["content"])
+        conf["runner_path"] = str(runner_path)
+        (self.etc / "runner.json").write_text(json.dumps(conf))
+        secret = base64.b64decode(files["/etc/runner-fleet/runner.secret"]["content"])
+        (self.etc / "runner.secret").write_bytes(secret)
+        for copy in self.copies:
+            copy.write_bytes(b"#cloud-config\n" + secret)
+        return conf
+
+    def prebake_github(self) -> Path:
+        runner = self.root / "actions-runner"
+        runner.mkdir()
+        self._executable(runner / "run.sh", GITHUB_RUN_SH)
+        return runner
+
+    def prebake_gitlab(self) -> Path:
+        binary = self.root / "gitlab-runner"
+        self._executable(binary, GITLAB_RUNNER)
+        return binary
+
+    def run(self, forge: str, **env: str) -> Run:
+        calls, seen, console = self.root / "calls.log", self.root / "seen.log", self.root / "console"
+        for path in (calls, seen, console):
+            path.write_text("")
+        environment = {
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "RF_ETC": str(self.etc),
+            "RF_LIB": str(images_dir() / "common" / "runner-lib.sh"),
+            "RF_LOG_DIR": str(self.root / "log"),
+            "RF_CONSOLES": str(console),
+            "RF_USER_DATA_COPIES": " ".join(str(copy) for copy in self.copies),
+            "RF_TEST_CALLS": str(calls),
+            "RF_TEST_SEEN": str(seen),
+            "RF_TEST_ETC": str(self.etc),
+            "RF_TEST_HOME": str(self.root / "home"),
+            **self.env,
+            **env,
+        }
+        script = images_dir() / forge / "start-runner.sh"
+        result = subprocess.run(
+            ["/bin/bash", str(script)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            cwd=self.root,
+        )
+        return Run(
+            result.returncode,
+            result.stdout + result.stderr,
+            console.read_text(),
+            calls.read_text(),
+            seen.read_text(),
+        )
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    return Sandbox(tmp_path)
+
+
+def _github_user_data(forge_url: str = "https://github.com/example-org", **pool: Any) -> str:
+    return render_user_data(
+        RunnerBootConfig("github", "rf-aks-prod-0123456789", make_pool(**pool), forge_url, JIT)
+    )
+
+
+def _gitlab_user_data(forge_url: str = "https://gitlab.example") -> str:
+    pool = make_pool("gl-aks", ("deploy",), forge="gitlab", github=None, gitlab={"group_id": 7})
+    return render_user_data(RunnerBootConfig("gitlab", "rf-gl-aks-0123456789", pool, forge_url, TOKEN))
+
+
+def _cluster() -> dict[str, Any]:
+    return {"cluster": {"api_server_fqdn": "aks.privatelink.westeurope.azmk8s.io", "dns_zone_id": ZONE}}
+
+
+@pytest.fixture
+def api_server() -> Iterator[int]:
+    """A TCP listener on loopback standing in for the private API server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        yield int(listener.getsockname()[1])
+
+
+def test_github_runner_gets_the_jit_config_only_through_its_environment(sandbox: Sandbox) -> None:
+    """The JIT config reaches run.sh in its environment, never on a command line, never in the output."""
+    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
+    run = sandbox.run("github")
+    assert run.code == 0, run.output
+    assert f"jit={JIT}" in run.seen
+    assert "argv=\n" in run.seen
+    assert JIT not in run.output + run.console + run.calls
+    assert "sudo -H -u runner --preserve-env=ACTIONS_RUNNER_INPUT_JITCONFIG" in run.calls
+
+
+def test_github_secret_and_user_data_copies_are_gone_before_the_job_runs(sandbox: Sandbox) -> None:
+    """runner.secret and cloud-init's copies of the user data are deleted before run.sh starts."""
+    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
+    run = sandbox.run("github")
+    assert "runner.secret" not in run.seen.splitlines()
+    assert "runner.json" in run.seen.splitlines()
+    assert not any(copy.exists() for copy in sandbox.copies)
+
+
+def test_github_result_and_power_off_are_on_the_console(sandbox: Sandbox) -> None:
+    """The job's result is written to the serial console, then the VM powers off."""
+    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
+    run = sandbox.run("github")
+    assert "runner-fleet: result: job Succeeded (runner exit status 0)" in run.console
+    assert "runner-fleet: powering off" in run.console
+    assert "shutdown -h now" in run.calls
+
+
+def test_unprivileged_user_is_created_when_missing(sandbox: Sandbox) -> None:
+    """A missing runner user is created without sudo rights; the runner runs as that user."""
+    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
+    run = sandbox.run("github")
+    assert "useradd --create-home --shell /bin/bash runner" in run.calls
+    assert not [line for line in run.calls.splitlines() if line.startswith("usermod") and "sudo" in line]
+
+
+def test_unresolvable_api_server_exits_early_without_registering(sandbox: Sandbox) -> None:
+    """An API server name that does not resolve stops the VM before the runner starts, with the reason."""
+    sandbox.write_user_data(_github_user_data(**_cluster()), runner_path=sandbox.prebake_github())
+    run = sandbox.run("github")
+    assert run.code == 1
+    assert "does not resolve: is the private DNS zone linked to the runner VNet?" in run.console
+    assert "early exit: not registering" in run.console
+    assert "result: no job was run" in run.console
+    assert run.seen == ""
+    assert "shutdown -h now" in run.calls
+    assert not (sandbox.etc / "runner.secret").exists()
+
+
+def test_public_api_server_address_exits_early(sandbox: Sandbox) -> None:
+    """An API server name that resolves to a public address is refused."""
+    sandbox.write_user_data(_github_user_data(**_cluster()), runner_path=sandbox.prebake_github())
+    run = sandbox.run("github", RF_TEST_RESOLVE="20.50.2.1")
+    assert run.code == 1
+    assert "resolves to public address 20.50.2.1" in run.console
+    assert run.seen == ""
+
+
+def test_reachable_api_server_lets_the_runner_start(sandbox: Sandbox, api_server: int) -> None:
+    """A private address whose port answers passes the check and the runner starts."""
+    conf = sandbox.write_user_data(_github_user_data(**_cluster()), runner_path=sandbox.prebake_github())
+    conf["api_server"]["port"] = api_server
+    (sandbox.etc / "runner.json").write_text(json.dumps(conf))
+    run = sandbox.run("github", RF_TEST_RESOLVE="127.0.0.1")
+    assert run.code == 0, run.output
+    assert f"reachable at 127.0.0.1:{api_server}" in run.console
+    assert f"jit={JIT}" in run.seen
+
+
+def _runner_archive(tmp_path: Path) -> Path:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        body = GITHUB_RUN_SH.encode()
+        info = tarfile.TarInfo("run.sh")
+        info.size, info.mode = len(body), 0o755
+        archive.addfile(info, io.BytesIO(body))
+    path = tmp_path / "actions-runner.tgz"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_runner_is_downloaded_and_verified_when_not_prebaked(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Without a prebaked runner, the pinned download is fetched, checked against its SHA-256 and run."""
+    archive = _runner_archive(tmp_path)
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    user_data = _github_user_data(
+        runner_download={"url": "https://mirror.example/runner.tgz", "sha256": digest}
+    )
+    sandbox.write_user_data(user_data, runner_path=tmp_path / "missing-runner")
+    run = sandbox.run("github", RF_TEST_DOWNLOAD=str(archive))
+    assert run.code == 0, run.output
+    assert "downloading version" in run.console
+    assert f"jit={JIT}" in run.seen
+
+
+def test_checksum_mismatch_exits_early_and_runs_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A download whose SHA-256 differs from the pinned one is discarded and the VM stops with the reason."""
+    archive = _runner_archive(tmp_path)
+    user_data = _github_user_data(
+        runner_download={"url": "https://mirror.example/runner.tgz", "sha256": "0" * 64}
+    )
+    sandbox.write_user_data(user_data, runner_path=tmp_path / "missing-runner")
+    run = sandbox.run("github", RF_TEST_DOWNLOAD=str(archive))
+    assert run.code == 1
+    assert "checksum mismatch for https://mirror.example/runner.tgz" in run.console
+    assert "early exit: could not get a verified runner" in run.console
+    assert not (tmp_path / "missing-runner" / "run.sh").exists()
+    assert not (sandbox.etc / "runner.secret").exists()
+
+
+def test_no_runner_and_no_download_is_explained(sandbox: Sandbox, tmp_path: Path) -> None:
+    """An arm64 pool without a prebaked runner or its own download says so on the console."""
+    sandbox.write_user_data(_github_user_data(arch="arm64"), runner_path=tmp_path / "missing-runner")
+    run = sandbox.run("github")
+    assert run.code == 1
+    assert "no prebaked runner" in run.console and "no download URL with a checksum" in run.console
+
+
+def test_gitlab_runs_one_job_with_the_token_only_in_its_environment(sandbox: Sandbox) -> None:
+    """run-single gets URL and token from its environment, one build, the pool's wait timeout."""
+    sandbox.write_user_data(_gitlab_user_data(), runner_path=sandbox.prebake_gitlab())
+    run = sandbox.run("gitlab")
+    assert run.code == 0, run.output
+    assert f"token={TOKEN}" in run.seen and "url=https://gitlab.example" in run.seen
+    assert "run-single --executor shell --max-builds 1 --wait-timeout 600" in run.seen
+    assert TOKEN not in run.output + run.console + run.calls
+    assert "runner.secret" not in run.seen.splitlines()
+    assert "runner-fleet: result: job succeeded" in run.console
+    assert "shutdown -h now" in run.calls
+
+
+def test_hostile_forge_url_stays_data_in_the_shell(sandbox: Sandbox) -> None:
+    """A URL with quotes, $(...) and backticks reaches the runner verbatim and runs nothing."""
+    marker = sandbox.root / "pwned"
+    hostile = f"https://x.example/'\"; touch {marker}; $(touch {marker}) `touch {marker}` \\"
+    sandbox.write_user_data(_gitlab_user_data(hostile), runner_path=sandbox.prebake_gitlab())
+    run = sandbox.run("gitlab")
+    assert run.code == 0, run.output
+    assert f"url={hostile}\n" in run.seen
+    assert not marker.exists()
