@@ -22,13 +22,16 @@ def azure_reader_factory(
         from runner_fleet.adapters.azure.compute import ArmConnection
         from runner_fleet.adapters.azure.credentials import default_credential
         from runner_fleet.adapters.azure.network import AzureTopologyReader
+        from runner_fleet.preflight.retrying import RetryingReader
 
-        return AzureTopologyReader(
-            ArmConnection(
-                credential=credential() if credential is not None else default_credential(),
-                endpoint=settings.arm_endpoint,
-                ca_bundle=str(settings.arm_ca_bundle) if settings.arm_ca_bundle else None,
-                polling_interval_s=polling_interval_s,
+        return RetryingReader(
+            AzureTopologyReader(
+                ArmConnection(
+                    credential=credential() if credential is not None else default_credential(),
+                    endpoint=settings.arm_endpoint,
+                    ca_bundle=str(settings.arm_ca_bundle) if settings.arm_ca_bundle else None,
+                    polling_interval_s=polling_interval_s,
+                )
             )
         )
 

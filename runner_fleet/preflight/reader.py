@@ -24,6 +24,10 @@ class ReadError(Exception):
     """A resource could not be read; the message says why in Azure's terms (status and error code)."""
 
 
+class TransientReadError(ReadError):
+    """A read failed for a passing reason (throttled, server error, dropped connection): worth retrying."""
+
+
 class TopologyReader(Protocol):
     async def vnet(self, vnet_id: str) -> VNetFacts | None: ...
 

@@ -122,10 +122,14 @@ class FleetState:
         await self._table.upsert(partition, key, data)
 
     async def settle_job(self, forge: str, job_key: str) -> None:
-        """Record that a job ended, unless a runner made for it is already tracked (that record stays)."""
+        """Record that a job ended: no provision for it may create a VM any more."""
+        await self.mark_job(forge, job_key, "done")
+
+    async def reopen_job(self, forge: str, job_key: str) -> None:
+        """The runner made for this job is gone without having run it: it may be provisioned again."""
         record = await self.job(forge, job_key)
-        if record is None or record.data.get("state") in REPROVISIONABLE:
-            await self.mark_job(forge, job_key, "done")
+        if record is not None and record.data.get("state") in {"provisioning", "provisioned", "released"}:
+            await self.mark_job(forge, job_key, "reaped")
 
     async def job(self, forge: str, job_key: str) -> Record | None:
         return await self._table.get(f"job-{forge}", encode_key(job_key))

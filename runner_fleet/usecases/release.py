@@ -52,11 +52,10 @@ class Releaser:
         vm_deleted = False
         if vm is not None:
             created_for = vm.tags.get("job")
-            if created_for:
-                # The job this VM was made for is settled: a retried provision must not make another VM.
-                await self.state.mark_job(
-                    request.forge, created_for, "released", runner_name=request.runner_name
-                )
+            if created_for and created_for != str(request.job_id):
+                # Runners are interchangeable: this one ran another job, so the job it was made for may
+                # still be waiting. Its runner is going away; let the job scan give it a new one.
+                await self.state.reopen_job(request.forge, created_for)
             vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
             log.info("vm.deleted", **ctx, existed=vm_deleted)
         await self.state.free_slot(pool.name, request.runner_name)

@@ -88,3 +88,25 @@ async def test_two_workers_racing_on_one_job_make_one_vm() -> None:
     deferred = [o for o in outcomes if isinstance(o, ProvisionRetryLater)]
     assert len(compute.created) == 1
     assert len(deferred) + sum(1 for o in outcomes if getattr(o, "outcome", "") == "already-served") == 1
+
+
+async def test_a_job_whose_runner_ran_another_job_is_not_lost() -> None:
+    """Runner A (made for job 1) runs job 2: after A's release job 1 may be provisioned again."""
+    state, compute, registry = FleetState(MemoryStateTable()), FakeCompute(), FakeRegistry()
+    provision = Provisioner({POOL.name: POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
+    runner_a = await provision(
+        ProvisionRequest(forge="github", pool="aks-prod", job_id=1, org="o"), message_id="m1"
+    )
+    assert runner_a.runner_name is not None
+    releaser = Releaser({POOL.name: POOL}, state, compute, {"github": registry})
+    await releaser(
+        ReleaseRequest(forge="github", pool="aks-prod", job_id=2, org="o", runner_name=runner_a.runner_name)
+    )
+    record = await state.job("github", "1")
+    assert record is not None and record.data["state"] == "reaped"
+    again = await provision(
+        ProvisionRequest(forge="github", pool="aks-prod", job_id=1, org="o"), message_id="m9"
+    )
+    assert again.outcome == "created"
+    done = await state.job("github", "2")
+    assert done is not None and done.data["state"] == "done"

@@ -208,3 +208,18 @@ async def test_a_job_whose_vm_was_reaped_gets_a_new_runner(world: World) -> None
     assert report.jobs_enqueued == ["github:7"]
     assert await world.provision(7) == name == naming.runner_name(POOL.name, "github", "7")
     assert name in world.compute.vms
+
+
+async def test_a_waiting_job_is_not_reprovisioned_while_an_idle_runner_of_its_pool_exists(
+    world: World,
+) -> None:
+    """Runners are interchangeable: a reopened waiting job gets no new VM while an idle runner can take it."""
+    idle = await world.provision(1)
+    world.registry.set_status(idle, "online")
+    await world.state.mark_job("github", "2", "reaped")
+    request = ProvisionRequest(forge="github", pool=POOL.name, job_id=2, org="example-org")
+    world.feed.waiting = [WaitingJob(request, world.clock.t - 120)]
+    assert (await world.reconciler()()).jobs_enqueued == []
+    del world.compute.vms[idle]
+    world.registry.runners.clear()
+    assert (await world.reconciler()()).jobs_enqueued == ["github:2"]

@@ -13,7 +13,13 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.containerservice.aio import ContainerServiceClient
 from azure.mgmt.network.aio import NetworkManagementClient
@@ -22,7 +28,7 @@ from azure.mgmt.privatedns.models import SubResource, VirtualNetworkLink, Virtua
 
 from runner_fleet.adapters.azure.compute import ArmConnection
 from runner_fleet.preflight.ids import parse
-from runner_fleet.preflight.reader import ReadError
+from runner_fleet.preflight.reader import ReadError, TransientReadError
 from runner_fleet.preflight.topology import (
     AksFacts,
     ImageFacts,
@@ -35,6 +41,7 @@ from runner_fleet.preflight.topology import (
     ZoneFacts,
     ZoneLinkFacts,
 )
+from runner_fleet.retry import RETRYABLE_STATUS
 
 T = TypeVar("T")
 
@@ -113,7 +120,7 @@ class AzureTopologyReader:
         except ResourceNotFoundError:
             return []
         except AzureError as exc:
-            raise ReadError(_why(exc, f"VNets in {resource_group}")) from None
+            raise _read_error(exc, f"VNets in {resource_group}") from None
 
     # --- private DNS -----------------------------------------------------------------------------
 
@@ -126,7 +133,7 @@ class AzureTopologyReader:
         try:
             links = [link async for link in dns.virtual_network_links.list(rid.resource_group, rid.name)]
         except AzureError as exc:
-            raise ReadError(_why(exc, f"virtual network links of {rid.name}")) from None
+            raise _read_error(exc, f"virtual network links of {rid.name}") from None
         return ZoneFacts(id=str(zone.id), name=str(zone.name), links=tuple(_link(link) for link in links))
 
     async def zones_in(self, subscription: str, resource_group: str) -> list[str]:
@@ -136,7 +143,7 @@ class AzureTopologyReader:
         except ResourceNotFoundError:
             return []
         except AzureError as exc:
-            raise ReadError(_why(exc, f"private DNS zones in {resource_group}")) from None
+            raise _read_error(exc, f"private DNS zones in {resource_group}") from None
 
     async def a_record(self, zone_id: str, relative_name: str) -> tuple[str, ...] | None:
         rid = parse(zone_id)
@@ -165,7 +172,7 @@ class AzureTopologyReader:
             )
             link = await poller.result()
         except AzureError as exc:
-            raise ReadError(_why(exc, f"link {name} in {rid.name}")) from None
+            raise _read_error(exc, f"link {name} in {rid.name}") from None
         return _link(link)
 
     # --- AKS -------------------------------------------------------------------------------------
@@ -205,7 +212,7 @@ class AzureTopologyReader:
                     continue
                 offers[sku.name.lower()] = SizeOffer(_restriction(sku, location))
         except AzureError as exc:
-            raise ReadError(_why(exc, f"resource SKUs in {location}")) from None
+            raise _read_error(exc, f"resource SKUs in {location}") from None
         return offers
 
     async def image(self, subscription: str, location: str, reference: str) -> ImageFacts:
@@ -226,7 +233,7 @@ class AzureTopologyReader:
         except ResourceNotFoundError:
             return ImageFacts(reference, checked=True, found=False)
         except AzureError as exc:
-            raise ReadError(_why(exc, f"image {reference}")) from None
+            raise _read_error(exc, f"image {reference}") from None
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -243,7 +250,18 @@ async def _read(call: Awaitable[T], what: str) -> T | None:
     except ResourceNotFoundError:
         return None
     except AzureError as exc:
-        raise ReadError(_why(exc, what)) from None
+        raise _read_error(exc, what) from None
+
+
+def _read_error(exc: AzureError, what: str) -> ReadError:
+    """ReadError naming the failure; TransientReadError when retrying may help."""
+    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    transient = (
+        status in RETRYABLE_STATUS
+        if status is not None
+        else isinstance(exc, (ServiceRequestError, ServiceResponseError))
+    )
+    return (TransientReadError if transient else ReadError)(_why(exc, what))
 
 
 def _why(exc: AzureError, what: str) -> str:

@@ -11,12 +11,12 @@ from typing import Any
 from runner_fleet import naming
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
-from runner_fleet.ports.feeds import JobFeed
+from runner_fleet.ports.feeds import JobFeed, WaitingJob
 from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import REPROVISIONABLE, FleetState
-from runner_fleet.usecases.reconcile.rules import RunnerView, Verdict, decide, keep_warm
+from runner_fleet.usecases.reconcile.rules import EXITED, RunnerView, Verdict, decide, keep_warm
 
 log = get_logger("reconcile")
 
@@ -98,7 +98,9 @@ class Reconciler:
                 await self.state.clear_suspect(key)
         if not dry_run:
             await self._free_leaked_slots(views, now)
-        await self._recover_jobs(now, report, dry_run)
+        # Runners judged wrong this round (reaped now, or suspects) are not coming for any job.
+        healthy = {name: view for name, view in views.items() if name not in {v.name for v in verdicts}}
+        await self._recover_jobs(now, healthy, report, dry_run)
         log.info(
             "reconcile.done", **{k: len(v) if isinstance(v, list) else v for k, v in report.as_dict().items()}
         )
@@ -226,9 +228,7 @@ class Reconciler:
         job = view.vm.tags.get("job") if view.vm is not None else None
         if job:
             # If the job this VM was made for still waits, the job scan may now give it a new runner.
-            record = await self.state.job(view.forge, job)
-            if record is not None and record.data.get("state") in {"provisioning", "provisioned"}:
-                await self.state.mark_job(view.forge, job, "reaped")
+            await self.state.reopen_job(view.forge, job)
         await self.state.clear_idle(view.name)
         await self.state.free_slot(view.pool.name, view.name)
         log.info(
@@ -251,7 +251,9 @@ class Reconciler:
                 log.info("reconcile.slot_freed", pool=pool.name, runner=name)
 
     # -- missed webhooks ------------------------------------------------------------------------
-    async def _recover_jobs(self, now: float, report: ReconcileReport, dry_run: bool) -> None:
+    async def _recover_jobs(
+        self, now: float, views: Mapping[str, RunnerView], report: ReconcileReport, dry_run: bool
+    ) -> None:
         for forge, feed in self.feeds.items():
             pools = [pool for pool in self.pools.values() if pool.forge == forge]
             if not pools:
@@ -264,18 +266,44 @@ class Reconciler:
                 log.exception("reconcile.feed_failed", forge=forge)
                 report.errors.append(f"{forge} feed: {type(exc).__name__}")
                 continue
-            for job in waiting:
-                request = job.request
-                if now - job.waiting_since < self.webhook_grace_s:
-                    continue
-                record = await self.state.job(forge, str(request.job_id))
-                if record is not None and record.data.get("state") not in REPROVISIONABLE:
-                    continue  # a runner is coming (or the job was served)
-                report.jobs_enqueued.append(f"{forge}:{request.job_id}")
-                log.info(
-                    "reconcile.missed_job", forge=forge, job_id=request.job_id, pool=request.pool or None
-                )
-                if not dry_run:
-                    await self.queue.send(
-                        PROVISION_QUEUE, request.model_copy(update={"delivery_id": "reconcile"}).to_json()
-                    )
+            coming = await self._runners_coming(forge, views, now)
+            # Runners are interchangeable: a waiting job needs a new runner only if more jobs wait than
+            # runners are on their way (booting, idle, or being provisioned) for the same pool.
+            by_pool: dict[str, list[WaitingJob]] = {}
+            for job in sorted(waiting, key=lambda j: j.waiting_since):
+                if now - job.waiting_since >= self.webhook_grace_s:
+                    by_pool.setdefault(job.request.pool, []).append(job)
+            for pool_name, jobs in by_pool.items():
+                # GitLab requests carry no pool (tags decide at provision time): count the whole forge.
+                spare = coming.get(pool_name, 0) if pool_name else sum(coming.values())
+                for job in jobs[spare:]:
+                    await self._enqueue_missed(forge, job, report, dry_run)
+
+    async def _runners_coming(
+        self, forge: str, views: Mapping[str, RunnerView], now: float
+    ) -> dict[str, int]:
+        coming: dict[str, int] = {}
+        for view in views.values():
+            if view.forge != forge or view.vm is None or view.registration is None or view.registration.busy:
+                continue
+            if view.vm.power_state in EXITED or view.vm.provisioning_state == "Failed":
+                continue
+            coming[view.pool.name] = coming.get(view.pool.name, 0) + 1
+        for name in await self.state.active_leases(forge, now):
+            pool = naming.pool_of(name)
+            if pool is not None and name not in views:
+                coming[pool] = coming.get(pool, 0) + 1
+        return coming
+
+    async def _enqueue_missed(
+        self, forge: str, job: WaitingJob, report: ReconcileReport, dry_run: bool
+    ) -> None:
+        request = job.request
+        record = await self.state.job(forge, str(request.job_id))
+        if record is not None and record.data.get("state") not in REPROVISIONABLE:
+            return  # its own runner is still on its way (or the job was served)
+        report.jobs_enqueued.append(f"{forge}:{request.job_id}")
+        log.info("reconcile.missed_job", forge=forge, job_id=request.job_id, pool=request.pool or None)
+        if not dry_run:
+            body = request.model_copy(update={"delivery_id": "reconcile"}).to_json()
+            await self.queue.send(PROVISION_QUEUE, body)
