@@ -13,6 +13,9 @@ from runner_fleet.settings.pool import Pool
 class WaitingJob:
     request: ProvisionRequest  # what the webhook would have enqueued
     waiting_since: float  # epoch seconds the forge says the job has been waiting
+    # The pool the job would go to, when the request leaves it to the provision step (GitLab): used
+    # to count runners already coming for that pool.
+    pool_hint: str = ""
 
 
 class JobFeed(Protocol):

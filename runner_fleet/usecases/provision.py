@@ -64,6 +64,9 @@ class Provisioner:
         ctx: dict[str, object] = {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
         pool = await self._pool_for(request, ctx)
         if pool is None:
+            # An earlier attempt of this message (killed mid-way) may hold the job's lease: give it back,
+            # so the reconciler may clean up whatever that attempt left.
+            await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
             return ProvisionResult("not-needed" if not request.pool else "unknown-pool")
         ctx["pool"] = pool.name
         if self.preflight is not None:

@@ -111,3 +111,17 @@ def test_gitlab_matching_rules() -> None:
     assert match_gitlab_pool(["aks-prod", "deploy"], [GL, narrow]) is GL
     assert match_gitlab_pool(["AKS-PROD"], [GL]) is None
     assert match_gitlab_pool([], [GL]) is None
+
+
+async def test_a_retried_message_for_a_job_no_longer_pending_gives_its_lease_back(
+    parts: tuple[FakeCompute, FakeRegistry, FakeResolver],
+) -> None:
+    """A retried message for a job that left pending gives back the lease its dead first attempt held."""
+    _, _, resolver = parts
+    provisioner = _provisioner(parts)
+    await provisioner.state.claim_job(
+        "gitlab", "1977", runner_name="rf-gl-aks-x", pool="gl-aks", owner="m", lease_s=900
+    )
+    resolver.jobs[1977] = ("running", ("aks-prod",))
+    assert (await provisioner(REQUEST, message_id="m")).outcome == "not-needed"
+    assert await provisioner.state.active_leases("gitlab", 0.0) == set()

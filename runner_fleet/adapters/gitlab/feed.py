@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from runner_fleet.adapters.gitlab.client import GitLabClient
+from runner_fleet.matching import match_gitlab_pool
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.feeds import WaitingJob
 from runner_fleet.settings.pool import Pool
@@ -32,6 +33,7 @@ class GitLabFeed:
     def _waiting(self, pools: list[Pool]) -> list[WaitingJob]:
         gl = self._client.api()
         projects: dict[int, str] = {}
+        covering: dict[int, list[Pool]] = {}
         for pool in pools:
             scope = pool.gitlab
             if scope is None:
@@ -39,10 +41,12 @@ class GitLabFeed:
             if scope.project_id is not None:
                 project = gl.projects.get(scope.project_id)
                 projects[int(project.id)] = str(project.path_with_namespace)
+                covering.setdefault(int(project.id), []).append(pool)
             elif scope.group_id is not None:
                 group = gl.groups.get(scope.group_id, lazy=True)
                 for listed in group.projects.list(include_subgroups=True, iterator=True, per_page=100):
                     projects[int(listed.id)] = str(listed.path_with_namespace)
+                    covering.setdefault(int(listed.id), []).append(pool)
                     if len(projects) >= MAX_PROJECTS:
                         break
         waiting: list[WaitingJob] = []
@@ -60,7 +64,12 @@ class GitLabFeed:
                     repository=path,
                     delivery_id="reconcile",
                 )
-                waiting.append(WaitingJob(request, _epoch(job.attributes.get("created_at"))))
+                pool = match_gitlab_pool(job.attributes.get("tag_list") or (), covering.get(project_id, []))
+                if pool is None:
+                    continue  # no pool serves its tags: left alone, as a Job Hook would leave it
+                waiting.append(
+                    WaitingJob(request, _epoch(job.attributes.get("created_at")), pool_hint=pool.name)
+                )
         return waiting
 
     async def redeliver_failed(self, since_s: float) -> int:

@@ -272,10 +272,9 @@ class Reconciler:
             by_pool: dict[str, list[WaitingJob]] = {}
             for job in sorted(waiting, key=lambda j: j.waiting_since):
                 if now - job.waiting_since >= self.webhook_grace_s:
-                    by_pool.setdefault(job.request.pool, []).append(job)
+                    by_pool.setdefault(job.request.pool or job.pool_hint, []).append(job)
             for pool_name, jobs in by_pool.items():
-                # GitLab requests carry no pool (tags decide at provision time): count the whole forge.
-                spare = coming.get(pool_name, 0) if pool_name else sum(coming.values())
+                spare = coming.get(pool_name, 0)
                 for job in jobs[spare:]:
                     await self._enqueue_missed(forge, job, report, dry_run)
 
