@@ -64,11 +64,13 @@ class GitLabFeed:
                     repository=path,
                     delivery_id="reconcile",
                 )
-                pool = match_gitlab_pool(job.attributes.get("tag_list") or (), covering.get(project_id, []))
-                if pool is None:
+                serving = match_gitlab_pool(
+                    job.attributes.get("tag_list") or (), covering.get(project_id, [])
+                )
+                if serving is None:
                     continue  # no pool serves its tags: left alone, as a Job Hook would leave it
                 waiting.append(
-                    WaitingJob(request, _epoch(job.attributes.get("created_at")), pool_hint=pool.name)
+                    WaitingJob(request, _epoch(job.attributes.get("created_at")), pool_hint=serving.name)
                 )
         return waiting
 
