@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("terms", nargs="+", help="job ids (forge:id or id) and runner names")
     args = parser.parse_args(argv)
     with args.log.open(encoding="utf-8") as lines:
-        for event in matching(lines, args.terms):
-            print(render(event))
+        try:
+            for event in matching(lines, args.terms):
+                print(render(event))
+        except BrokenPipeError:
+            # Piped into `head`: the reader has seen enough. Point stdout at /dev/null so the
+            # interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
