@@ -45,6 +45,7 @@ class ReconcileCadence:
     clock_ahead_s: float = 40.0
     webhook_grace_s: float = 15.0  # real seconds a waiting job is left to the webhook path
     confirm_after_s: float = 0.0  # real seconds between marking a suspect and acting on it (one round)
+    reenqueue_after_s: float = 60.0  # real seconds before a recovered job's copy is sent again
 
     def apply(self, reconciler: Reconciler) -> Reconciler:
         ahead = self.clock_ahead_s
@@ -53,6 +54,7 @@ class ReconcileCadence:
             now=lambda: time.time() + ahead,
             confirm_after_s=self.confirm_after_s + ahead,
             webhook_grace_s=self.webhook_grace_s + ahead,
+            reenqueue_after_s=self.reenqueue_after_s,
         )
 
     def describe(self, boot_timeout_s: float) -> dict[str, float]:
@@ -62,6 +64,7 @@ class ReconcileCadence:
             "effective_boot_timeout_s": max(0.0, boot_timeout_s - self.clock_ahead_s),
             "webhook_grace_s": self.webhook_grace_s,
             "confirm_after_s": self.confirm_after_s,
+            "reenqueue_after_s": self.reenqueue_after_s,
         }
 
 

@@ -31,6 +31,7 @@ from runner_fleet.usecases.release import Releaser
 log = get_logger("runtime")
 
 DELIVERY_RETENTION = timedelta(days=3)  # GitHub keeps deliveries for redelivery this long
+RECOVERY_RETENTION = timedelta(days=1)  # far longer than any job waits for a runner
 
 
 @dataclass
@@ -144,7 +145,15 @@ class Runtime:
             forge: await self.state.purge_deliveries(forge, DELIVERY_RETENTION)
             for forge in ("github", "gitlab")
         }
-        log.info("housekeeping.done", deliveries_removed=sum(removed.values()))
+        recoveries = {
+            forge: await self.state.purge_recoveries(forge, RECOVERY_RETENTION)
+            for forge in ("github", "gitlab")
+        }
+        log.info(
+            "housekeeping.done",
+            deliveries_removed=sum(removed.values()),
+            recoveries_removed=sum(recoveries.values()),
+        )
         return removed
 
     async def aclose(self) -> None:

@@ -10,6 +10,8 @@ from runner_fleet.settings.pool import Pool
 
 TAG_MANAGED_BY = "managed-by"
 MANAGED_BY = "runner-fleet"
+# A runner VM powers itself off when its job is done (or its start script failed).
+EXITED = frozenset({"stopped", "stopping", "deallocated", "deallocating"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,19 @@ class VmInfo:
     @property
     def forge(self) -> str | None:
         return self.tags.get("forge")
+
+    @property
+    def exited(self) -> bool:
+        return self.power_state in EXITED
+
+    @property
+    def going_away(self) -> bool:
+        """It will never run a job again: being deleted, failed, or its runner powered it off."""
+        return self.provisioning_state in {"Deleting", "Failed"} or self.exited
+
+    @property
+    def state_text(self) -> str:
+        return self.provisioning_state + (f"/{self.power_state}" if self.power_state else "")
 
 
 class VmCreateRejected(Exception):

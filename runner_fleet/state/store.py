@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -35,7 +36,8 @@ class JobClaim:
 
 
 class FleetState:
-    def __init__(self, table: StateTable) -> None:
+    def __init__(self, table: StateTable, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._table = table
 
     @property
@@ -47,7 +49,7 @@ class FleetState:
         """True the first time a delivery is seen; False for a duplicate or redelivery."""
         try:
             await self._table.insert(
-                f"delivery-{forge}", encode_key(delivery_id), {"received_at": time.time()}
+                f"delivery-{forge}", encode_key(delivery_id), {"received_at": self._clock()}
             )
         except AlreadyExists:
             return False
@@ -58,9 +60,12 @@ class FleetState:
         await self._table.delete(f"delivery-{forge}", encode_key(delivery_id))
 
     async def purge_deliveries(self, forge: str, older_than: timedelta) -> int:
+        return await self._purge(f"delivery-{forge}", older_than)
+
+    async def _purge(self, partition: str, older_than: timedelta) -> int:
         cutoff = datetime.now(UTC) - older_than
         removed = 0
-        for record in await self._table.query(f"delivery-{forge}"):
+        for record in await self._table.query(partition):
             if record.updated_at < cutoff and await self._table.delete(record.partition, record.key):
                 removed += 1
         return removed
@@ -75,7 +80,7 @@ class FleetState:
         re-take its own lease, so a retried message continues where the failed attempt stopped.
         """
         partition, key = f"job-{forge}", encode_key(job_key)
-        now = time.time()
+        now = self._clock()
         data: Data = {
             "state": "provisioning",
             "runner_name": runner_name,
@@ -118,7 +123,8 @@ class FleetState:
     async def mark_job(self, forge: str, job_key: str, state: JobState, **extra: str | float | int) -> None:
         partition, key = f"job-{forge}", encode_key(job_key)
         existing = await self._table.get(partition, key)
-        data: Data = {**(existing.data if existing else {}), **extra, "state": state, "updated": time.time()}
+        data: Data = {**(existing.data if existing else {}), **extra, "state": state}
+        data["updated"] = self._clock()
         await self._table.upsert(partition, key, data)
 
     async def settle_job(self, forge: str, job_key: str) -> None:
@@ -130,6 +136,21 @@ class FleetState:
         record = await self.job(forge, job_key)
         if record is not None and record.data.get("state") in {"provisioning", "provisioned", "released"}:
             await self.mark_job(forge, job_key, "reaped")
+        # Whatever recovery was under way served the runner now gone: the next round may start another.
+        await self._table.delete(f"recovery-{forge}", encode_key(job_key))
+
+    # -- recovery of missed jobs ----------------------------------------------------------------
+    async def note_recovery(self, forge: str, job_key: str, at: float) -> None:
+        """The reconciler enqueued a provision for this job (its copy may wait in the queue a while)."""
+        await self._table.upsert(f"recovery-{forge}", encode_key(job_key), {"at": at})
+
+    async def recovery_started(self, forge: str, job_key: str) -> float | None:
+        """When the reconciler last enqueued a provision for this job, if it did since the job reopened."""
+        record = await self._table.get(f"recovery-{forge}", encode_key(job_key))
+        return float(record.data.get("at") or 0) if record is not None else None
+
+    async def purge_recoveries(self, forge: str, older_than: timedelta) -> int:
+        return await self._purge(f"recovery-{forge}", older_than)
 
     async def job(self, forge: str, job_key: str) -> Record | None:
         return await self._table.get(f"job-{forge}", encode_key(job_key))
@@ -143,7 +164,7 @@ class FleetState:
         await self._table.upsert(
             f"binding-{forge}",
             encode_key(str(runner_id)),
-            {"job_id": job_id, "runner_name": runner_name, "bound_at": time.time()},
+            {"job_id": job_id, "runner_name": runner_name, "bound_at": self._clock()},
         )
 
     async def binding(self, forge: str, runner_id: int) -> Record | None:
@@ -156,7 +177,7 @@ class FleetState:
 
     async def mark_suspect(self, runner_name: str, *, action: str, reason: str) -> None:
         await self._table.upsert(
-            "suspect", encode_key(runner_name), {"action": action, "reason": reason, "since": time.time()}
+            "suspect", encode_key(runner_name), {"action": action, "reason": reason, "since": self._clock()}
         )
 
     async def clear_suspect(self, runner_name: str) -> None:
@@ -198,7 +219,7 @@ class FleetState:
                 continue
             try:
                 await self._table.insert(
-                    partition, f"{slot:04d}", {"runner_name": runner_name, "at": time.time()}
+                    partition, f"{slot:04d}", {"runner_name": runner_name, "at": self._clock()}
                 )
             except AlreadyExists:
                 continue  # another worker took it a moment ago

@@ -60,9 +60,7 @@ async def list_runners(
         vm = vms.get(name)
         pool = (vm.pool if vm else None) or naming.pool_of(name) or "?"
         forge = (vm.forge if vm else None) or registrations.get(name, ("?", ""))[0]
-        vm_state = "absent"
-        if vm is not None:
-            vm_state = vm.provisioning_state + (f"/{vm.power_state}" if vm.power_state else "")
+        vm_state = vm.state_text if vm is not None else "absent"
         created = vm.tags.get("created-at") if vm else None
         age = None
         if created:

@@ -29,6 +29,8 @@ log = get_logger("provision")
 PREFLIGHT_RETRY_S = 120.0
 # How long a job waits for a free runner slot before it is tried again.
 CAPACITY_RETRY_S = 20.0
+# How long a job waits for its previous VM (deleting, failed or powered off) to be gone.
+VM_GOING_AWAY_RETRY_S = 15.0
 # Longer than one attempt can take (a VM create is minutes at worst), shorter than the queue's retry delay.
 LEASE_S = 15 * 60
 
@@ -92,6 +94,13 @@ class Provisioner:
 
         log.info("runner.provisioning", **ctx)
         existing = await self.compute.get_vm(pool, name)
+        if existing is not None and existing.going_away:
+            # The runner made for this job ran another one and is being deleted (or its VM failed):
+            # it will not serve this job. Wait until the name is free, holding no lease meanwhile, so
+            # the reconciler may clean up a failed VM.
+            await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
+            log.info("provision.vm_going_away", **ctx, vm_state=existing.state_text)
+            raise ProvisionRetryLater(VM_GOING_AWAY_RETRY_S, reason="the job's previous VM is going away")
         if existing is not None:
             await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
             log.info("provision.vm_exists", **ctx, provisioning_state=existing.provisioning_state)

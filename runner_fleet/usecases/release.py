@@ -51,13 +51,15 @@ class Releaser:
             return ReleaseResult(False, False, "not-ours")
         vm_deleted = False
         if vm is not None:
+            vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
+            log.info("vm.deleted", **ctx, existed=vm_deleted)
             created_for = vm.tags.get("job")
             if created_for and created_for != str(request.job_id):
                 # Runners are interchangeable: this one ran another job, so the job it was made for may
-                # still be waiting. Its runner is going away; let the job scan give it a new one.
+                # still be waiting. Reopened only once its VM is gone, so a provision for it cannot
+                # mistake the dying VM for its runner (and if we die in between, the reconciler sees a
+                # provisioned job without a runner and reopens it).
                 await self.state.reopen_job(request.forge, created_for)
-            vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
-            log.info("vm.deleted", **ctx, existed=vm_deleted)
         await self.state.free_slot(pool.name, request.runner_name)
 
         registry = self.registries[request.forge]

@@ -123,6 +123,30 @@ async def test_retry_after_crash_after_vm_is_a_no_op(
     assert registry.registrations == registrations
 
 
+@pytest.mark.parametrize(
+    ("provisioning_state", "power_state"),
+    [("Deleting", "running"), ("Succeeded", "stopped"), ("Succeeded", "deallocated"), ("Failed", "running")],
+)
+async def test_a_vm_going_away_is_not_counted_as_the_jobs_runner(
+    provision: Provisioner,
+    compute: FakeCompute,
+    state: FleetState,
+    provisioning_state: str,
+    power_state: str,
+) -> None:
+    """A job whose VM ran another job and is deleting, powered off or failed waits, then gets a new VM."""
+    await provision(REQUEST, message_id="m1")
+    await state.reopen_job("github", "42")  # its runner ran another job; a release is deleting it
+    compute.provisioning[NAME], compute.power[NAME] = provisioning_state, power_state
+    with pytest.raises(ProvisionRetryLater):
+        await provision(REQUEST, message_id="m2")
+    record = await state.job("github", "42")
+    assert record is None or record.data["state"] == "reaped"  # no lease held, not marked served
+    del compute.vms[NAME], compute.provisioning[NAME], compute.power[NAME]
+    assert (await provision(REQUEST, message_id="m2")).outcome == "created"
+    assert compute.created == [NAME, NAME]
+
+
 async def test_failed_vm_create_removes_the_registration(
     provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
 ) -> None:

@@ -50,9 +50,12 @@ class World:
     clock: Clock = field(default_factory=Clock)
     compute: FakeCompute = field(default_factory=FakeCompute)
     registry: FakeRegistry = field(default_factory=FakeRegistry)
-    state: FleetState = field(default_factory=lambda: FleetState(MemoryStateTable()))
     queue: MemoryWorkQueue = field(default_factory=MemoryWorkQueue)
     feed: FakeFeed = field(default_factory=FakeFeed)
+    state: FleetState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state = FleetState(MemoryStateTable(), clock=self.clock)
 
     def reconciler(self) -> Reconciler:
         return Reconciler(
@@ -223,3 +226,62 @@ async def test_a_waiting_job_is_not_reprovisioned_while_an_idle_runner_of_its_po
     del world.compute.vms[idle]
     world.registry.runners.clear()
     assert (await world.reconciler()()).jobs_enqueued == ["github:2"]
+
+
+def _waiting(world: World, job_id: int, waited_s: float = 300) -> WaitingJob:
+    request = ProvisionRequest(forge="github", pool=POOL.name, job_id=job_id, org="example-org")
+    return WaitingJob(request, world.clock.t - waited_s)
+
+
+async def test_a_provisioned_job_whose_runner_vanished_is_reopened_and_enqueued(world: World) -> None:
+    """A job recorded as provisioned whose VM and registration are gone, still waiting, gets a new runner."""
+    name = await world.provision(8)
+    del world.compute.vms[name]  # deleted by a release of the other job its runner ran
+    world.registry.runners.clear()
+    world.feed.waiting = [_waiting(world, 8)]
+    report = await world.reconciler()()
+    assert report.jobs_enqueued == ["github:8"]
+    record = await world.state.job("github", "8")
+    assert record is not None and record.data["state"] == "reaped"
+    assert await world.provision(8) == name and name in world.compute.vms
+
+
+async def test_a_provisioned_job_whose_runner_still_exists_is_left_alone(world: World) -> None:
+    """A provisioned job with its VM still there (booting, or about to take the job) is not enqueued."""
+    await world.provision(9)
+    world.feed.waiting = [_waiting(world, 9)]
+    assert (await world.reconciler()()).jobs_enqueued == []
+
+
+async def test_a_job_whose_lease_expired_is_enqueued_but_a_live_lease_is_respected(world: World) -> None:
+    """A provision lease left by a dead worker or a poisoned message no longer blocks recovery."""
+    name = naming.runner_name(POOL.name, "github", "10")
+    await world.state.claim_job("github", "10", runner_name=name, pool=POOL.name, owner="dead", lease_s=900)
+    world.feed.waiting = [_waiting(world, 10)]
+    assert (await world.reconciler()()).jobs_enqueued == []
+    world.clock.t += 901
+    assert (await world.reconciler()()).jobs_enqueued == ["github:10"]
+
+
+async def test_a_recovered_job_is_not_enqueued_again_while_its_copy_waits(world: World) -> None:
+    """One copy per missed job: later rounds enqueue none until the wait runs out or its runner is reaped."""
+    world.feed.waiting = [_waiting(world, 11)]
+    reconciler = world.reconciler()
+    assert (await reconciler()).jobs_enqueued == ["github:11"]
+    world.clock.t += 60
+    assert (await reconciler()).jobs_enqueued == []
+    world.clock.t += reconciler.reenqueue_after_s
+    assert (await reconciler()).jobs_enqueued == ["github:11"]
+    assert len(await world.queue.receive(PROVISION_QUEUE, max_messages=10, visibility_timeout_s=30)) == 2
+
+
+async def test_a_reaped_runner_lets_its_job_be_recovered_at_once(world: World) -> None:
+    """Reopening a job (its runner reaped) forgets the earlier recovery, so the next round enqueues it."""
+    world.feed.waiting = [_waiting(world, 12)]
+    assert (await world.reconciler()()).jobs_enqueued == ["github:12"]
+    await world.provision(12)
+    await world.state.reopen_job("github", "12")
+    del world.compute.vms[naming.runner_name(POOL.name, "github", "12")]
+    world.registry.runners.clear()
+    world.clock.t += 60
+    assert (await world.reconciler()()).jobs_enqueued == ["github:12"]

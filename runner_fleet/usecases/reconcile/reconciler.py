@@ -16,7 +16,7 @@ from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, Run
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import REPROVISIONABLE, FleetState
-from runner_fleet.usecases.reconcile.rules import EXITED, RunnerView, Verdict, decide, keep_warm
+from runner_fleet.usecases.reconcile.rules import RunnerView, Verdict, decide, keep_warm
 
 log = get_logger("reconcile")
 
@@ -29,6 +29,9 @@ WEBHOOK_GRACE_S = 30.0
 # Failed deliveries younger than this are redelivered (GitHub keeps three days; one hour is plenty
 # for a timer that runs every minute, and bounds the work after an outage).
 REDELIVERY_WINDOW_S = 3600.0
+# A job the reconciler enqueued is not enqueued again for this long unless its runner is reaped
+# first: its copy may wait behind a backlog or at capacity, and one copy per round would pile up.
+REENQUEUE_AFTER_S = 600.0
 
 
 @dataclass
@@ -75,12 +78,18 @@ class Reconciler:
     feeds: Mapping[str, JobFeed] = field(default_factory=dict)
     confirm_after_s: float = CONFIRM_AFTER_S
     webhook_grace_s: float = WEBHOOK_GRACE_S
+    reenqueue_after_s: float = REENQUEUE_AFTER_S
     now: Callable[[], float] = time.time
 
     async def __call__(self, *, dry_run: bool = False) -> ReconcileReport:
         report = ReconcileReport(dry_run=dry_run)
         now = self.now()
-        views = await self._track_idle(await self._observe(now), now, dry_run)
+        # Provisions in flight, read once per round: each forge's job records are one table query.
+        leases: dict[str, set[str]] = {
+            forge: await self.state.active_leases(forge, now)
+            for forge in {p.forge for p in self.pools.values()}
+        }
+        views = await self._track_idle(await self._observe(set().union(*leases.values())), now, dry_run)
         report.runners_seen = len(views)
         verdicts = keep_warm([v for v in (decide(view, now) for view in views.values()) if v], views)
         suspects = {record.key: record for record in await self.state.suspects()}
@@ -97,17 +106,17 @@ class Reconciler:
             if not dry_run:
                 await self.state.clear_suspect(key)
         if not dry_run:
-            await self._free_leaked_slots(views, now)
+            await self._free_leaked_slots(views, leases, now)
         # Runners judged wrong this round (reaped now, or suspects) are not coming for any job.
         healthy = {name: view for name, view in views.items() if name not in {v.name for v in verdicts}}
-        await self._recover_jobs(now, healthy, report, dry_run)
+        await self._recover_jobs(now, healthy, set(views), leases, report)
         log.info(
             "reconcile.done", **{k: len(v) if isinstance(v, list) else v for k, v in report.as_dict().items()}
         )
         return report
 
     # -- observe --------------------------------------------------------------------------------
-    async def _observe(self, now: float) -> dict[str, RunnerView]:
+    async def _observe(self, leases: set[str]) -> dict[str, RunnerView]:
         pools = list(self.pools.values())
         vms = {
             vm.name: vm
@@ -125,9 +134,6 @@ class Reconciler:
             for runner in await self.registries[pool.forge].list_runners(scope):
                 if naming.pool_of(runner.name) in self.pools:
                     registrations[runner.name] = runner
-        leases: set[str] = set()
-        for forge in {pool.forge for pool in pools}:
-            leases |= await self.state.active_leases(forge, now)
         idle = await self.state.idle_since()
         views: dict[str, RunnerView] = {}
         for name in set(vms) | set(registrations):
@@ -240,20 +246,27 @@ class Reconciler:
         )
         return f"{verdict.action}d" if verdict.action == "retire" else "deleted"
 
-    async def _free_leaked_slots(self, views: Mapping[str, RunnerView], now: float) -> None:
+    async def _free_leaked_slots(
+        self, views: Mapping[str, RunnerView], leases: Mapping[str, set[str]], now: float
+    ) -> None:
         """Slots whose runner has neither VM nor registration nor a provision in flight (a crashed step)."""
         for pool in self.pools.values():
-            leases = await self.state.active_leases(pool.forge, now)
             for name, taken_at in (await self.state.slots(pool.name)).items():
-                if name in views or name in leases or now - taken_at < SLOT_GRACE_S:
+                if name in views or name in leases[pool.forge] or now - taken_at < SLOT_GRACE_S:
                     continue
                 await self.state.free_slot(pool.name, name)
                 log.info("reconcile.slot_freed", pool=pool.name, runner=name)
 
     # -- missed webhooks ------------------------------------------------------------------------
     async def _recover_jobs(
-        self, now: float, views: Mapping[str, RunnerView], report: ReconcileReport, dry_run: bool
+        self,
+        now: float,
+        views: Mapping[str, RunnerView],
+        observed: set[str],
+        leases: Mapping[str, set[str]],
+        report: ReconcileReport,
     ) -> None:
+        dry_run = report.dry_run
         for forge, feed in self.feeds.items():
             pools = [pool for pool in self.pools.values() if pool.forge == forge]
             if not pools:
@@ -266,7 +279,7 @@ class Reconciler:
                 log.exception("reconcile.feed_failed", forge=forge)
                 report.errors.append(f"{forge} feed: {type(exc).__name__}")
                 continue
-            coming = await self._runners_coming(forge, views, now)
+            coming = self._runners_coming(forge, views, leases[forge])
             # Runners are interchangeable: a waiting job needs a new runner only if more jobs wait than
             # runners are on their way (booting, idle, or being provisioned) for the same pool.
             by_pool: dict[str, list[WaitingJob]] = {}
@@ -276,33 +289,58 @@ class Reconciler:
             for pool_name, jobs in by_pool.items():
                 spare = coming.get(pool_name, 0)
                 for job in jobs[spare:]:
-                    await self._enqueue_missed(forge, job, report, dry_run)
+                    await self._enqueue_missed(forge, job, observed, now=now, report=report)
 
-    async def _runners_coming(
-        self, forge: str, views: Mapping[str, RunnerView], now: float
-    ) -> dict[str, int]:
+    @staticmethod
+    def _runners_coming(forge: str, views: Mapping[str, RunnerView], leases: set[str]) -> dict[str, int]:
         coming: dict[str, int] = {}
         for view in views.values():
             if view.forge != forge or view.vm is None or view.registration is None or view.registration.busy:
                 continue
-            if view.vm.power_state in EXITED or view.vm.provisioning_state == "Failed":
+            if view.vm.going_away:
                 continue
             coming[view.pool.name] = coming.get(view.pool.name, 0) + 1
-        for name in await self.state.active_leases(forge, now):
+        for name in leases:
             pool = naming.pool_of(name)
             if pool is not None and name not in views:
                 coming[pool] = coming.get(pool, 0) + 1
         return coming
 
     async def _enqueue_missed(
-        self, forge: str, job: WaitingJob, report: ReconcileReport, dry_run: bool
+        self, forge: str, job: WaitingJob, observed: set[str], *, now: float, report: ReconcileReport
     ) -> None:
-        request = job.request
-        record = await self.state.job(forge, str(request.job_id))
-        if record is not None and record.data.get("state") not in REPROVISIONABLE:
-            return  # its own runner is still on its way (or the job was served)
+        request, key, dry_run = job.request, str(job.request.job_id), report.dry_run
+        if not await self._needs_runner(forge, key, observed, now=now, dry_run=dry_run):
+            return
+        started = await self.state.recovery_started(forge, key)
+        if started is not None and now - started < self.reenqueue_after_s:
+            return  # the copy enqueued then is still on its way (behind a backlog, or at capacity)
         report.jobs_enqueued.append(f"{forge}:{request.job_id}")
         log.info("reconcile.missed_job", forge=forge, job_id=request.job_id, pool=request.pool or None)
         if not dry_run:
             body = request.model_copy(update={"delivery_id": "reconcile"}).to_json()
             await self.queue.send(PROVISION_QUEUE, body)
+            await self.state.note_recovery(forge, key, now)
+
+    async def _needs_runner(
+        self, forge: str, key: str, observed: set[str], *, now: float, dry_run: bool
+    ) -> bool:
+        """Whether nothing of ours is on its way to this waiting job."""
+        record = await self.state.job(forge, key)
+        if record is None:
+            return True  # its webhook never reached us
+        state, runner = record.data.get("state"), str(record.data.get("runner_name") or "")
+        if state in REPROVISIONABLE:
+            return True
+        if state == "provisioning":
+            # A lease that ran out belongs to a worker that died or a message that was poisoned;
+            # a new provision may take the job over.
+            return float(record.data.get("lease_until") or 0) <= now
+        if state == "provisioned" and runner not in observed:
+            # Its runner vanished without running it (deleted between a release and this job's reopening,
+            # or by hand): reopen it, or no provision would ever make it another.
+            log.warning("reconcile.runner_lost", forge=forge, job_id=key, runner=runner)
+            if not dry_run:
+                await self.state.reopen_job(forge, key)
+            return True
+        return False  # its own runner is still on its way, or the job was served

@@ -10,8 +10,6 @@ from runner_fleet.ports.forge import RunnerInfo
 from runner_fleet.settings.pool import Pool
 
 Action = Literal["delete", "retire"]
-# Power states in which the runner process is gone: our cloud-init powers the VM off when it exits.
-EXITED = frozenset({"stopped", "stopping", "deallocated", "deallocating"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def decide(view: RunnerView, now: float) -> Verdict | None:
         return None
     if vm.provisioning_state == "Failed":
         return Verdict(view.name, "delete", "VM failed to provision")
-    if vm.power_state in EXITED:
+    if vm.exited:
         return Verdict(view.name, "delete", "runner exited and its VM powered off")
     if registration is None:
         # GitHub removes a JIT runner after its one job; a GitLab runner we made was deleted by someone.
