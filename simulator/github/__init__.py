@@ -1,9 +1,10 @@
 """A GitHub simulator (App auth, JIT runners, Actions scheduling, App webhooks) for PyGithub clients."""
 
-from simulator.github.config import Account, GitHubSimConfig, Repository, WebhookFaults
+from simulator.github.config import Account, GitHubSimConfig, Repository
 from simulator.github.errors import ApiError
 from simulator.github.jitconfig import JitConfig, decode_jit_config, encode_jit_config
 from simulator.github.simulator import GitHubSimulator
+from simulator.webhooks import WebhookFaults
 
 __all__ = [
     "Account",

@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.github.config import WebhookFaults
 from simulator.github.core import GitHubCore
 from simulator.github.errors import ApiError
 from simulator.github.wire import int_param, json_response, read_json_object
+from simulator.webhooks import WebhookFaults
 
 
 def _required_string(body: dict[str, Any], key: str) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from simulator.webhooks import WebhookFaults
+
 AccountType = Literal["Organization", "User"]
 
 DEFAULT_RUNNER_GROUP_ID = 1
@@ -30,27 +32,6 @@ class Repository:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
-
-
-@dataclass(frozen=True)
-class WebhookFaults:
-    """Misbehaviour of the delivery pipeline, for soak tests of the receiving side."""
-
-    drop_probability: float = 0.0
-    duplicate_probability: float = 0.0
-    reorder_probability: float = 0.0
-    # Simulated seconds added to every delivery's latency.
-    extra_latency_s: float = 0.0
-    # A held (reordered) delivery goes out after the hook's next delivery, or after this long.
-    reorder_max_hold_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        for name in ("drop_probability", "duplicate_probability", "reorder_probability"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value}")
-        if self.extra_latency_s < 0 or self.reorder_max_hold_s < 0:
-            raise ValueError("latencies must not be negative")
 
 
 def _default_accounts() -> tuple[Account, ...]:

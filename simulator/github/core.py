@@ -13,12 +13,13 @@ from typing import Any
 from simulator.clock import SimClock
 from simulator.github.actions import ActionsService
 from simulator.github.auth import AppJwtVerifier, TokenIssuer
-from simulator.github.config import GitHubSimConfig, WebhookFaults
+from simulator.github.config import GitHubSimConfig
 from simulator.github.context import SimContext
 from simulator.github.directory import Directory
 from simulator.github.model import Job, Stats
 from simulator.github.representations import ping_payload, workflow_job_payload
 from simulator.github.webhooks import WebhookSender
+from simulator.webhooks import WebhookFaults
 
 STAT_NAMES = (
     "installation_tokens_issued",

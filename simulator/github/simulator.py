@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from simulator.clock import SimClock
 from simulator.github.app import build_app
 from simulator.github.auth import generate_private_key_pem
-from simulator.github.config import GitHubSimConfig, WebhookFaults
+from simulator.github.config import GitHubSimConfig
 from simulator.github.core import GitHubCore
 from simulator.server import BackgroundLoop
+from simulator.webhooks import WebhookFaults
 
 T = TypeVar("T")
 

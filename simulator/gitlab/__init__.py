@@ -8,11 +8,11 @@ from simulator.gitlab.config import (
     Group,
     Project,
     User,
-    WebhookFaults,
 )
 from simulator.gitlab.errors import ApiError
 from simulator.gitlab.simulator import GitLabSimulator
 from simulator.gitlab.webhooks import standard_webhooks_signature
+from simulator.webhooks import WebhookFaults
 
 __all__ = [
     "DEFAULT_TOKEN",

@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.gitlab.config import WebhookFaults
 from simulator.gitlab.core import GitLabCore, ScopeSpec
 from simulator.gitlab.errors import ApiError
 from simulator.gitlab.wire import int_param, json_response, read_params
+from simulator.webhooks import WebhookFaults
 
 
 def _invalid(message: str) -> ApiError:

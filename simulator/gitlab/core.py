@@ -13,13 +13,14 @@ from typing import Any
 from simulator.clock import SimClock
 from simulator.gitlab.auth import Authenticator
 from simulator.gitlab.ci import CiService
-from simulator.gitlab.config import GitLabSimConfig, Project, WebhookFaults
+from simulator.gitlab.config import GitLabSimConfig, Project
 from simulator.gitlab.directory import Directory
 from simulator.gitlab.errors import ApiError
 from simulator.gitlab.model import Job, Stats
 from simulator.gitlab.payloads import job_hook_payload
 from simulator.gitlab.representations import Representer
 from simulator.gitlab.webhooks import Hook, HookScope, WebhookSender
+from simulator.webhooks import WebhookFaults
 
 STAT_NAMES = (
     "runners_created",

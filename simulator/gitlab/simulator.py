@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 from simulator.clock import SimClock
 from simulator.gitlab.app import build_app
-from simulator.gitlab.config import GitLabSimConfig, WebhookFaults
+from simulator.gitlab.config import GitLabSimConfig
 from simulator.gitlab.core import GitLabCore, ScopeSpec
 from simulator.server import BackgroundLoop
+from simulator.webhooks import WebhookFaults
 
 T = TypeVar("T")
 

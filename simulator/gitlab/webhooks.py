@@ -1,40 +1,33 @@
 """Delivery of Job Hooks: authenticated (and optionally signed) POSTs, a record of every attempt,
 injected faults, and GitLab's automatic disabling of hooks that keep failing.
 
-Deliveries about one job go out one after another in a lane of their own, so they arrive in
-order unless a fault reorders them; different jobs do not wait for each other. Like GitLab,
-the sender does not retry a failed delivery by itself; `redeliver` is the "Resend request"
-button, and it keeps the event's Idempotency-Key.
+Lanes and injected faults: `simulator.webhooks`. Like GitLab, the sender does not retry a failed
+delivery by itself; `redeliver` is the "Resend request" button, and it keeps the event's
+Idempotency-Key.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import itertools
 import json
-import logging
 import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Coroutine, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiohttp
-
 from simulator.clock import SimClock
-from simulator.gitlab.config import GitLabSimConfig, WebhookFaults
+from simulator.gitlab.config import GitLabSimConfig
 from simulator.gitlab.errors import not_found
 from simulator.gitlab.model import Stats
-
-log = logging.getLogger(__name__)
+from simulator.webhooks import WebhookPipeline
 
 JOB_HOOK = "Job Hook"
-STORED_RESPONSE_CHARS = 2048
 REDACTED = "[REDACTED]"
 STANDARD_WEBHOOKS_SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a credential
 
@@ -147,13 +140,6 @@ class Delivery:
         }
 
 
-@dataclass
-class _Held:
-    outgoing: Outgoing
-    lane: tuple[int, Hashable]
-    timer: asyncio.TimerHandle
-
-
 def standard_webhooks_signature(signing_token: str, message_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`; a `whsec_` secret is base64 key bytes."""
     if signing_token.startswith(STANDARD_WEBHOOKS_SECRET_PREFIX):
@@ -164,40 +150,19 @@ def standard_webhooks_signature(signing_token: str, message_id: str, timestamp: 
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-class WebhookSender:
+class WebhookSender(WebhookPipeline[Outgoing]):
     def __init__(self, *, clock: SimClock, config: GitLabSimConfig, stats: Stats, rng: random.Random) -> None:
-        self._clock = clock
+        super().__init__(clock=clock, faults=config.faults, stats=stats, rng=rng)
         self._config = config
-        self._faults = config.faults
-        self._stats = stats
-        self._rng = rng
         self.instance_url = ""
         self._hooks: dict[int, Hook] = {}
         self._hook_ids = itertools.count(5_000_001)
         self._delivery_ids = itertools.count(90_000_001)
         self._deliveries: deque[Delivery] = deque(maxlen=config.max_deliveries_kept)
-        self._lanes: dict[tuple[int, Hashable], deque[Outgoing]] = {}
-        self._held: dict[int, _Held] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
 
     async def open(self, instance_url: str) -> None:
         self.instance_url = instance_url
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self._config.webhook_timeout_s)
-        )
-
-    async def close(self) -> None:
-        for held in self._held.values():
-            held.timer.cancel()
-        self._held.clear()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._open_session(self._config.webhook_timeout_s)
 
     # -- hooks ----------------------------------------------------------------------------
 
@@ -239,13 +204,6 @@ class WebhookSender:
         hook.permanently_disabled = False
         return hook
 
-    def set_faults(self, faults: WebhookFaults) -> None:
-        self._faults = faults
-
-    @property
-    def faults(self) -> WebhookFaults:
-        return self._faults
-
     # -- sending --------------------------------------------------------------------------
 
     def publish(
@@ -274,31 +232,22 @@ class WebhookSender:
                 build_status=build_status,
                 fault=self._pick_fault(),
             )
-            lane = (hook.id, ordering_key)
-            held = self._held.pop(hook.id, None)
-            if held is None and self._rng.random() < self._faults.reorder_probability:
-                self._hold(outgoing, lane)
-                continue
-            self._enqueue(lane, outgoing)
-            if held is not None:
-                held.timer.cancel()
-                # Same lane as the delivery it was held for, so it goes out right after it.
-                self._enqueue(lane, held.outgoing)
+            self._route(outgoing, ordering_key)
 
     def redeliver(self, delivery_id: int) -> None:
         original = self.delivery(delivery_id)
         hook = self.hook(original.hook_id)
-        outgoing = Outgoing(
-            hook=hook,
-            body=original.body,
-            event_uuid=original.event_uuid,
-            idempotency_key=original.idempotency_key,
-            job_id=original.job_id,
-            build_status=original.build_status,
-            redelivery=True,
+        self._redeliver(
+            Outgoing(
+                hook=hook,
+                body=original.body,
+                event_uuid=original.event_uuid,
+                idempotency_key=original.idempotency_key,
+                job_id=original.job_id,
+                build_status=original.build_status,
+                redelivery=True,
+            )
         )
-        self._stats.incr("webhook_redeliveries")
-        self._spawn(self._attempt_after_latency(outgoing))
 
     def deliveries(self) -> list[Delivery]:
         return list(self._deliveries)
@@ -309,53 +258,15 @@ class WebhookSender:
             raise not_found("Delivery")
         return found
 
-    def _pick_fault(self) -> str | None:
-        if self._rng.random() < self._faults.drop_probability:
-            return "drop"
-        if self._rng.random() < self._faults.duplicate_probability:
-            return "duplicate"
-        return None
+    def _latency_s(self) -> float:
+        return self._config.webhook_latency_s
 
-    def _hold(self, outgoing: Outgoing, lane: tuple[int, Hashable]) -> None:
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(
-            self._clock.real(self._faults.reorder_max_hold_s), self._release_held, outgoing.hook.id
-        )
-        self._held[outgoing.hook.id] = _Held(outgoing, lane, timer)
-        self._stats.incr("webhooks_reordered")
-
-    def _release_held(self, hook_id: int) -> None:
-        held = self._held.pop(hook_id, None)
-        if held is not None:
-            self._enqueue(held.lane, held.outgoing)
-
-    def _enqueue(self, lane: tuple[int, Hashable], outgoing: Outgoing) -> None:
-        queue = self._lanes.get(lane)
-        if queue is None:
-            queue = self._lanes[lane] = deque()
-            self._spawn(self._drain(lane, queue))
-        queue.append(outgoing)
-
-    async def _drain(self, lane: tuple[int, Hashable], queue: deque[Outgoing]) -> None:
-        try:
-            while queue:
-                await self._clock.sleep(self._config.webhook_latency_s + self._faults.extra_latency_s)
-                outgoing = queue.popleft()
-                if not outgoing.hook.executable(self._clock.now()):
-                    # Disabled while this delivery waited its turn.
-                    self._stats.incr("webhooks_skipped_disabled")
-                    continue
-                await self._attempt(outgoing)
-                if outgoing.fault == "duplicate":
-                    self._stats.incr("webhooks_duplicated")
-                    await self._attempt(replace(outgoing, fault="duplicate-copy"))
-        finally:
-            if self._lanes.get(lane) is queue:
-                del self._lanes[lane]
-
-    async def _attempt_after_latency(self, outgoing: Outgoing) -> None:
-        await self._clock.sleep(self._config.webhook_latency_s)
-        await self._attempt(outgoing)
+    def _still_wanted(self, outgoing: Outgoing) -> bool:
+        if outgoing.hook.executable(self._clock.now()):
+            return True
+        # Disabled while this delivery waited its turn.
+        self._stats.incr("webhooks_skipped_disabled")
+        return False
 
     def _headers(self, outgoing: Outgoing) -> dict[str, str]:
         hook = outgoing.hook
@@ -383,40 +294,30 @@ class WebhookSender:
         headers = self._headers(outgoing)
         delivered_at = self._clock.now()
         started = time.monotonic()
-        status_code = 0
-        response_body = ""
-        error: str | None
-        if outgoing.fault == "drop":
-            status, error = "failed to connect to host", "dropped by fault injection"
-            self._stats.incr("webhooks_dropped")
-        else:
-            status, status_code, error, response_body = await self._post(
-                outgoing.hook.url, outgoing.body, headers
+        result = await self._post(outgoing, outgoing.hook.url, outgoing.body, headers)
+        if outgoing.fault != "drop":
+            self._account(outgoing.hook, result.status_code)
+        self._deliveries.append(
+            Delivery(
+                id=next(self._delivery_ids),
+                hook_id=outgoing.hook.id,
+                url=outgoing.hook.url,
+                event_uuid=outgoing.event_uuid,
+                idempotency_key=outgoing.idempotency_key,
+                job_id=outgoing.job_id,
+                build_status=outgoing.build_status,
+                redelivery=outgoing.redelivery,
+                fault=outgoing.fault,
+                delivered_at=delivered_at,
+                duration=round(time.monotonic() - started, 6),
+                status=result.status,
+                status_code=result.status_code,
+                error=result.error,
+                request_headers=headers,
+                body=outgoing.body,
+                response_body=result.body,
             )
-            self._account(outgoing.hook, status_code)
-        delivery = Delivery(
-            id=next(self._delivery_ids),
-            hook_id=outgoing.hook.id,
-            url=outgoing.hook.url,
-            event_uuid=outgoing.event_uuid,
-            idempotency_key=outgoing.idempotency_key,
-            job_id=outgoing.job_id,
-            build_status=outgoing.build_status,
-            redelivery=outgoing.redelivery,
-            fault=outgoing.fault,
-            delivered_at=delivered_at,
-            duration=round(time.monotonic() - started, 6),
-            status=status,
-            status_code=status_code,
-            error=error,
-            request_headers=headers,
-            body=outgoing.body,
-            response_body=response_body,
         )
-        self._deliveries.append(delivery)
-        self._stats.incr("webhook_attempts")
-        if not delivery.succeeded:
-            self._stats.incr("webhook_failures")
 
     def _account(self, hook: Hook, status_code: int) -> None:
         """Auto-disabling: 2xx clears the failure count; 5xx, timeouts and refused connections
@@ -442,33 +343,3 @@ class WebhookSender:
             )
             hook.disabled_until = self._clock.now() + self._clock.real(backoff)
             self._stats.incr("hooks_disabled")
-
-    async def _post(
-        self, url: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[str, int, str | None, str]:
-        if self._session is None:
-            return "failed to connect to host", 0, "sender is closed", ""
-        try:
-            async with self._session.post(url, data=body, headers=headers) as response:
-                text = (await response.read()).decode(errors="replace")[:STORED_RESPONSE_CHARS]
-                ok = 200 <= response.status < 300
-                return (
-                    ("OK" if ok else f"Invalid HTTP Response: {response.status}"),
-                    response.status,
-                    None,
-                    text,
-                )
-        except TimeoutError:
-            return "timed out", 0, "timed out", ""
-        except aiohttp.ClientError as exc:
-            return "failed to connect to host", 0, f"{type(exc).__name__}: {exc}", ""
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._reap)
-
-    def _reap(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("webhook delivery task failed", exc_info=task.exception())
