@@ -1,0 +1,63 @@
+"""The benchmark scripts' interface, run as a user runs them: `python bench/<name>.py ... --json`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str, tmp_path: Path) -> tuple[int, dict[str, object], str]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args, "--json", "--log-file", str(tmp_path / "log")],
+        capture_output=True,
+        text=True,
+        timeout=140,
+        check=False,
+        cwd=tmp_path,  # the script must find its package from anywhere
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, f"stdout must hold one JSON object and nothing else: {done.stdout!r}"
+    return done.returncode, json.loads(lines[0]), done.stderr
+
+
+def test_a_small_burst_prints_its_figures_as_one_json_object(tmp_path: Path) -> None:
+    """`burst.py --jobs N --json` prints the figures the issue names; progress goes to stderr."""
+    code, result, stderr = _run(
+        "burst.py", "--jobs", "10", "--time-scale", "40", "--settle-seconds", "20", tmp_path=tmp_path
+    )
+    expected = {
+        "accepted_all_s",
+        "throttle_min_s",
+        "webhook_p50_ms",
+        "webhook_p99_ms",
+        "lost",
+        "duplicate_vms",
+        "time_scale",
+    }
+    assert expected <= set(result)
+    assert result["jobs"] == 10 and result["time_scale"] == 40.0
+    assert (result["lost"], result["duplicate_vms"]) == (0, 0) and code == 0
+    assert "burst: 10 jobs" in stderr
+    assert (tmp_path / "log").stat().st_size > 0
+
+
+def test_soak_help_lists_its_fault_options(tmp_path: Path) -> None:
+    """`soak.py --help` names the run options both scripts share and the soak's own fault knobs."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "soak.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,
+    )
+    for option in ("--jobs", "--time-scale", "--settle-seconds", "--instances", "--webhook-drop", "--kills"):
+        assert option in done.stdout
