@@ -9,41 +9,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from github import Auth, Github, GithubIntegration
+from multidict import CIMultiDict
 
 from simulator.github.jitconfig import decode_jit_config
 from simulator.github.simulator import GitHubSimulator
+from simulator.testing import HookReceiver as BaseHookReceiver
+from simulator.testing import ReceivedHook as BaseReceivedHook
 
 SimulatorFactory = Callable[..., GitHubSimulator]
 
 
-async def wait_until(predicate: Callable[[], bool], *, within_s: float = 5.0, poll_s: float = 0.01) -> None:
-    """Poll `predicate` (e.g. over the simulator's in-process views) until it holds."""
-    async with asyncio.timeout(within_s):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(poll_s)
-
-
 @dataclass(frozen=True)
-class ReceivedHook:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.body)
-        return data
-
+class ReceivedHook(BaseReceivedHook):
     @property
     def event(self) -> str:
         return self.headers["X-GitHub-Event"]
@@ -62,40 +45,11 @@ class ReceivedHook:
         return hmac.compare_digest(expected, self.headers.get("X-Hub-Signature-256", ""))
 
 
-class HookReceiver:
-    """An HTTP endpoint on the caller's event loop that records every webhook POSTed to it."""
+class HookReceiver(BaseHookReceiver[ReceivedHook]):
+    """Records the App's webhooks (see `simulator.testing.HookReceiver`)."""
 
-    def __init__(self, *, status: int = 200) -> None:
-        self.status = status
-        self.received: list[ReceivedHook] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-        self._arrived = asyncio.Condition()
-
-    async def __aenter__(self) -> HookReceiver:
-        app = web.Application()
-        app.router.add_post("/webhook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/webhook"
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        hook = ReceivedHook(dict(request.headers), await request.read())
-        async with self._arrived:
-            self.received.append(hook)
-            self._arrived.notify_all()
-        return web.Response(status=self.status, text="ok")
+    def _parse(self, headers: CIMultiDict[str], body: bytes) -> ReceivedHook:
+        return ReceivedHook(headers, body)
 
     def for_job(self, job_id: int) -> list[ReceivedHook]:
         return [
@@ -103,12 +57,6 @@ class HookReceiver:
             for hook in self.received
             if hook.event == "workflow_job" and hook.payload["workflow_job"]["id"] == job_id
         ]
-
-    async def wait_for(
-        self, predicate: Callable[[list[ReceivedHook]], bool], *, within_s: float = 5.0
-    ) -> None:
-        async with asyncio.timeout(within_s), self._arrived:
-            await self._arrived.wait_for(lambda: predicate(self.received))
 
     async def wait_for_actions(self, job_id: int, count: int, *, within_s: float = 5.0) -> list[str | None]:
         """The actions of the first `count` workflow_job deliveries about `job_id`, in arrival order."""

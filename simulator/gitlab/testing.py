@@ -7,40 +7,22 @@ runner protocol the way a runner VM does.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from multidict import CIMultiDict
 
 from simulator.gitlab.simulator import GitLabSimulator
+from simulator.testing import HookReceiver as BaseHookReceiver
+from simulator.testing import ReceivedHook as BaseReceivedHook
 
 SimulatorFactory = Callable[..., GitLabSimulator]
 
 
-async def wait_until(predicate: Callable[[], bool], *, within_s: float = 5.0, poll_s: float = 0.01) -> None:
-    """Poll `predicate` (e.g. over the simulator's in-process views) until it holds."""
-    async with asyncio.timeout(within_s):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(poll_s)
-
-
 @dataclass(frozen=True)
-class ReceivedHook:
-    headers: CIMultiDict[str]  # header names are case-insensitive, as on the wire
-    body: bytes
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.body)
-        return data
-
+class ReceivedHook(BaseReceivedHook):
     @property
     def event(self) -> str:
         return self.headers["X-Gitlab-Event"]
@@ -62,52 +44,14 @@ class ReceivedHook:
         return self.headers["Idempotency-Key"]
 
 
-class HookReceiver:
-    """An HTTP endpoint on the caller's event loop that records every webhook POSTed to it.
+class HookReceiver(BaseHookReceiver[ReceivedHook]):
+    """Records Job Hooks (see `simulator.testing.HookReceiver`)."""
 
-    It answers with `status` (change it to make deliveries fail) and records failed ones too.
-    """
-
-    def __init__(self, *, status: int = 200) -> None:
-        self.status = status
-        self.received: list[ReceivedHook] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-        self._arrived = asyncio.Condition()
-
-    async def __aenter__(self) -> HookReceiver:
-        app = web.Application()
-        app.router.add_post("/webhook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/webhook"
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        hook = ReceivedHook(CIMultiDict(request.headers), await request.read())
-        async with self._arrived:
-            self.received.append(hook)
-            self._arrived.notify_all()
-        return web.Response(status=self.status, text="ok")
+    def _parse(self, headers: CIMultiDict[str], body: bytes) -> ReceivedHook:
+        return ReceivedHook(headers, body)
 
     def for_job(self, job_id: int) -> list[ReceivedHook]:
         return [hook for hook in self.received if hook.job_id == job_id]
-
-    async def wait_for(
-        self, predicate: Callable[[list[ReceivedHook]], bool], *, within_s: float = 5.0
-    ) -> None:
-        async with asyncio.timeout(within_s), self._arrived:
-            await self._arrived.wait_for(lambda: predicate(self.received))
 
     async def wait_for_statuses(self, job_id: int, count: int, *, within_s: float = 5.0) -> list[str]:
         """The build statuses of the first `count` Job Hooks about `job_id`, in arrival order."""

@@ -7,7 +7,8 @@ from typing import Any
 import aiohttp
 
 from simulator.github import GitHubSimulator
-from simulator.github.testing import HookReceiver, RunnerGuest, org_jit_config, wait_until
+from simulator.github.testing import HookReceiver, RunnerGuest, org_jit_config
+from simulator.testing import wait_until
 
 pytest_plugins = ["github_fixtures"]
 HOOK_SECRET = "it's a secret to everybody"

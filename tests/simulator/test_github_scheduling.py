@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 
 from simulator.github import ApiError, GitHubSimulator
-from simulator.github.testing import RunnerGuest, SimulatorFactory, org_jit_config, static_client, wait_until
+from simulator.github.testing import RunnerGuest, SimulatorFactory, org_jit_config, static_client
+from simulator.testing import wait_until
 
 pytest_plugins = ["github_fixtures"]
 

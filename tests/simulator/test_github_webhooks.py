@@ -16,8 +16,8 @@ from simulator.github.testing import (
     SimulatorFactory,
     app_integration,
     org_jit_config,
-    wait_until,
 )
+from simulator.testing import wait_until
 
 pytest_plugins = ["github_fixtures"]
 HOOK_SECRET = "it's a secret to everybody"

@@ -19,7 +19,8 @@ from simulator.arm.guest import guest_for, register_guest, unregister_guest
 from simulator.arm.guest.gitlab import GitLabGuest
 from simulator.arm.samples import runner_json, runner_user_data, runner_vm_body
 from simulator.gitlab import GitLabSimulator
-from simulator.gitlab.testing import HookReceiver, wait_until
+from simulator.gitlab.testing import HookReceiver
+from simulator.testing import wait_until
 
 pytest_plugins = ["gitlab_fixtures"]
 

@@ -7,7 +7,8 @@ from typing import Any
 import aiohttp
 
 from simulator.gitlab import GitLabSimulator
-from simulator.gitlab.testing import HookReceiver, RunnerClient, wait_until
+from simulator.gitlab.testing import HookReceiver, RunnerClient
+from simulator.testing import wait_until
 
 pytest_plugins = ["gitlab_fixtures"]
 

@@ -11,7 +11,8 @@ import gitlab
 from gitlab.v4.objects import CurrentUserRunnerManager
 
 from simulator.gitlab import GitLabSimulator
-from simulator.gitlab.testing import RunnerClient, SimulatorFactory, wait_until
+from simulator.gitlab.testing import RunnerClient, SimulatorFactory
+from simulator.testing import wait_until
 
 pytest_plugins = ["gitlab_fixtures"]
 

@@ -18,7 +18,8 @@ import gitlab
 from gitlab.v4.objects import CurrentUserRunnerManager
 
 from simulator.gitlab import GitLabSimulator, WebhookFaults
-from simulator.gitlab.testing import HookReceiver, RunnerClient, SimulatorFactory, wait_until
+from simulator.gitlab.testing import HookReceiver, RunnerClient, SimulatorFactory
+from simulator.testing import wait_until
 
 pytest_plugins = ["gitlab_fixtures"]
 
