@@ -280,7 +280,8 @@ class _GitHubAuths:
 
 def azure_compute_factory(settings: ServiceSettings, credential: Any = None) -> Callable[[], Compute]:
     def build() -> Compute:
-        from runner_fleet.adapters.azure.compute import ArmConnection, AzureCompute
+        from runner_fleet.adapters.azure.clients import ArmConnection
+        from runner_fleet.adapters.azure.compute import AzureCompute
         from runner_fleet.adapters.azure.credentials import default_credential
 
         connection = ArmConnection(

@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 
 from simulator.clock import SimClock
+from simulator.stats import Stats
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ class _Outgoing(Protocol):
     def fault(self) -> str | None: ...
 
 
-class _Stats(Protocol):
-    def incr(self, key: str, by: int = 1) -> None: ...
-
-
 OutgoingT = TypeVar("OutgoingT", bound=_Outgoing)
 
 
@@ -94,7 +91,7 @@ class _Held(Generic[OutgoingT]):
 class WebhookPipeline(ABC, Generic[OutgoingT]):
     """Lanes, faults and the HTTP session; a forge's sender adds its hooks, headers and records."""
 
-    def __init__(self, *, clock: SimClock, faults: WebhookFaults, stats: _Stats, rng: random.Random) -> None:
+    def __init__(self, *, clock: SimClock, faults: WebhookFaults, stats: Stats, rng: random.Random) -> None:
         self._clock = clock
         self._faults = faults
         self._stats = stats

@@ -35,7 +35,8 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
         queue, table = MemoryWorkQueue(), MemoryStateTable()
 
     def compute() -> Compute:
-        from runner_fleet.adapters.azure.compute import ArmConnection, AzureCompute
+        from runner_fleet.adapters.azure.clients import ArmConnection
+        from runner_fleet.adapters.azure.compute import AzureCompute
         from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 
         return AzureCompute(

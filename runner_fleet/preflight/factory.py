@@ -19,7 +19,7 @@ def azure_reader_factory(
     polling_interval_s: float = 5.0,
 ) -> Callable[[], TopologyReader]:
     def build() -> TopologyReader:
-        from runner_fleet.adapters.azure.compute import ArmConnection
+        from runner_fleet.adapters.azure.clients import ArmConnection
         from runner_fleet.adapters.azure.credentials import default_credential
         from runner_fleet.adapters.azure.network import AzureTopologyReader
         from runner_fleet.preflight.retrying import RetryingReader

@@ -21,8 +21,9 @@ from simulator.github.auth import random_token
 from simulator.github.config import GitHubSimConfig
 from simulator.github.directory import Directory, RunnerScope
 from simulator.github.errors import ApiError, not_found, validation_failed
-from simulator.github.model import Job, Runner, Stats, WorkflowRun
+from simulator.github.model import Job, Runner, WorkflowRun
 from simulator.github.rate_limit import RegistrationLimiter
+from simulator.stats import Stats
 
 log = logging.getLogger(__name__)
 

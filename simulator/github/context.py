@@ -11,8 +11,8 @@ from simulator.github.actions import ActionsService
 from simulator.github.auth import AppJwtVerifier, Principal, TokenIssuer
 from simulator.github.config import Account, GitHubSimConfig
 from simulator.github.directory import Directory, RunnerScope
-from simulator.github.model import Stats
 from simulator.github.webhooks import WebhookSender
+from simulator.stats import Stats
 
 
 @dataclass

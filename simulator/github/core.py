@@ -16,9 +16,10 @@ from simulator.github.auth import AppJwtVerifier, TokenIssuer
 from simulator.github.config import GitHubSimConfig
 from simulator.github.context import SimContext
 from simulator.github.directory import Directory
-from simulator.github.model import Job, Stats
+from simulator.github.model import Job
 from simulator.github.representations import ping_payload, workflow_job_payload
 from simulator.github.webhooks import WebhookSender
+from simulator.stats import Stats
 from simulator.webhooks import WebhookFaults
 
 STAT_NAMES = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -151,16 +150,3 @@ class Job:
             "completed_at": self.completed_at,
             "runner_connected_at": self.runner_connected_at,
         }
-
-
-class Stats:
-    """Counters a test or benchmark reads to check what the service under test did."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-
-    def incr(self, name: str, by: int = 1) -> None:
-        self._counts[name] += by
-
-    def snapshot(self) -> dict[str, int]:
-        return dict(self._counts)

@@ -19,7 +19,7 @@ from typing import Any
 
 from simulator.clock import SimClock
 from simulator.github.errors import not_found
-from simulator.github.model import Stats
+from simulator.stats import Stats
 from simulator.webhooks import WebhookFaults, WebhookPipeline
 
 USER_AGENT = "GitHub-Hookshot/5f3b8c1"

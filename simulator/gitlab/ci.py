@@ -24,7 +24,8 @@ from simulator.clock import SimClock
 from simulator.gitlab.config import GitLabSimConfig, Project, User
 from simulator.gitlab.directory import Directory
 from simulator.gitlab.errors import ApiError, forbidden, invalid_record, not_found
-from simulator.gitlab.model import Job, JobStatus, Pipeline, Runner, RunnerType, Stats
+from simulator.gitlab.model import Job, JobStatus, Pipeline, Runner, RunnerType
+from simulator.stats import Stats
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ from simulator.gitlab.ci import CiService
 from simulator.gitlab.config import GitLabSimConfig, Project
 from simulator.gitlab.directory import Directory
 from simulator.gitlab.errors import ApiError
-from simulator.gitlab.model import Job, Stats
+from simulator.gitlab.model import Job
 from simulator.gitlab.payloads import job_hook_payload
 from simulator.gitlab.representations import Representer
 from simulator.gitlab.webhooks import Hook, HookScope, WebhookSender
+from simulator.stats import Stats
 from simulator.webhooks import WebhookFaults
 
 STAT_NAMES = (

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from simulator.clock import SimClock
 from simulator.gitlab.config import GitLabSimConfig
 from simulator.gitlab.errors import not_found
-from simulator.gitlab.model import Stats
+from simulator.stats import Stats
 from simulator.webhooks import WebhookPipeline
 
 JOB_HOOK = "Job Hook"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-from runner_fleet.adapters.azure.compute import ArmConnection
+from runner_fleet.adapters.azure.clients import ArmConnection
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from runner_fleet.adapters.azure.network import AzureTopologyReader
 from runner_fleet.settings import Pool, load_pools, load_service_settings

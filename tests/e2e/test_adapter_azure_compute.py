@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from runner_fleet.adapters.azure.compute import ArmConnection, AzureCompute
+from runner_fleet.adapters.azure.clients import ArmConnection
+from runner_fleet.adapters.azure.compute import AzureCompute
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from runner_fleet.ports.compute import VmCreateRejected, VmSpec
 from runner_fleet.settings.pool import Pool

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 
+from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
 from runner_fleet.adapters.azure.skus import SkuCatalog
 from runner_fleet.adapters.azure.vm_body import OsDiskPlan, vm_body
 from runner_fleet.logs import get_logger
@@ -31,46 +31,13 @@ CAPACITY_CODES = frozenset(
 )
 
 
-@dataclass
-class ArmConnection:
-    """How to reach Resource Manager: the endpoint, a credential, and client options."""
-
-    credential: Any
-    endpoint: str = "https://management.azure.com"
-    ca_bundle: str | None = None
-    # Off: runner_fleet.retry repeats whole operations instead, so retries never multiply.
-    retry_total: int = 0
-    polling_interval_s: float = 5.0
-    client_options: dict[str, Any] = field(default_factory=dict)
-
-    def client_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "base_url": self.endpoint,
-            "credential_scopes": [self.endpoint.rstrip("/") + "/.default"]
-            if "management.azure.com" not in self.endpoint
-            else ["https://management.azure.com/.default"],
-            "retry_total": self.retry_total,
-            "polling_interval": self.polling_interval_s,
-        }
-        if self.ca_bundle:
-            kwargs["connection_verify"] = self.ca_bundle
-        return kwargs | self.client_options
-
-
 class AzureCompute:
     def __init__(self, connection: ArmConnection) -> None:
-        self._conn = connection
-        self._clients: dict[str, ComputeManagementClient] = {}
+        self._clients = ArmClients(connection)
         self._skus = SkuCatalog()
 
     def _client(self, subscription: str) -> ComputeManagementClient:
-        client = self._clients.get(subscription)
-        if client is None:
-            client = ComputeManagementClient(
-                self._conn.credential, subscription, **self._conn.client_kwargs()
-            )
-            self._clients[subscription] = client
-        return client
+        return self._clients.get(ComputeManagementClient, subscription)
 
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
         return await with_retries(lambda: self._get_vm(pool, name), what="get_vm")
@@ -148,12 +115,7 @@ class AzureCompute:
         return found
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
-        close = getattr(self._conn.credential, "close", None)
-        if close is not None:
-            await close()
+        await self._clients.close()
 
 
 def _info(vm: Any, resource_group: str) -> VmInfo:

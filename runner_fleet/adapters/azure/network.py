@@ -26,7 +26,7 @@ from azure.mgmt.network.aio import NetworkManagementClient
 from azure.mgmt.privatedns.aio import PrivateDnsManagementClient
 from azure.mgmt.privatedns.models import SubResource, VirtualNetworkLink, VirtualNetworkLinkProperties
 
-from runner_fleet.adapters.azure.compute import ArmConnection
+from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
 from runner_fleet.preflight.ids import parse
 from runner_fleet.preflight.reader import ReadError, TransientReadError
 from runner_fleet.preflight.topology import (
@@ -48,16 +48,10 @@ T = TypeVar("T")
 
 class AzureTopologyReader:
     def __init__(self, connection: ArmConnection) -> None:
-        self._conn = connection
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients = ArmClients(connection)
 
     def _client(self, kind: Callable[..., T], subscription: str) -> T:
-        key = (getattr(kind, "__name__", str(kind)), subscription.lower())
-        client = self._clients.get(key)
-        if client is None:
-            client = kind(self._conn.credential, subscription, **self._conn.client_kwargs())
-            self._clients[key] = client
-        return client
+        return self._clients.get(kind, subscription)
 
     def _network(self, subscription: str) -> NetworkManagementClient:
         return self._client(NetworkManagementClient, subscription)
@@ -236,12 +230,7 @@ class AzureTopologyReader:
             raise _read_error(exc, f"image {reference}") from None
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
-        close = getattr(self._conn.credential, "close", None)
-        if close is not None:
-            await close()
+        await self._clients.close()
 
 
 async def _read(call: Awaitable[T], what: str) -> T | None:
