@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+T = TypeVar("T")
 
 
 async def wait_until(predicate: Callable[[], bool], *, within_s: float = 5.0, poll_s: float = 0.01) -> None:
@@ -20,6 +22,18 @@ async def wait_until(predicate: Callable[[], bool], *, within_s: float = 5.0, po
         while True:
             if predicate():
                 return
+            await asyncio.sleep(poll_s)
+
+
+async def poll_until(
+    fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, within_s: float, poll_s: float
+) -> T:
+    """Fetch (e.g. over HTTP) until what comes back is `done`; return it."""
+    async with asyncio.timeout(within_s):
+        while True:
+            current = await fetch()
+            if done(current):
+                return current
             await asyncio.sleep(poll_s)
 
 

@@ -13,7 +13,7 @@ import random
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Coroutine, Hashable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -45,6 +45,16 @@ class WebhookFaults:
                 raise ValueError(f"{name} must be within [0, 1], got {value}")
         if self.extra_latency_s < 0 or self.reorder_max_hold_s < 0:
             raise ValueError("latencies must not be negative")
+
+    def updated(self, changes: Mapping[str, Any]) -> WebhookFaults:
+        """These faults with some settings changed (a control request's body); ValueError says why not."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        try:
+            return replace(self, **changes)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

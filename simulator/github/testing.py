@@ -6,7 +6,6 @@ as a simulated VM does, and PyGithub clients set up for loopback (no client-side
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from simulator.github.jitconfig import decode_jit_config
 from simulator.github.simulator import GitHubSimulator
 from simulator.testing import HookReceiver as BaseHookReceiver
 from simulator.testing import ReceivedHook as BaseReceivedHook
+from simulator.testing import poll_until
 
 SimulatorFactory = Callable[..., GitHubSimulator]
 
@@ -91,12 +91,9 @@ class RunnerGuest:
     async def wait_for_status(
         self, wanted: str, *, within_s: float = 5.0, poll_s: float = 0.0025
     ) -> dict[str, Any]:
-        async with asyncio.timeout(within_s):
-            while True:
-                current = await self.status()
-                if current["status"] == wanted:
-                    return current
-                await asyncio.sleep(poll_s)
+        return await poll_until(
+            self.status, lambda current: current["status"] == wanted, within_s=within_s, poll_s=poll_s
+        )
 
 
 def static_client(sim: GitHubSimulator, **kwargs: Any) -> Github:

@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from simulator.gitlab.simulator import GitLabSimulator
 from simulator.testing import HookReceiver as BaseHookReceiver
 from simulator.testing import ReceivedHook as BaseReceivedHook
+from simulator.testing import poll_until
 
 SimulatorFactory = Callable[..., GitLabSimulator]
 
@@ -111,9 +112,6 @@ class RunnerClient:
     async def wait_for_status(
         self, wanted: str, *, within_s: float = 5.0, poll_s: float = 0.005
     ) -> dict[str, Any]:
-        async with asyncio.timeout(within_s):
-            while True:
-                current = await self.status()
-                if current["status"] == wanted:
-                    return current
-                await asyncio.sleep(poll_s)
+        return await poll_until(
+            self.status, lambda current: current["status"] == wanted, within_s=within_s, poll_s=poll_s
+        )
