@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +17,27 @@ class RunnerScope:
     org: str
     repository: str | None = None
     installation_id: int | None = None
+
+    @classmethod
+    def of_pool(cls, pool: Pool) -> RunnerScope:
+        """Where the pool's runners are registered, from its settings alone (no webhook at hand)."""
+        org = (
+            pool.github.org
+            if pool.github
+            else str(pool.gitlab.group_id or pool.gitlab.project_id)
+            if pool.gitlab
+            else ""
+        )
+        return cls(pool, org, pool.registration_repository)
+
+
+def distinct_scopes(pools: Iterable[Pool]) -> list[RunnerScope]:
+    """One scope per place registrations are listed (pools often share an org or a group)."""
+    scopes: dict[tuple[str, str, str | None], RunnerScope] = {}
+    for pool in pools:
+        scope = RunnerScope.of_pool(pool)
+        scopes.setdefault((pool.forge, scope.org, scope.repository), scope)
+    return list(scopes.values())
 
 
 @dataclass(frozen=True)

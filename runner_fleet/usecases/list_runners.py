@@ -9,7 +9,7 @@ from typing import Any
 
 from runner_fleet import naming
 from runner_fleet.ports.compute import Compute
-from runner_fleet.ports.forge import RunnerRegistry, RunnerScope
+from runner_fleet.ports.forge import RunnerRegistry, distinct_scopes
 from runner_fleet.settings.pool import Pool
 
 
@@ -27,33 +27,16 @@ class RunnerRow:
         return asdict(self)
 
 
-def _scopes(pools: Sequence[Pool]) -> dict[tuple[str, str, str | None], RunnerScope]:
-    scopes: dict[tuple[str, str, str | None], RunnerScope] = {}
-    for pool in pools:
-        org = (
-            pool.github.org
-            if pool.github
-            else str(pool.gitlab.group_id or pool.gitlab.project_id)
-            if pool.gitlab
-            else ""
-        )
-        scopes.setdefault(
-            (pool.forge, org, pool.registration_repository),
-            RunnerScope(pool, org, pool.registration_repository),
-        )
-    return scopes
-
-
 async def list_runners(
     pools: Sequence[Pool], compute: Compute, registries: Mapping[str, RunnerRegistry]
 ) -> list[RunnerRow]:
     known = {pool.name: pool for pool in pools}
     vms = {vm.name: vm for vm in await compute.list_vms(list(pools))}
     registrations: dict[str, tuple[str, str]] = {}
-    for (forge, _, _), scope in _scopes(pools).items():
-        for runner in await registries[forge].list_runners(scope):
+    for scope in distinct_scopes(pools):
+        for runner in await registries[scope.pool.forge].list_runners(scope):
             if naming.pool_of(runner.name) in known:
-                registrations[runner.name] = (forge, "busy" if runner.busy else runner.status)
+                registrations[runner.name] = (scope.pool.forge, "busy" if runner.busy else runner.status)
     rows = []
     now = time.time()
     for name in sorted(set(vms) | set(registrations)):

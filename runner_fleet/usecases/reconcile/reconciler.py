@@ -12,7 +12,7 @@ from runner_fleet import naming
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
 from runner_fleet.ports.feeds import JobFeed, WaitingJob
-from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope
+from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope, distinct_scopes
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import REPROVISIONABLE, FleetState
@@ -47,17 +47,6 @@ class ReconcileReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
-
-
-def scope_for(pool: Pool) -> RunnerScope:
-    org = (
-        pool.github.org
-        if pool.github
-        else str(pool.gitlab.group_id or pool.gitlab.project_id)
-        if pool.gitlab
-        else ""
-    )
-    return RunnerScope(pool, org, pool.registration_repository)
 
 
 def _created_at(vm: VmInfo | None) -> float | None:
@@ -124,14 +113,8 @@ class Reconciler:
             if vm.tags.get(TAG_MANAGED_BY) == MANAGED_BY
         }
         registrations: dict[str, RunnerInfo] = {}
-        seen_scopes: set[tuple[str, str, str | None]] = set()
-        for pool in pools:
-            scope = scope_for(pool)
-            key = (pool.forge, scope.org, scope.repository)
-            if key in seen_scopes:
-                continue
-            seen_scopes.add(key)
-            for runner in await self.registries[pool.forge].list_runners(scope):
+        for scope in distinct_scopes(pools):
+            for runner in await self.registries[scope.pool.forge].list_runners(scope):
                 if naming.pool_of(runner.name) in self.pools:
                     registrations[runner.name] = runner
         idle = await self.state.idle_since()
@@ -197,7 +180,7 @@ class Reconciler:
 
     async def _recheck(self, view: RunnerView, now: float) -> RunnerView:
         """The same runner, read again just before acting on it."""
-        scope = scope_for(view.pool)
+        scope = RunnerScope.of_pool(view.pool)
         registry = self.registries[view.forge]
         vm = await self.compute.get_vm(view.pool, view.name)
         if view.registration is not None:
@@ -219,7 +202,7 @@ class Reconciler:
 
     async def _act(self, view: RunnerView, verdict: Verdict) -> str:
         ctx = {"forge": view.forge, "pool": view.pool.name, "runner": view.name, "reason": verdict.reason}
-        registry, scope = self.registries[view.forge], scope_for(view.pool)
+        registry, scope = self.registries[view.forge], RunnerScope.of_pool(view.pool)
         if verdict.loud:
             log.error("reconcile.killing_busy_runner", **ctx)
         if view.registration is not None:
