@@ -11,7 +11,8 @@ from simulator.github.context import SimContext
 from simulator.github.errors import not_found
 from simulator.github.pagination import numbered_page
 from simulator.github.representations import job_json, repo_json, run_json, run_state
-from simulator.github.wire import int_param, json_response
+from simulator.github.wire import int_param
+from simulator.http import json_response
 
 
 class ActionsRoutes:

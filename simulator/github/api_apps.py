@@ -19,7 +19,8 @@ from simulator.github.representations import (
     org_json,
     repo_json,
 )
-from simulator.github.wire import int_param, iso, json_response, read_json_object
+from simulator.github.wire import int_param, iso, read_json_object
+from simulator.http import json_response
 
 
 class AppRoutes:

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from simulator.github.core import GitHubCore
 from simulator.github.errors import ApiError
-from simulator.github.wire import int_param, json_response, read_json_object
+from simulator.github.wire import int_param, read_json_object
+from simulator.http import json_response
 
 
 def _required_string(body: dict[str, Any], key: str) -> str:

@@ -8,7 +8,8 @@ from simulator.github.auth import bearer
 from simulator.github.context import SimContext
 from simulator.github.pagination import cursor_page
 from simulator.github.representations import delivery_detail_json, delivery_summary_json
-from simulator.github.wire import int_param, json_response
+from simulator.github.wire import int_param
+from simulator.http import json_response
 
 
 class DeliveryRoutes:

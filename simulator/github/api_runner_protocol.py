@@ -12,7 +12,8 @@ from simulator.github.auth import bearer
 from simulator.github.context import SimContext
 from simulator.github.errors import ApiError
 from simulator.github.jitconfig import InvalidJitConfig, decode_jit_config
-from simulator.github.wire import int_param, json_response, read_json_object
+from simulator.github.wire import int_param, read_json_object
+from simulator.http import json_response
 
 
 class RunnerProtocolRoutes:

@@ -12,7 +12,8 @@ from simulator.github.directory import RunnerScope
 from simulator.github.jitconfig import JitConfig, encode_jit_config
 from simulator.github.pagination import numbered_page
 from simulator.github.representations import runner_json
-from simulator.github.wire import int_param, json_response, read_json_object
+from simulator.github.wire import int_param, read_json_object
+from simulator.http import json_response
 
 ScopeOf = Callable[[web.Request, Principal], RunnerScope]
 Handler = Callable[[web.Request], Awaitable[web.Response]]

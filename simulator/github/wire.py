@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulator.github.errors import ApiError
-
-JSON_CONTENT_TYPE = "application/json"
+from simulator.http import json_response
 
 
 def iso(ts: float | None) -> str | None:
@@ -26,15 +24,6 @@ def iso(ts: float | None) -> str | None:
 
 def node_id(prefix: str, number: int) -> str:
     return prefix + base64.b64encode(f"{prefix}{number}".encode()).decode().rstrip("=")
-
-
-def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type=JSON_CONTENT_TYPE,
-        headers=dict(headers or {}),
-    )
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

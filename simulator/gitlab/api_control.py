@@ -9,7 +9,8 @@ from aiohttp import web
 
 from simulator.gitlab.core import GitLabCore, ScopeSpec
 from simulator.gitlab.errors import ApiError
-from simulator.gitlab.wire import int_param, json_response, read_params
+from simulator.gitlab.wire import int_param, read_params
+from simulator.http import json_response
 
 
 def _invalid(message: str) -> ApiError:

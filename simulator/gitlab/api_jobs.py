@@ -9,7 +9,8 @@ from simulator.gitlab.core import GitLabCore
 from simulator.gitlab.errors import bad_request, not_found
 from simulator.gitlab.model import JOB_STATUSES, Job
 from simulator.gitlab.pagination import paginate
-from simulator.gitlab.wire import int_param, json_response
+from simulator.gitlab.wire import int_param
+from simulator.http import json_response
 
 API = "/api/v4"
 

@@ -8,7 +8,8 @@ from aiohttp import web
 from simulator.gitlab.auth import READ, READ_USER
 from simulator.gitlab.core import GitLabCore
 from simulator.gitlab.pagination import paginate
-from simulator.gitlab.wire import json_response, query_bool
+from simulator.gitlab.wire import query_bool
+from simulator.http import json_response
 
 API = "/api/v4"
 

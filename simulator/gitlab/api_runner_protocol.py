@@ -8,7 +8,8 @@ from aiohttp import web
 from simulator.gitlab.auth import bearer
 from simulator.gitlab.core import GitLabCore
 from simulator.gitlab.errors import forbidden
-from simulator.gitlab.wire import int_param, json_response, read_params
+from simulator.gitlab.wire import int_param, read_params
+from simulator.http import json_response
 
 
 class RunnerProtocolRoutes:

@@ -15,15 +15,8 @@ from simulator.gitlab.core import GitLabCore
 from simulator.gitlab.errors import bad_request, forbidden
 from simulator.gitlab.model import RUNNER_TYPES, Runner, RunnerType
 from simulator.gitlab.pagination import paginate
-from simulator.gitlab.wire import (
-    boolean,
-    int_param,
-    json_response,
-    optional_int,
-    query_bool,
-    read_params,
-    string_list,
-)
+from simulator.gitlab.wire import boolean, int_param, optional_int, query_bool, read_params, string_list
+from simulator.http import json_response
 
 API = "/api/v4"
 STATUSES = ("online", "offline", "stale", "never_contacted")

@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulator.gitlab.errors import ApiError, bad_request
+from simulator.http import JSON_CONTENT_TYPE, json_response
 
-JSON_CONTENT_TYPE = "application/json"
 TRUE_WORDS = frozenset({"true", "1", "yes", "t"})
 FALSE_WORDS = frozenset({"false", "0", "no", "f"})
 
@@ -38,15 +38,6 @@ def hook_time_iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        content_type=JSON_CONTENT_TYPE,
-        headers=dict(headers or {}),
-    )
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
