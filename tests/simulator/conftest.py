@@ -10,16 +10,17 @@ from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.network.aio import NetworkManagementClient
 
+from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from simulator.arm import DEFAULT_SUBSCRIPTION_ID, ArmConfig, ArmSimulator, Timing, VmSize, default_sizes
 from simulator.clock import SimClock
 from simulator.server import BackgroundLoop
 from simulator.tls import LoopbackTls, make_loopback_tls
 
 T = TypeVar("T")
+C = TypeVar("C", ComputeManagementClient, NetworkManagementClient)
 
 ARM_SCOPES = ["https://management.azure.com/.default"]
 TIME_SCALE = 20.0
@@ -33,37 +34,6 @@ RESTRICTED_SIZE = VmSize(
     True,
     restricted_locations=("westeurope",),
 )
-
-
-class StaticTokenCredential:
-    """An async credential handing out one fixed bearer token (the principal ARM throttles on)."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + 3600)
-
-    async def get_token_info(
-        self, *scopes: str, options: TokenRequestOptions | None = None
-    ) -> AccessTokenInfo:
-        return AccessTokenInfo(self.token, int(time.time()) + 3600)
-
-    async def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> StaticTokenCredential:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
 
 
 class ComputeFactory(Protocol):
@@ -124,23 +94,28 @@ def sim(make_sim: Callable[..., ArmSimulator]) -> ArmSimulator:
     return make_sim()
 
 
-@pytest.fixture
-async def compute_for() -> AsyncIterator[ComputeFactory]:
-    clients: list[ComputeManagementClient] = []
+def _clients_of(kind: Callable[..., C], **defaults: Any) -> tuple[Callable[..., C], list[C]]:
+    """A factory of real async azure-mgmt clients of `kind` aimed at a simulator, and what it made."""
+    made: list[C] = []
 
-    def make(sim: ArmSimulator, *, principal: str = "principal-a", **kwargs: Any) -> ComputeManagementClient:
-        kwargs.setdefault("polling_interval", 1)
-        client = ComputeManagementClient(
+    def make(sim: ArmSimulator, *, principal: str = "principal-a", **kwargs: Any) -> C:
+        client = kind(
             StaticTokenCredential(principal),
             DEFAULT_SUBSCRIPTION_ID,
             base_url=sim.base_url,
             credential_scopes=ARM_SCOPES,
             connection_verify=str(sim.ca_bundle),
-            **kwargs,
+            **(defaults | kwargs),
         )
-        clients.append(client)
+        made.append(client)
         return client
 
+    return make, made
+
+
+@pytest.fixture
+async def compute_for() -> AsyncIterator[ComputeFactory]:
+    make, clients = _clients_of(ComputeManagementClient, polling_interval=1)
     yield make
     for client in clients:
         await client.close()
@@ -148,20 +123,7 @@ async def compute_for() -> AsyncIterator[ComputeFactory]:
 
 @pytest.fixture
 async def network_for() -> AsyncIterator[NetworkFactory]:
-    clients: list[NetworkManagementClient] = []
-
-    def make(sim: ArmSimulator, *, principal: str = "principal-a", **kwargs: Any) -> NetworkManagementClient:
-        client = NetworkManagementClient(
-            StaticTokenCredential(principal),
-            DEFAULT_SUBSCRIPTION_ID,
-            base_url=sim.base_url,
-            credential_scopes=ARM_SCOPES,
-            connection_verify=str(sim.ca_bundle),
-            **kwargs,
-        )
-        clients.append(client)
-        return client
-
+    make, clients = _clients_of(NetworkManagementClient)
     yield make
     for client in clients:
         await client.close()
