@@ -36,6 +36,12 @@ param integrationSubnetPrefix string = '10.20.1.0/27'
 @description('Resource ID of the cluster\'s VNet (the AKS node VNet, or the API server VNet with API-server VNet integration).')
 param clusterVnetId string
 
+@description('The private IP address of the cluster\'s API server (the A record of its private FQDN; with API server VNet integration, its internal load balancer), or a prefix holding it. The runner NSG lets runner VMs reach it on TCP 443 and nothing else in the network.')
+param apiServerPrivateAddress string
+
+@description('Further private endpoints jobs must reach on TCP 443 (a private container registry, Key Vault, ...), as IP addresses or prefixes. Everything else in the network stays closed to runner VMs.')
+param privateEndpointAddresses array = []
+
 @description('Resource ID of the AKS cluster; empty when pools name the API server FQDN and zone directly.')
 param aksClusterId string = ''
 
@@ -144,6 +150,18 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
+// The platform reads and writes the app's code package as this identity, so the identity the
+// app's code acts as (above) holds no role on the package.
+module deployIdentity 'modules/identity.bicep' = {
+  name: 'runner-fleet-deploy-identity'
+  scope: serviceGroup
+  params: {
+    location: location
+    name: 'id-${prefix}-deploy'
+    tags: tags
+  }
+}
+
 module runnerNetwork 'modules/runner-network.bicep' = {
   name: 'runner-fleet-runner-network'
   scope: runnerGroup
@@ -157,6 +175,8 @@ module runnerNetwork 'modules/runner-network.bicep' = {
     integrationSubnetPrefix: integrationSubnetPrefix
     clusterVnetId: clusterVnetId
     createNatGateway: createNatGateway
+    apiServerPrefix: apiServerPrivateAddress
+    privateEndpointPrefixes: privateEndpointAddresses
   }
 }
 
@@ -176,6 +196,61 @@ module provisionerRole 'modules/provisioner-role.bicep' = {
   params: {
     prefix: prefix
     principalId: identity.outputs.principalId
+    vnetName: runnerNetwork.outputs.vnetName
+    subnetName: runnerNetwork.outputs.runnerSubnetName
+    nsgName: runnerNetwork.outputs.nsgName
+    galleryName: gallery.outputs.galleryName
+    networkReaderRoleName: networkReader.name
+  }
+}
+
+// Runner VMs must never hold a token a job could take, nor be reachable from the Internet. The
+// service never asks for either (vm_body.py sends no identity and no public IP), and its role
+// cannot attach a user-assigned identity or a public IP; the policy makes it hold for anyone
+// deploying into the runner resource group, a system-assigned identity and a later edit included.
+resource noVmIdentity 'Microsoft.Authorization/policyDefinitions@2021-06-01' = {
+  name: guid(subscription().id, prefix, 'runner-fleet-no-vm-identity')
+  properties: {
+    displayName: 'runner-fleet (${prefix}): virtual machines must have no managed identity'
+    description: 'Denies VMs and scale sets with a system- or user-assigned managed identity: every job on a runner VM could take its token.'
+    policyType: 'Custom'
+    mode: 'Indexed'
+    metadata: {
+      category: 'Compute'
+    }
+    policyRule: {
+      if: {
+        allOf: [
+          {
+            field: 'type'
+            in: [
+              'Microsoft.Compute/virtualMachines'
+              'Microsoft.Compute/virtualMachineScaleSets'
+            ]
+          }
+          {
+            field: 'identity.type'
+            exists: 'true'
+          }
+          {
+            field: 'identity.type'
+            notEquals: 'None'
+          }
+        ]
+      }
+      then: {
+        effect: 'deny'
+      }
+    }
+  }
+}
+
+module runnerPolicy 'modules/runner-policy.bicep' = {
+  name: 'runner-fleet-runner-policy'
+  scope: runnerGroup
+  params: {
+    prefix: prefix
+    noVmIdentityDefinitionId: noVmIdentity.id
   }
 }
 
@@ -236,6 +311,8 @@ module service 'modules/service.bicep' = {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     identityPrincipalId: identity.outputs.principalId
+    deployIdentityId: deployIdentity.outputs.id
+    deployIdentityPrincipalId: deployIdentity.outputs.principalId
     integrationSubnetId: enableVnetIntegration ? runnerNetwork.outputs.integrationSubnetId : ''
     enableGitHub: enableGitHub
     githubAppId: githubAppId
@@ -278,12 +355,13 @@ resource catalogReaderAssignment 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// What the network preflight reads on the cluster's side (VNet, peerings, zone, records, cluster).
+// What the network preflight reads: on the cluster's side (VNet, peerings, zone, records, cluster)
+// and on the runner side (the runner VNet and its NSG, see provisioner-role.bicep).
 resource networkReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, prefix, 'runner-fleet-network-reader')
   properties: {
     roleName: 'runner-fleet network reader (${prefix})'
-    description: 'Reads the cluster VNet, its peerings, private DNS zones, their links and A records, and the AKS cluster.'
+    description: 'Reads VNets, their peerings and NSGs, private DNS zones, their links and A records, and the AKS cluster.'
     type: 'CustomRole'
     permissions: [
       {
@@ -291,6 +369,7 @@ resource networkReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Network/virtualNetworks/read'
           'Microsoft.Network/virtualNetworks/subnets/read'
           'Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read'
+          'Microsoft.Network/networkSecurityGroups/read'
           'Microsoft.Network/privateDnsZones/read'
           'Microsoft.Network/privateDnsZones/A/read'
           'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read'

@@ -26,6 +26,14 @@ param clusterDnsZoneName = '7f3a9c2e-1b2c-4d5e-8f90-123456789abc.privatelink.wes
 // Zones jobs need besides the cluster's, e.g. a private container registry.
 param extraDnsZoneIds = []
 
+// EDIT: the API server's private address, the one address in the network runner VMs may reach
+// (TCP 443): the A record of the cluster's private FQDN in its zone,
+// `az network private-dns record-set a show -g MC_rg-aks_aks-prod_westeurope
+//   -z <clusterDnsZoneName> -n <first label of the FQDN> --query "aRecords[].ipv4Address"`.
+param apiServerPrivateAddress = '10.10.0.4'
+// Other private endpoints jobs reach on TCP 443 (e.g. the registry's), addresses or prefixes.
+param privateEndpointAddresses = []
+
 param enableDoctorFix = false
 param enableVnetIntegration = false
 param createNatGateway = true

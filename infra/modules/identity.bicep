@@ -1,4 +1,5 @@
-// The identity the Function App acts as. Runner VMs get none: every job could take its token.
+// A user-assigned identity of the Function App: the one its code acts as (the provisioner), or the
+// one the platform handles its code package with. Runner VMs get none: every job could take its token.
 param location string
 param name string
 param tags object

@@ -8,6 +8,10 @@ param identityId string
 param identityClientId string
 param identityPrincipalId string
 
+@description('The identity the platform reads and writes the app\'s code package with; the app\'s own code acts as the other one.')
+param deployIdentityId string
+param deployIdentityPrincipalId string
+
 @description('Subnet for outbound VNet integration, or empty for none.')
 param integrationSubnetId string
 
@@ -23,10 +27,18 @@ var suffix = uniqueString(resourceGroup().id, prefix)
 var storageName = toLower(take('st${prefix}${suffix}', 24))
 var keyVaultName = toLower(take('kv-${prefix}-${suffix}', 24))
 var deploymentContainer = 'app-package'
+// Where the Functions host keeps its locks (singleton and timer leases, the host ID lock) and its
+// keys. Created here so that blob access can be granted on these containers instead of the
+// account: the host only needs them to exist.
+var hostContainers = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
 
 // Built-in roles the app needs on its own storage, monitoring and secrets.
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -134,6 +146,16 @@ resource packageContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
+resource hostContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for name in hostContainers: {
+    parent: blobService
+    name: name
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Key Vault references resolve over the public endpoint from a Flex Consumption app without VNet integration, whose outbound addresses are not fixed; access is Entra RBAC only.
   // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109.
@@ -187,6 +209,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${deployIdentityId}': {}
     }
   }
   properties: {
@@ -202,7 +225,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           value: '${storage.properties.primaryEndpoints.blob}${deploymentContainer}'
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            userAssignedIdentityResourceId: deployIdentityId
           }
         }
       }
@@ -226,9 +249,28 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// The host's documented minimum for identity-based AzureWebJobsStorage is Storage Blob Data Owner
+// (learn.microsoft.com/azure/azure-functions/functions-reference, "Connecting to host storage with
+// an identity"; timer locks need no more). It is granted on the host's two containers only, never
+// on the account: the code package in `app-package` is out of this identity's reach.
+resource hostBlobRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (name, index) in hostContainers: {
+    name: guid(hostContainer[index].id, identityPrincipalId, roles.storageBlobDataOwner)
+    scope: hostContainer[index]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+      principalId: identityPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+// Queues: the provision and release queues and the host's poison queues (queue triggers on
+// AzureWebJobsStorage). Tables: the service's state table and the host's diagnostic events, which
+// go to a new table every month. The service (re)creates its queues and table when they are
+// missing, so these stay on the account.
 resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for role in [
-    roles.storageBlobDataOwner
     roles.storageQueueDataContributor
     roles.storageTableDataContributor
   ]: {
@@ -241,6 +283,19 @@ resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     }
   }
 ]
+
+// A deployment uploads the package through the platform, which writes it with the deployment
+// storage identity, and every instance reads it with that identity at start: read and write on
+// `app-package`, nothing else.
+resource packageRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(packageContainer.id, deployIdentityPrincipalId, roles.storageBlobDataContributor)
+  scope: packageContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: deployIdentityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)

@@ -5,6 +5,9 @@ resource ID (private FQDN, private DNS zone: a custom zone ID, the AKS-managed `
 node resource group, or `none`; and the cluster's VNet from its node or API server subnet), or from
 the configured FQDN and zone ID, in which case the cluster's VNet is the one whose address space
 holds the API server's address.
+
+Pools sharing a subnet share its NSG, so the API server addresses of all of them are looked up too
+(once per distinct cluster): what the NSG must let through is their union, not one pool's needs.
 """
 
 from __future__ import annotations
@@ -62,26 +65,88 @@ async def discover(pool: Pool, reader: TopologyReader, *, pools: Sequence[Pool] 
         subnet_pools=tuple(p.name for p in sharing),
         subnet_demand=sum(p.limits.max_runners for p in sharing),
     )
-    if pool.cluster is None:
-        return topology
-    return await _with_cluster(pool, reader, topology)
+    if pool.cluster is not None:
+        topology = await _with_cluster(pool, reader, topology)
+    return await _with_subnet_needs(pool, sharing, reader, topology)
 
 
 async def _with_cluster(pool: Pool, reader: TopologyReader, topology: PoolTopology) -> PoolTopology:
     assert pool.cluster is not None
+    cluster, zones, addresses = await _api_endpoint(pool, reader)
+    for extra in pool.cluster.extra_dns_zone_ids:
+        if not any(same(extra, z.zone.resource) for z in zones):
+            zones.append(ZoneCheck(await lookup(extra, reader.zone(extra)), "extra"))
+    cluster_vnet = await _cluster_vnet(reader, cluster.value, topology.runner_vnet, addresses, zones)
+    return replace(
+        topology, cluster=cluster, zones=tuple(zones), api_addresses=addresses, cluster_vnet=cluster_vnet
+    )
+
+
+async def _api_endpoint(
+    pool: Pool, reader: TopologyReader
+) -> tuple[Lookup[ApiServer], list[ZoneCheck], Lookup[tuple[str, ...]] | None]:
+    """The pool's API server, the zone holding its name, and the addresses that name has there."""
     cluster = await _api_server(pool, reader)
     zones: list[ZoneCheck] = []
     api = cluster.value
     if api is not None and api.private and api.zone_mode == "zone" and api.zone_id:
         zones.append(ZoneCheck(await lookup(api.zone_id, reader.zone(api.zone_id)), "api-server"))
-    for extra in pool.cluster.extra_dns_zone_ids:
-        if not any(same(extra, z.zone.resource) for z in zones):
-            zones.append(ZoneCheck(await lookup(extra, reader.zone(extra)), "extra"))
-    addresses = await _addresses(reader, api, zones)
-    cluster_vnet = await _cluster_vnet(reader, api, topology.runner_vnet, addresses, zones)
-    return replace(
-        topology, cluster=cluster, zones=tuple(zones), api_addresses=addresses, cluster_vnet=cluster_vnet
+    return cluster, zones, await _addresses(reader, api, zones)
+
+
+async def _with_subnet_needs(
+    pool: Pool, sharing: Sequence[Pool], reader: TopologyReader, topology: PoolTopology
+) -> PoolTopology:
+    known: dict[tuple[str, str, str], tuple[str, ...] | None] = {}
+    own = _cluster_key(pool)
+    if own is not None:
+        known[own] = _needed(topology.cluster, topology.api_addresses)
+    addresses: list[str] = []
+    unresolved: list[str] = []
+    for other in sharing:
+        key = _cluster_key(other)
+        if key is None:
+            continue
+        if key not in known:
+            cluster, _, found = await _api_endpoint(other, reader)
+            known[key] = _needed(cluster, found)
+        needed = known[key]
+        if needed is None:
+            unresolved.append(other.name)
+        else:
+            addresses += [a for a in needed if a not in addresses]
+    return replace(topology, subnet_api_addresses=tuple(addresses), subnet_unresolved=tuple(unresolved))
+
+
+def _cluster_key(pool: Pool) -> tuple[str, str, str] | None:
+    settings = pool.cluster
+    if settings is None:
+        return None
+    return (
+        (settings.aks_cluster_id or "").lower(),
+        (settings.api_server_fqdn or "").lower(),
+        (settings.dns_zone_id or "").lower(),
     )
+
+
+def _needed(
+    cluster: Lookup[ApiServer] | None, addresses: Lookup[tuple[str, ...]] | None
+) -> tuple[str, ...] | None:
+    """What a pool needs to reach in the network; None when its API server address is unknown."""
+    if cluster is not None and cluster.value is not None and not cluster.value.private:
+        return ()  # a public API server is reached over the Internet, not through the VNet
+    if addresses is None or not addresses.value:
+        return None
+    # A public answer is a DNS fault (dns-record says so), not an address to open in the NSG.
+    private = tuple(a for a in addresses.value if _is_private(a))
+    return private or None
+
+
+def _is_private(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_private
+    except ValueError:
+        return False
 
 
 async def _api_server(pool: Pool, reader: TopologyReader) -> Lookup[ApiServer]:

@@ -67,6 +67,10 @@ class NsgRule:
     destinations: tuple[str, ...]
     destination_ports: tuple[str, ...]
     default: bool = False
+    source_ports: tuple[str, ...] = ("*",)
+    # Application security groups (resource IDs) a rule names instead of address prefixes.
+    source_asgs: tuple[str, ...] = ()
+    destination_asgs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,3 +161,7 @@ class PoolTopology:
     # Pools sharing this subnet (this one included) and the runners they may run at once.
     subnet_pools: tuple[str, ...] = ()
     subnet_demand: int = 0
+    # The private API server addresses those pools need (runners share the subnet's NSG, so it must
+    # let every one of them through), and the pools whose API server address could not be found.
+    subnet_api_addresses: tuple[str, ...] = ()
+    subnet_unresolved: tuple[str, ...] = ()

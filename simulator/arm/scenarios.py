@@ -3,7 +3,9 @@
 `healthy` is what a platform team should have: runner VNets peered both ways with the cluster's
 VNet, the cluster's private DNS zone linked to every runner VNet, an A record with a private
 address, Azure-provided DNS, roomy undelegated subnets and an NSG that admits nothing from the
-Internet. Every other scenario breaks exactly one of those, the way it breaks in real subscriptions.
+Internet or the VNet and lets runners reach only their API server (TCP 443), as infra/ deploys it;
+runners for the second cluster (`aks-int`) have their own subnet and NSG. Every other scenario
+breaks exactly one of those, the way it breaks in real subscriptions.
 `demo` is the default topology: healthy for the first runner VNet and forgetting the zone link of
 the second (`vnet-ops`), so the demo can show a pool refused by the preflight.
 """
@@ -57,9 +59,12 @@ RUNNERS_VNET = vnet_id("rg-runners", "vnet-runners")
 OPS_VNET = vnet_id("rg-runners", "vnet-ops")
 AKS_VNET = vnet_id("rg-aks", "vnet-aks")
 RUNNERS_SUBNET = subnet_id("rg-runners", "vnet-runners", "snet-runners")
+INT_SUBNET = subnet_id("rg-runners", "vnet-runners", "snet-runners-int")
 OPS_SUBNET = subnet_id("rg-runners", "vnet-ops", "snet-ops")
 RUNNERS_NSG = nsg_id("rg-runners", "nsg-runners")
+INT_NSG = nsg_id("rg-runners", "nsg-runners-int")
 CUSTOM_DNS_SERVERS = ("10.20.255.4", "10.20.255.5")
+API_SERVER_RULE = "allow-api-server-https-outbound"
 PUBLIC_ADDRESS = "20.61.45.12"
 
 
@@ -98,7 +103,10 @@ def healthy_topology() -> Topology:
                         "rg-runners",
                         "vnet-runners",
                         ("10.20.0.0/16",),
-                        (SubnetSpec("snet-runners", "10.20.0.0/24", nsg_id=RUNNERS_NSG),),
+                        (
+                            SubnetSpec("snet-runners", "10.20.0.0/24", nsg_id=RUNNERS_NSG),
+                            SubnetSpec("snet-runners-int", "10.20.1.0/24", nsg_id=INT_NSG),
+                        ),
                     ),
                     VNetSpec(
                         "rg-runners",
@@ -128,21 +136,8 @@ def healthy_topology() -> Topology:
                     PeeringSpec("aks-to-ops", AKS_VNET, OPS_VNET),
                 ),
                 nsgs=(
-                    NsgSpec(
-                        "rg-runners",
-                        "nsg-runners",
-                        (
-                            NsgRuleSpec(
-                                "allow-bastion-ssh",
-                                200,
-                                "Inbound",
-                                "Allow",
-                                "Tcp",
-                                source="10.20.255.0/27",
-                                destination_ports="22",
-                            ),
-                        ),
-                    ),
+                    NsgSpec("rg-runners", "nsg-runners", isolated_rules(AKS_ADDRESS)),
+                    NsgSpec("rg-runners", "nsg-runners-int", isolated_rules(INT_ADDRESS)),
                 ),
                 private_zones=(
                     PrivateZoneSpec(
@@ -190,6 +185,17 @@ def healthy_topology() -> Topology:
             ),
         ),
         locations=(DEFAULT_LOCATION,),
+    )
+
+
+def isolated_rules(api_server: str) -> tuple[NsgRuleSpec, ...]:
+    """The runner NSG infra/modules/runner-network.bicep deploys: TCP 443 to the API server, no more."""
+    return (
+        NsgRuleSpec(API_SERVER_RULE, 100, "Outbound", "Allow", "Tcp", "*", api_server, "443"),
+        NsgRuleSpec("allow-azure-load-balancer-inbound", 3900, "Inbound", "Allow", "*", "AzureLoadBalancer"),
+        NsgRuleSpec("deny-internet-inbound", 4000, "Inbound", "Deny", "*", "Internet"),
+        NsgRuleSpec("deny-vnet-inbound", 4010, "Inbound", "Deny", "*", "VirtualNetwork"),
+        NsgRuleSpec("deny-vnet-outbound", 4000, "Outbound", "Deny", "*", "*", "VirtualNetwork"),
     )
 
 
@@ -260,19 +266,25 @@ def _link(
     return _zone(zone, edit_links)
 
 
-def _nsg_rule(rule: NsgRuleSpec) -> Callable[[Topology], Topology]:
+def _nsg_rules(
+    change: Callable[[tuple[NsgRuleSpec, ...]], tuple[NsgRuleSpec, ...]],
+) -> Callable[[Topology], Topology]:
     def apply(topology: Topology) -> Topology:
         return _edit(
             topology,
             lambda sub: replace(
                 sub,
                 nsgs=tuple(
-                    replace(n, rules=(*n.rules, rule)) if n.name == "nsg-runners" else n for n in sub.nsgs
+                    replace(n, rules=change(n.rules)) if n.name == "nsg-runners" else n for n in sub.nsgs
                 ),
             ),
         )
 
     return apply
+
+
+def _nsg_rule(rule: NsgRuleSpec) -> Callable[[Topology], Topology]:
+    return _nsg_rules(lambda rules: (*rules, rule))
 
 
 def _restricted(size_name: str, location: str) -> tuple[VmSize, ...]:
@@ -337,10 +349,18 @@ _TOPOLOGY_FAULTS: dict[str, tuple[str, Callable[[Topology], Topology]]] = {
         _nsg_rule(NsgRuleSpec("allow-ssh-internet", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "22")),
     ),
     "outbound-443-denied": (
-        "nsg-runners denies outbound 443 to the cluster's VNet",
-        _nsg_rule(
-            NsgRuleSpec("deny-https-to-aks", 300, "Outbound", "Deny", "Tcp", "*", "10.10.0.0/16", "443")
+        "nsg-runners denies outbound 443 to the cluster's VNet (its allow for the API server is gone)",
+        _nsg_rules(
+            lambda rules: (
+                *(r for r in rules if r.name != API_SERVER_RULE),
+                NsgRuleSpec("deny-https-to-aks", 300, "Outbound", "Deny", "Tcp", "*", "10.10.0.0/16", "443"),
+            )
         ),
+    ),
+    "open-vnet": (
+        "nsg-runners denies only the Internet inbound, so Azure's default VNet rules let runners reach the "
+        "whole cluster network (kubelets, NodePorts, pods) and accept connections from it",
+        _nsg_rules(lambda rules: tuple(r for r in rules if r.name == "deny-internet-inbound")),
     ),
     "public-dns-answer": (
         f"the A record for the API server points at public address {PUBLIC_ADDRESS}",

@@ -224,21 +224,22 @@ def _rule_body(nsg: ResourceId, rule: NsgRuleSpec, *, default: bool) -> dict[str
         "provisioningState": "Succeeded",
         "protocol": rule.protocol,
         "sourcePortRange": "*",
-        "sourceAddressPrefix": rule.source,
-        "destinationAddressPrefix": rule.destination,
         "access": rule.access,
         "priority": rule.priority,
         "direction": rule.direction,
         "sourcePortRanges": [],
-        "destinationPortRanges": [],
-        "sourceAddressPrefixes": [],
-        "destinationAddressPrefixes": [],
     }
-    ports = [p.strip() for p in rule.destination_ports.split(",")]
-    if len(ports) == 1:
-        properties["destinationPortRange"] = ports[0]
-    else:
-        properties["destinationPortRanges"] = ports
+    # Augmented rules: several prefixes or ports go in the plural field, one in the singular.
+    for single, plural, text in (
+        ("sourceAddressPrefix", "sourceAddressPrefixes", rule.source),
+        ("destinationAddressPrefix", "destinationAddressPrefixes", rule.destination),
+        ("destinationPortRange", "destinationPortRanges", rule.destination_ports),
+    ):
+        values = [v.strip() for v in text.split(",")]
+        if len(values) == 1:
+            properties |= {single: values[0], plural: []}
+        else:
+            properties[plural] = values
     return {"name": rule.name, "id": str(rid), "type": f"{NSG_TYPE}/{kind}", "properties": properties}
 
 

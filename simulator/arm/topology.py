@@ -59,6 +59,7 @@ class NsgRuleSpec:
     direction: Literal["Inbound", "Outbound"]
     access: Literal["Allow", "Deny"]
     protocol: str = "*"
+    # Comma-separated for several prefixes or ports (an augmented rule), as the portal takes them.
     source: str = "*"
     destination: str = "*"
     destination_ports: str = "*"

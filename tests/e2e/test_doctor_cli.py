@@ -28,12 +28,19 @@ def doctor_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, di
 
 @pytest.mark.parametrize(
     ("scenario", "code"),
-    [("healthy", 0), ("custom-dns", 0), ("missing-dns-link", 1), ("demo", 1), ("subnet-full", 1)],
+    [
+        ("healthy", 0),
+        ("custom-dns", 0),
+        ("open-vnet", 0),
+        ("missing-dns-link", 1),
+        ("demo", 1),
+        ("subnet-full", 1),
+    ],
 )
 def test_exit_code_is_1_only_when_a_check_fails(
     capsys: pytest.CaptureFixture[str], scenario: str, code: int
 ) -> None:
-    """Warnings (custom DNS) exit 0; any failing check exits 1."""
+    """Warnings (custom DNS, a runner NSG open to the VNet) exit 0; any failing check exits 1."""
     assert main(["doctor", "--simulate", scenario]) == code
     capsys.readouterr()
 
@@ -69,7 +76,7 @@ def test_json_is_stable_in_keys_order_and_content(capsys: pytest.CaptureFixture[
     assert code == 1 and first == second
     assert list(first) == ["schema", "ok", "summary", "pools", "fixes"]
     assert first["schema"] == "runner-fleet/doctor/v1" and first["ok"] is False and first["fixes"] == []
-    assert first["summary"] == {"pools": 4, "pass": 43, "warn": 0, "fail": 1}
+    assert first["summary"] == {"pools": 4, "pass": 47, "warn": 0, "fail": 1}
     pools = first["pools"]
     assert isinstance(pools, list)
     assert [(p["pool"], p["ok"], p["status"]) for p in pools] == [
@@ -119,7 +126,7 @@ def test_the_table_fits_80_columns_when_piped() -> None:
     assert max(len(line) for line in lines) <= 80
     assert "\x1b[" not in done.stdout
     text = "\n".join(line.rstrip() for line in lines)
-    assert "pool aks-ops: FAILS  (11 pass, 0 warn, 1 fail)" in text
+    assert "pool aks-ops: FAILS  (12 pass, 0 warn, 1 fail)" in text
     assert "FAIL  dns-link" in text and "fix: link privatelink.westeurope.azmk8s.io to vnet-ops" in text
     assert "1 of 4 pool(s) fail the preflight (aks-ops)" in text
 
@@ -170,3 +177,17 @@ def test_fix_only_explains_what_is_not_a_missing_link(capsys: pytest.CaptureFixt
     """A missing peering is explained, never changed: no fixes, still exit 1."""
     code, document = doctor_json(capsys, "--simulate", "no-peering", "--fix")
     assert code == 1 and document["fixes"] == []
+
+
+def test_open_vnet_names_the_default_rules_and_the_rules_to_add(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--simulate open-vnet`: every pool on nsg-runners warns nsg-isolation, naming the rule and the fix."""
+    code, document = doctor_json(capsys, "--simulate", "open-vnet")
+    warned = {p["pool"]: c for p in document["pools"] for c in p["checks"] if c["name"] == "nsg-isolation"}
+    assert code == 0 and {name: c["status"] for name, c in warned.items()} == dict.fromkeys(
+        ("aks-prod", "aks-dev", "gl-aks", "aks-ops"), "warn"
+    )
+    assert "rule 'AllowVnetOutBound' (priority 65000)" in warned["aks-dev"]["message"]
+    assert warned["aks-dev"]["fix"].startswith(
+        "add an outbound rule denying VirtualNetwork at a priority below 65000, after one allowing TCP 443 "
+        "to 10.10.0.4"
+    )

@@ -9,7 +9,7 @@ from runner_fleet.ports.preflight import CheckResult
 from runner_fleet.preflight import CHECK_NAMES, run_preflight
 from runner_fleet.settings import Pool
 from runner_fleet.settings.pool import Pool as PoolModel
-from simulator.arm.scenarios import AKS_CLUSTER_ID, INT_CLUSTER_ID, RUNNERS_SUBNET, scenario_names
+from simulator.arm.scenarios import AKS_CLUSTER_ID, INT_CLUSTER_ID, INT_SUBNET, RUNNERS_SUBNET, scenario_names
 from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
 
 pytestmark = pytest.mark.e2e
@@ -92,6 +92,17 @@ BROKEN = [
         "priority below 300",
     ),
     (
+        "open-vnet",
+        "aks-prod",
+        "nsg-isolation",
+        "warn",
+        "rule 'AllowVnetOutBound' (priority 65000) lets runner VMs reach 10.10.0.0/16, 10.20.0.0/16 "
+        "except 10.10.0.4 with any protocol on any port; rule 'AllowVnetInBound' (priority 65000) admits "
+        "connections to runner VMs from 10.10.0.0/16, 10.20.0.0/16",
+        "add an outbound rule denying VirtualNetwork at a priority below 65000, after one allowing TCP 443 "
+        "to 10.10.0.4; add an inbound rule denying VirtualNetwork",
+    ),
+    (
         "public-dns-answer",
         "aks-prod",
         "dns-record",
@@ -158,7 +169,7 @@ def test_every_scenario_is_covered() -> None:
     assert set(scenario_names()) == {"healthy"} | {b[0] for b in BROKEN}
 
 
-def aks_pool(name: str, cluster_id: str) -> Pool:
+def aks_pool(name: str, cluster_id: str, subnet_id: str = RUNNERS_SUBNET) -> Pool:
     return PoolModel.model_validate(
         {
             "name": name,
@@ -169,7 +180,7 @@ def aks_pool(name: str, cluster_id: str) -> Pool:
                 "subscription_id": "00000000-0000-0000-0000-000000000001",
                 "resource_group": "rg-runners",
                 "location": "westeurope",
-                "subnet_id": RUNNERS_SUBNET,
+                "subnet_id": subnet_id,
                 "vm_sizes": ["Standard_D2s_v5"],
             },
             "cluster": {"aks_cluster_id": cluster_id},
@@ -182,7 +193,8 @@ async def test_clusters_are_found_from_their_aks_resource_ids() -> None:
     missing = AKS_CLUSTER_ID.replace("aks-prod", "aks-gone")
     pools = (
         aks_pool("by-id", AKS_CLUSTER_ID),
-        aks_pool("by-id-int", INT_CLUSTER_ID),
+        # Runners of another cluster get their own subnet, whose NSG opens that cluster's API server.
+        aks_pool("by-id-int", INT_CLUSTER_ID, INT_SUBNET),
         aks_pool("by-id-gone", missing),
     )
     found = await reports("healthy", pools)

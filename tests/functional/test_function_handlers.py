@@ -104,14 +104,6 @@ async def test_unreadable_queue_message_is_dropped_not_retried(
     assert fakes[0].created == []
 
 
-async def test_health_lists_pools(installed: runtime.Runtime) -> None:
-    """GET /api/health answers 200 with the configured pool names."""
-    request = func.HttpRequest("GET", "http://localhost/api/health", headers={}, params={}, body=b"")
-    response = await _handler("health")(request)
-    assert response.status_code == 200
-    assert json.loads(response.get_body())["pools"] == ["aks-prod"]
-
-
 async def test_housekeeping_timer_runs(installed: runtime.Runtime) -> None:
     """The housekeeping timer function runs against the installed runtime."""
     await _handler("housekeeping")(TimerRequest(past_due=False))

@@ -126,6 +126,24 @@ def nsg(*rules: NsgRule) -> NsgFacts:
     return NsgFacts(NSG, "nsg-runners", (*rules, *DEFAULT_RULES))
 
 
+# What infra/ deploys on the runner subnet: TCP 443 to the API server, nothing else in the VNet.
+ISOLATED = (
+    rule(
+        "allow-api-server-https-outbound",
+        100,
+        "Outbound",
+        "Allow",
+        protocol="Tcp",
+        destinations=("10.10.0.4",),
+        destination_ports=("443",),
+    ),
+    rule("allow-azure-load-balancer-inbound", 3900, "Inbound", "Allow", sources=("AzureLoadBalancer",)),
+    rule("deny-internet-inbound", 4000, "Inbound", "Deny", sources=("Internet",)),
+    rule("deny-vnet-inbound", 4010, "Inbound", "Deny", sources=("VirtualNetwork",)),
+    rule("deny-vnet-outbound", 4000, "Outbound", "Deny", destinations=("VirtualNetwork",)),
+)
+
+
 def link(vnet_id: str, name: str, state: str = "Completed", provisioning: str = "Succeeded") -> ZoneLinkFacts:
     return ZoneLinkFacts(f"{ZONE}/virtualNetworkLinks/{name}", name, vnet_id, state, provisioning)
 
@@ -135,7 +153,7 @@ def zone(*links: ZoneLinkFacts, zone_id: str = ZONE) -> ZoneFacts:
 
 
 def healthy(**changes: Any) -> PoolTopology:
-    """aks-prod's topology as it should be: peered, linked, a private A record, room, a quiet NSG."""
+    """aks-prod's topology as it should be: peered, linked, a private A record, room, an isolating NSG."""
     topology = PoolTopology(
         pool="aks-prod",
         subnet=Lookup(SUBNET, SubnetFacts(SUBNET, "snet-runners", ("10.20.0.0/24",), (), NSG, ())),
@@ -151,11 +169,12 @@ def healthy(**changes: Any) -> PoolTopology:
                 "api-server",
             ),
         ),
-        nsg=Lookup(NSG, nsg()),
+        nsg=Lookup(NSG, nsg(*ISOLATED)),
         sizes=Lookup(LOCATION_ID, {"standard_d2ads_v5": SizeOffer(), "standard_d2s_v5": SizeOffer()}),
         image=Lookup("Canonical:ubuntu-24_04-lts:server:latest", ImageFacts("x", True, True, "24.04.1")),
         subnet_pools=("aks-prod",),
         subnet_demand=8,
+        subnet_api_addresses=("10.10.0.4",),
     )
     return replace(topology, **changes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from runner_fleet.ports.preflight import CheckResult
 from runner_fleet.preflight.checks.cluster import check_cluster
 from runner_fleet.preflight.checks.dns import check_custom_dns, check_links, check_record
+from runner_fleet.preflight.checks.isolation import check_isolation
 from runner_fleet.preflight.checks.nsg import check_inbound, check_outbound
 from runner_fleet.preflight.checks.peering import check_peering
 from runner_fleet.preflight.checks.placement import check_image, check_location, check_sizes
@@ -23,6 +24,7 @@ CHECK_NAMES = (
     "subnet-delegation",
     "nsg-inbound",
     "nsg-outbound",
+    "nsg-isolation",
     "location",
     "vm-sizes",
     "image",
@@ -38,7 +40,8 @@ def run_checks(pool: Pool, topology: PoolTopology) -> tuple[CheckResult, ...]:
     else:
         results += [check_peering(topology), *check_links(topology), check_record(topology)]
         results += [check_custom_dns(topology), check_capacity(topology), check_delegation(topology)]
-        results += [check_inbound(topology), check_outbound(topology), check_location(pool, topology)]
+        results += [check_inbound(topology), check_outbound(topology), check_isolation(topology)]
+        results.append(check_location(pool, topology))
     results += [check_sizes(pool, topology), check_image(pool, topology)]
     return tuple(r for r in results if r is not None)
 

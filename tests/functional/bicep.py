@@ -1,0 +1,146 @@
+"""The infra/ Bicep as data: parsed by pycep (checkov's Bicep parser), with a small evaluator for the
+expressions our templates use, so tests can ask what a resource would be given its parameters.
+
+pycep writes identifiers and string literals alike as strings: a string naming a parameter or
+variable of the file is taken as a reference to it, anything else as a literal. Only what the
+templates here use is evaluated (literals, references, `concat`, `empty`, `union`, the conditional
+operator, `${...}` interpolation); anything else (property access, resource functions) comes back
+as `Opaque`, which tests may compare by its text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pycep import BicepParser
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parameter the test gave no value."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """An expression the evaluator does not compute, kept as pycep parsed it."""
+
+    node: Any
+
+    def text(self) -> str:
+        operator = self.node.get("operator", {}) if isinstance(self.node, dict) else {}
+        operands = operator.get("operands", {})
+        if operator.get("type") == "property_accessor":
+            return f"{operands['operand_1']}.{operands['operand_2']}"
+        if operator.get("type") == "index_accessor":
+            return f"{operands['operand_1']}[{operands['operand_2']}]"
+        return repr(self.node)
+
+
+@cache
+def parsed(relative: str) -> dict[str, Any]:
+    # pycep types its answer as a TypedDict of the known sections; tests read it as plain data.
+    document: dict[str, Any] = dict(BicepParser().parse(file_path=INFRA / relative))
+    return document
+
+
+@dataclass
+class Template:
+    relative: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return parsed(self.relative)
+
+    def resource(self, name: str) -> dict[str, Any]:
+        """A resource or a module, as parsed (its body under `config`)."""
+        document = self.document
+        found: dict[str, Any] = document["resources"].get(name) or document["modules"][name]
+        return found
+
+    def config(self, name: str) -> Any:
+        """A resource's body (name, properties, scope, ...) evaluated."""
+        return self.value(self.resource(name)["config"])
+
+    def configs(self, name: str) -> list[Any]:
+        """Every copy of a resource: one, or one per item of its `for` loop."""
+        body = self.resource(name)["config"]
+        if "loop_type" not in body:
+            return [self.config(name)]
+        detail = body["loop_type"]["detail"]
+        found = []
+        for index, item in enumerate(self.value(detail["array_name"])):
+            bound = {detail["item_name"]: item} | (
+                {detail["index_name"]: index} if "index_name" in detail else {}
+            )
+            found.append(Template(self.relative, self.params | bound).value(body["config"]))
+        return found
+
+    def variable(self, name: str) -> Any:
+        return self.value(self.document["variables"][name]["value"])
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(item) for item in node]
+        if isinstance(node, str):
+            return self._name(node)
+        if not isinstance(node, dict):
+            return node
+        if "function" in node:
+            return self._function(node["function"])
+        if "operator" in node:
+            return self._operator(node["operator"], node)
+        return {key: self.value(item) for key, item in node.items()}
+
+    def _name(self, text: str) -> Any:
+        if text in self.params:
+            return self.params[text]
+        parameters = self.document.get("parameters", {})
+        if text in parameters:
+            default = parameters[text].get("default")
+            return Ref(text) if default is None else self.value(default)
+        if text in self.document.get("variables", {}):
+            return self.variable(text)
+        return _INTERPOLATION.sub(lambda m: str(self._name(m.group(1))), text)
+
+    def _function(self, call: dict[str, Any]) -> Any:
+        args = [self.value(a) for a in call.get("parameters", {}).values()]
+        kind = call["type"]
+        if kind == "concat":
+            return (
+                [item for arg in args for item in arg]
+                if all(isinstance(a, list) for a in args)
+                else Opaque(call)
+            )
+        if kind == "empty":
+            return not args[0]
+        if kind == "subscription_resource_id":
+            return f"{args[0]}/{args[1]}"
+        if kind == "union" and all(isinstance(a, list) for a in args):
+            found: list[Any] = []
+            for item in (i for a in args for i in a):
+                if item not in found:
+                    found.append(item)
+            return found
+        return Opaque({"function": call})
+
+    def _operator(self, operator: dict[str, Any], node: Any) -> Any:
+        operands = operator["operands"]
+        if operator["type"] == "conditional":
+            condition = self.value(operands["condition"])
+            if isinstance(condition, bool):
+                return self.value(operands["true_value" if condition else "false_value"])
+        if operator["type"] == "property_accessor":
+            owner = self.value(operands["operand_1"])
+            if isinstance(owner, dict) and operands["operand_2"] in owner:
+                return owner[operands["operand_2"]]
+        return Opaque(node)
