@@ -66,6 +66,10 @@ class VmCreateRejected(Exception):
         self.code = code
 
 
+class VmBeingDeleted(Exception):
+    """A VM of this name is still being deleted; creating over it is refused until it is gone."""
+
+
 class Compute(Protocol):
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None: ...
 

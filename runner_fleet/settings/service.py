@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runner_fleet.adapters.azure.clouds import UnknownArmEndpoint, cloud_for_endpoint
 
 
 class ServiceSettings(BaseSettings):
@@ -33,6 +35,16 @@ class ServiceSettings(BaseSettings):
     arm_ca_bundle: Path | None = Field(default=None, validation_alias="ARM_CA_BUNDLE")
 
     log_format: str = Field(default="json", validation_alias=AliasChoices("RUNNER_FLEET_LOG_FORMAT"))
+
+    @field_validator("arm_endpoint")
+    @classmethod
+    def _known_cloud(cls, value: str) -> str:
+        # The endpoint picks the token scope and API versions; an unknown one would fail on every call.
+        try:
+            cloud_for_endpoint(value)
+        except UnknownArmEndpoint as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip().rstrip("/")
 
     @property
     def github_uses_app(self) -> bool:

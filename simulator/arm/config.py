@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from simulator.arm.api_versions import DEFAULT_SERVED
 from simulator.arm.faults import FaultRule, LroFailureRule
 from simulator.arm.topology import Topology, default_topology
 
@@ -32,6 +33,29 @@ class VmSize:
     locations: tuple[str, ...] | None = None  # None: every location of the topology
     restricted_locations: tuple[str, ...] = ()  # listed there, but NotAvailableForSubscription
     zones: tuple[str, ...] = ("1", "2", "3")
+    nvme_disk_mib: int = 0  # the local NVMe (temp) disk of newer sizes; 0 when none
+    # Where an ephemeral OS disk may go (SupportedEphemeralOSDiskPlacements); None: derived from the disks.
+    ephemeral_placements: tuple[str, ...] | None = None
+
+    @property
+    def placements(self) -> tuple[str, ...]:
+        if not self.ephemeral_os_disk_supported:
+            return ()
+        if self.ephemeral_placements is not None:
+            return self.ephemeral_placements
+        derived = (
+            ("ResourceDisk", self.max_resource_volume_mb > 0),
+            ("CacheDisk", self.cached_disk_bytes > 0),
+            ("NvmeDisk", self.nvme_disk_mib > 0),
+        )
+        return tuple(name for name, present in derived if present)
+
+    def placement_capacity_gb(self, placement: str) -> int:
+        return {
+            "cachedisk": self.cached_disk_bytes // GIB,
+            "resourcedisk": self.max_resource_volume_mb // 1024,
+            "nvmedisk": self.nvme_disk_mib // 1024,
+        }.get(placement.lower(), 0)
 
     def offered_in(self, location: str, all_locations: tuple[str, ...]) -> bool:
         listed = self.locations if self.locations is not None else all_locations
@@ -80,6 +104,18 @@ def default_sizes() -> tuple[VmSize, ...]:
             accelerated_networking=False,
         ),
         VmSize("Standard_F4s_v2", "standardFSv2Family", 4, 8, 32768, 64 * GIB, True, max_data_disks=8),
+        # A v6 size: no SCSI temp disk, no cache; a 110 GiB local NVMe disk is the only ephemeral place.
+        VmSize(
+            "Standard_D2ads_v6",
+            "standardDADSv6Family",
+            2,
+            8,
+            0,
+            0,
+            True,
+            nvme_disk_mib=110 * 1024,
+            ephemeral_placements=("NvmeDisk",),
+        ),
     )
 
 
@@ -145,6 +181,8 @@ class ArmConfig:
     faults: list[FaultRule] = field(default_factory=list)
     lro_failures: list[LroFailureRule] = field(default_factory=list)
     never_boot: NeverBoot = field(default_factory=NeverBoot)
+    # API versions served per resource type; a test models a cloud that lags by narrowing one.
+    api_versions: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_SERVED))
     page_size: int = 50
     default_os_disk_gb: int = 30  # the platform image's OS disk when diskSizeGB is not given
     # Azure itself accepts a VM in another region than its resource group; runner-fleet must not
@@ -198,6 +236,15 @@ def _set_sizes(config: ArmConfig, value: Any) -> None:
     config.sizes = tuple(s if isinstance(s, VmSize) else _size_from_json(s) for s in value)
 
 
+def _set_api_versions(config: ArmConfig, value: Any) -> None:
+    updated = dict(config.api_versions)
+    for resource_type, versions in dict(value).items():
+        if resource_type not in updated:
+            raise ValueError(f"unknown resource type {resource_type!r}")
+        updated[resource_type] = tuple(str(v) for v in versions)
+    config.api_versions = updated
+
+
 def _scalar_setter(key: str) -> Callable[[ArmConfig, Any], None]:
     def set_scalar(config: ArmConfig, value: Any) -> None:
         setattr(config, key, type(getattr(config, key))(value))
@@ -217,6 +264,7 @@ _SETTERS: dict[str, Callable[[ArmConfig, Any], None]] = {
     "throttle": _set_throttle,
     "throttling": _set_throttle,
     "sizes": _set_sizes,
+    "api_versions": _set_api_versions,
     **{key: _scalar_setter(key) for key in ("require_rg_location", "guest_poll_s", "default_os_disk_gb")},
 }
 
@@ -255,7 +303,7 @@ def _throttle_patch(current: ThrottleConfig, patch: Mapping[str, Any]) -> Thrott
 
 def _size_from_json(data: Mapping[str, Any]) -> VmSize:
     fields = dict(data)
-    for key in ("locations", "restricted_locations", "zones"):
+    for key in ("locations", "restricted_locations", "zones", "ephemeral_placements"):
         if fields.get(key) is not None:
             fields[key] = tuple(fields[key])
     return VmSize(**fields)

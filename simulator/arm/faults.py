@@ -26,6 +26,11 @@ DEFAULT_MESSAGES = {
         "condition is too restrictive. Please remove some constraints and try again. Constraints "
         "applied are: - VM Size"
     ),
+    "OverconstrainedZonalAllocationRequest": (
+        "Allocation failed. VM(s) with the following constraints cannot be allocated, because the "
+        "condition is too restrictive. Please remove some constraints and try again. Constraints "
+        "applied are: - Availability Zone - VM Size"
+    ),
     "OperationNotAllowed": (
         "Operation could not be completed as it results in exceeding approved {family} Cores quota. "
         "Additional details - Deployment Model: Resource Manager, Location: {location}, "

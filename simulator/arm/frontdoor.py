@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.arm.api_versions import check_api_version
 from simulator.arm.errors import ArmError
 from simulator.arm.faults import DEFAULT_MESSAGES, FaultRule
 from simulator.arm.ids import ResourceId
@@ -69,6 +70,7 @@ class FrontDoor:
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         call = ArmCall(request, params, principal, await request.read())
+        self._check_api_version(route, call)
         fault = self._pick_fault(request.method, request.path)
         if fault is not None:
             entry["fault"] = fault.id
@@ -77,6 +79,16 @@ class FrontDoor:
         response = await route.handler(call)
         response.headers.update(throttle_headers)
         return response
+
+    def _check_api_version(self, route: Route, call: ArmCall) -> None:
+        served = self._state.config.api_versions
+        if call.api_version in served.get(route.resource_type, ()):
+            return
+        try:
+            location = self._region(route, call)
+        except ArmError:  # a body ARM could not read: the version is refused first all the same
+            location = self._state.locations[0] if self._state.locations else ""
+        check_api_version(served, route.resource_type, call.api_version, location, self._state.locations)
 
     def _pick_fault(self, method: str, path: str) -> FaultRule | None:
         rules = self._state.config.faults

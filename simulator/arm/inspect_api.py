@@ -58,6 +58,7 @@ def config_summary(state: ArmState) -> dict[str, Any]:
         "sizes": [s.name for s in config.sizes],
         "locations": list(config.topology.locations),
         "require_rg_location": config.require_rg_location,
+        "api_versions": {kind: list(versions) for kind, versions in config.api_versions.items()},
         "faults": faults(state),
     }
 

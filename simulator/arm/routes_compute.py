@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from aiohttp import web
 
-from simulator.arm.errors import ArmError
+from simulator.arm.errors import ArmError, invalid_parameter
 from simulator.arm.ids import ResourceId
 from simulator.arm.operations import AsyncOperation
 from simulator.arm.paging import page
@@ -20,6 +21,37 @@ SUB = "/subscriptions/{sub}"
 RG = SUB + "/resourceGroups/{rg}"
 VMS = RG + "/providers/Microsoft.Compute/virtualMachines"
 VM = VMS + "/{name}"
+SUB_VMS = SUB + "/providers/Microsoft.Compute/virtualMachines"
+_VMSS_FILTER = re.compile(r"^\s*virtualMachineScaleSet/id\s+eq\s+'(?P<id>[^']+)'\s*$", re.IGNORECASE)
+
+
+def list_expand(call: ArmCall) -> tuple[str | None, str | None]:
+    """($expand, scale set ID of $filter) of a VM list, refusing what the API does not document.
+
+    `$expand=instanceView` "can only be specified if a valid $filter option is specified", and the
+    only $filter documented is `virtualMachineScaleSet/id eq '...'` (VirtualMachines_List/_ListAll).
+    """
+    expand, expression = call.query("$expand"), call.query("$filter")
+    scale_set = None
+    if expression:
+        match = _VMSS_FILTER.match(expression)
+        if match is None:
+            raise invalid_parameter(
+                f"The $filter '{expression}' is not supported; "
+                "only \"virtualMachineScaleSet/id eq '<id>'\" is.",
+                "$filter",
+            )
+        scale_set = match["id"]
+    if expand:
+        if expand.strip().lower() != "instanceview":
+            raise invalid_parameter(f"The value '{expand}' of parameter '$expand' is not valid.", "$expand")
+        if scale_set is None:
+            raise invalid_parameter(
+                "The $expand option 'instanceView' can only be specified together with a valid "
+                "$filter option.",
+                "$expand",
+            )
+    return expand, scale_set
 
 
 def poll_hint_ms(state: ArmState) -> str:
@@ -44,7 +76,7 @@ def register(router: Router, state: ArmState) -> VirtualMachines:
         return ResourceId.resource(p["sub"], p["rg"], COMPUTE, "virtualMachines", p["name"])
 
     async def put_vm(call: ArmCall) -> web.StreamResponse:
-        answer = vms.put(vm_id(call), call.json())
+        answer = vms.put(vm_id(call), call.json(), api_version=call.api_version)
         headers = operation_headers(state, call, answer.operation, location=False) if answer.operation else {}
         return json_response(answer.status, answer.body, headers)
 
@@ -66,10 +98,16 @@ def register(router: Router, state: ArmState) -> VirtualMachines:
         return json_response(200, vms.boot_diagnostics(vm_id(call), call.base_url))
 
     async def list_vms(call: ArmCall) -> web.StreamResponse:
-        expand = call.query("$expand")
+        expand, scale_set = list_expand(call)
+        items = vms.list(call.params["sub"], call.params["rg"], expand=expand, scale_set=scale_set)
+        return json_response(200, page(call, [(v["id"].lower(), v) for v in items], state.config.page_size))
+
+    async def list_all_vms(call: ArmCall) -> web.StreamResponse:
         if (call.query("statusOnly") or "").lower() == "true":
-            expand = "instanceView"
-        items = vms.list(call.params["sub"], call.params.get("rg"), expand=expand)
+            items = vms.list_statuses(call.params["sub"])
+        else:
+            expand, scale_set = list_expand(call)
+            items = vms.list(call.params["sub"], None, expand=expand, scale_set=scale_set)
         return json_response(200, page(call, [(v["id"].lower(), v) for v in items], state.config.page_size))
 
     async def operation(call: ArmCall) -> web.StreamResponse:
@@ -94,15 +132,25 @@ def register(router: Router, state: ArmState) -> VirtualMachines:
         ]
         return json_response(200, page(call, items, max(state.config.page_size, 1)))
 
-    router.add("PUT", VM, put_vm, compute_group="PutVM")
-    router.add("GET", VM, get_vm, compute_group="LowCostGet")
-    router.add("DELETE", VM, delete_vm, compute_group="DeleteVM")
-    router.add("GET", VM + "/instanceView", instance_view, compute_group="LowCostGet")
-    router.add("POST", VM + "/retrieveBootDiagnosticsData", boot_diagnostics, compute_group="LowCostGet")
-    router.add("GET", VMS, list_vms, compute_group="HighCostGet")
+    vm_type = "Microsoft.Compute/virtualMachines"
+    router.add("PUT", VM, put_vm, resource_type=vm_type, compute_group="PutVM")
+    router.add("GET", VM, get_vm, resource_type=vm_type, compute_group="LowCostGet")
+    router.add("DELETE", VM, delete_vm, resource_type=vm_type, compute_group="DeleteVM")
+    router.add("GET", VM + "/instanceView", instance_view, resource_type=vm_type, compute_group="LowCostGet")
     router.add(
-        "GET", SUB + "/providers/Microsoft.Compute/virtualMachines", list_vms, compute_group="HighCostGet"
+        "POST",
+        VM + "/retrieveBootDiagnosticsData",
+        boot_diagnostics,
+        resource_type=vm_type,
+        compute_group="LowCostGet",
     )
-    router.add("GET", SUB + "/providers/Microsoft.Compute/locations/{loc}/operations/{op}", operation)
-    router.add("GET", SUB + "/providers/Microsoft.Compute/skus", skus)
+    router.add("GET", VMS, list_vms, resource_type=vm_type, compute_group="HighCostGet")
+    router.add("GET", SUB_VMS, list_all_vms, resource_type=vm_type, compute_group="HighCostGet")
+    router.add(
+        "GET",
+        SUB + "/providers/Microsoft.Compute/locations/{loc}/operations/{op}",
+        operation,
+        resource_type="Microsoft.Compute/locations/operations",
+    )
+    router.add("GET", SUB + "/providers/Microsoft.Compute/skus", skus, resource_type="Microsoft.Compute/skus")
     return vms

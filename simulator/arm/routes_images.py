@@ -76,5 +76,6 @@ def register(router: Router, state: ArmState) -> None:
         }
         return json_response(200, body)
 
-    router.add("GET", VERSIONS, list_versions)
-    router.add("GET", VERSIONS + "/{version}", get_version)
+    images = "Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions"
+    router.add("GET", VERSIONS, list_versions, resource_type=images)
+    router.add("GET", VERSIONS + "/{version}", get_version, resource_type=images)

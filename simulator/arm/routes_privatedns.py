@@ -175,17 +175,30 @@ class _PrivateDns:
 
 def register(router: Router, state: ArmState) -> None:
     dns = _PrivateDns(state)
-    router.add("GET", ZONES, dns.list_zones)
-    router.add("GET", SUB + "/providers/Microsoft.Network/privateDnsZones", dns.list_zones)
-    router.add("GET", ZONE, dns.get_zone)
-    router.add("GET", LINKS, dns.list_links)
-    router.add("GET", LINKS + "/{name}", dns.get_link)
-    router.add("PUT", LINKS + "/{name}", dns.put_link)
-    router.add("DELETE", LINKS + "/{name}", dns.delete_link)
-    router.add("GET", ZONE + "/A", dns.list_records)
-    router.add("GET", ZONE + "/A/{name}", dns.get_record)
-    router.add("GET", OPERATIONS + "/privateDnsOperationStatuses/{op}", dns.operation_status)
-    router.add("GET", OPERATIONS + "/privateDnsOperationResults/{op}", dns.operation_result)
+    ops = "Microsoft.Network/privateDnsOperation"
+    router.add("GET", ZONES, dns.list_zones, resource_type=ZONE_TYPE)
+    router.add(
+        "GET", SUB + "/providers/Microsoft.Network/privateDnsZones", dns.list_zones, resource_type=ZONE_TYPE
+    )
+    router.add("GET", ZONE, dns.get_zone, resource_type=ZONE_TYPE)
+    router.add("GET", LINKS, dns.list_links, resource_type=LINK_TYPE)
+    router.add("GET", LINKS + "/{name}", dns.get_link, resource_type=LINK_TYPE)
+    router.add("PUT", LINKS + "/{name}", dns.put_link, resource_type=LINK_TYPE)
+    router.add("DELETE", LINKS + "/{name}", dns.delete_link, resource_type=LINK_TYPE)
+    router.add("GET", ZONE + "/A", dns.list_records, resource_type=A_RECORD_TYPE)
+    router.add("GET", ZONE + "/A/{name}", dns.get_record, resource_type=A_RECORD_TYPE)
+    router.add(
+        "GET",
+        OPERATIONS + "/privateDnsOperationStatuses/{op}",
+        dns.operation_status,
+        resource_type=ops + "Statuses",
+    )
+    router.add(
+        "GET",
+        OPERATIONS + "/privateDnsOperationResults/{op}",
+        dns.operation_result,
+        resource_type=ops + "Results",
+    )
 
 
 def _validated_link(state: ArmState, zone: Resource, rid: ResourceId, body: Any) -> dict[str, Any]:

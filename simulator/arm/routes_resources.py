@@ -140,12 +140,13 @@ def _register_type(router: Router, state: ArmState, spec: ResourceType) -> None:
         state.store.delete(found.id)
         return json_response(200, None)
 
-    router.add("GET", item, get_item)
-    router.add("GET", collection, list_items)
+    kind = spec.full_type
+    router.add("GET", item, get_item, resource_type=kind)
+    router.add("GET", collection, list_items, resource_type=kind)
     if spec.list_in_subscription:
-        router.add("GET", "/subscriptions/{sub}/providers/" + spec.full_type, list_items)
+        router.add("GET", "/subscriptions/{sub}/providers/" + kind, list_items, resource_type=kind)
     if spec.delete_guard is not None:
-        router.add("DELETE", item, delete_item)
+        router.add("DELETE", item, delete_item, resource_type=kind)
 
 
 def _register_children(router: Router, state: ArmState, kind: str, render: Render) -> None:
@@ -175,8 +176,8 @@ def _register_children(router: Router, state: ArmState, kind: str, render: Rende
         items = [(r.id.key, render(state.store, r)) for r in found]
         return json_response(200, page(call, items, state.config.page_size))
 
-    router.add("GET", vnet_path + f"/{kind}/{{name}}", get_child)
-    router.add("GET", vnet_path + f"/{kind}", list_children)
+    router.add("GET", vnet_path + f"/{kind}/{{name}}", get_child, resource_type=child_type)
+    router.add("GET", vnet_path + f"/{kind}", list_children, resource_type=child_type)
 
 
 __all__ = ["NIC_TYPE", "PIP_TYPE", "TYPES", "ResourceType", "register"]

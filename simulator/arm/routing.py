@@ -56,6 +56,7 @@ class Route:
     template: str
     pattern: re.Pattern[str]
     handler: Handler
+    resource_type: str  # the type whose API versions the route serves, e.g. Microsoft.Compute/virtualMachines
     compute_group: str | None = None
 
 
@@ -63,8 +64,22 @@ class Router:
     def __init__(self) -> None:
         self._routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: Handler, *, compute_group: str | None = None) -> None:
-        self._routes.append(Route(method.upper(), template, _compile(template), handler, compute_group))
+    def add(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        *,
+        resource_type: str,
+        compute_group: str | None = None,
+    ) -> None:
+        self._routes.append(
+            Route(method.upper(), template, _compile(template), handler, resource_type, compute_group)
+        )
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(self._routes)
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed = False

@@ -1,7 +1,9 @@
 """`GET /subscriptions/{sub}/providers/Microsoft.Compute/skus`: the VM size catalogue.
 
 Like Azure, the list has one entry per size and location, and a size that the subscription may
-not use in a location is still listed there, with a `restrictions` entry saying why.
+not use in a location is still listed there, with a `restrictions` entry saying why. Where an
+ephemeral OS disk may go is `SupportedEphemeralOSDiskPlacements` (comma-separated), the local NVMe
+disk's size `NvmeDiskSizeInMiB`, as in the catalogue Azure returns for the v6 sizes.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def _capabilities(size: VmSize) -> list[tuple[str, str]]:
         ("vCPUsAvailable", str(size.vcpus)),
         ("CachedDiskBytes", str(size.cached_disk_bytes)),
         ("EphemeralOSDiskSupported", flag(size.ephemeral_os_disk_supported)),
+        *([("SupportedEphemeralOSDiskPlacements", ",".join(size.placements))] if size.placements else []),
+        *([("NvmeDiskSizeInMiB", str(size.nvme_disk_mib))] if size.nvme_disk_mib else []),
         ("EncryptionAtHostSupported", "True"),
         ("AcceleratedNetworkingEnabled", flag(size.accelerated_networking)),
         ("RdmaEnabled", "False"),

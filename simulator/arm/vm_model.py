@@ -148,6 +148,17 @@ def render_vm(
     return body
 
 
+def render_status_only(resource: Resource, record: VmRecord) -> dict[str, Any]:
+    """A VM as `statusOnly=true` lists it: identity and instance view statuses, no model (no tags)."""
+    return {
+        "name": resource.id.name,
+        "id": str(resource.id),
+        "type": VM_TYPE,
+        "location": record.location,
+        "properties": {"vmId": record.vm_id, "instanceView": {"statuses": statuses(record)}},
+    }
+
+
 def render_instance_view(record: VmRecord) -> dict[str, Any]:
     view: dict[str, Any] = {
         "computerName": record.computer_name,

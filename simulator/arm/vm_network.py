@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.arm.api_versions import VM_NETWORK_API_VERSIONS
 from simulator.arm.errors import ArmError, invalid_parameter
 from simulator.arm.ids import ResourceId
 from simulator.arm.json_fields import json_object
@@ -46,6 +47,13 @@ def network_plan(
         raise invalid_parameter(
             "The property 'networkApiVersion' must be specified when 'networkInterfaceConfigurations' "
             "is used.",
+            "networkProfile.networkApiVersion",
+        )
+    version = network.get("networkApiVersion")
+    if version is not None and str(version) not in VM_NETWORK_API_VERSIONS:
+        raise invalid_parameter(
+            f"The value '{version}' of parameter 'networkProfile.networkApiVersion' is not valid. "
+            f"Allowed values are: {', '.join(VM_NETWORK_API_VERSIONS)}.",
             "networkProfile.networkApiVersion",
         )
     plans = [
@@ -172,6 +180,15 @@ def _subnet(store: ResourceStore, raw: Any, nic_id: ResourceId, location: str) -
         subnet_id = ResourceId.parse(str(raw or ""))
     except ValueError:
         raise problem from None
+    if subnet_id.subscription.lower() != nic_id.subscription.lower():
+        # A NIC can only join a VNet in its own subscription (and an inline NIC is in the VM's).
+        raise ArmError(
+            400,
+            "InvalidResourceReference",
+            f"Resource {raw} referenced by resource {nic_id} is in subscription {subnet_id.subscription}; "
+            "a network interface can only be assigned to a virtual network in its own subscription "
+            f"({nic_id.subscription}).",
+        )
     subnet = store.get(subnet_id)
     vnet = store.get(subnet_id.parent) if subnet_id.parent is not None else None
     if (

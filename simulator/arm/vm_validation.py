@@ -13,15 +13,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.arm.config import GIB, ArmConfig, VmSize
+from simulator.arm.api_versions import newer_or_equal
+from simulator.arm.config import ArmConfig, VmSize
 from simulator.arm.errors import ArmError, invalid_parameter
 from simulator.arm.ids import ResourceId
 from simulator.arm.json_fields import json_object
 from simulator.arm.store import ResourceStore
 from simulator.arm.vm_network import DELETE_OPTIONS, NicPlan, network_plan
 
+# osProfile.customData: "decoded to a binary array ... The maximum length of the binary array is
+# 65535 bytes"; ARM checks the base64 text, whose limit (87380 characters) is exactly that many bytes.
 MAX_CUSTOM_DATA_BYTES = 65535
-MAX_CUSTOM_DATA_CHARS = 87380  # base64 of 65535 bytes
+MAX_CUSTOM_DATA_CHARS = 87380
+NVME_MIN_API_VERSION = "2024-03-01"  # DiffDiskPlacement: "Minimum api-version for NvmeDisk: 2024-03-01"
 MAX_NAME_LENGTH = 64
 _VM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _LINUX_HOST_FORBIDDEN = set("`~!@#$%^&*()=+_[]{}\\|;:'\",<>/?") | {" "}
@@ -62,7 +66,7 @@ class VmPlan:
 
 
 def plan_create(
-    config: ArmConfig, store: ResourceStore, rid: ResourceId, body: Any, rg_location: str
+    config: ArmConfig, store: ResourceStore, rid: ResourceId, body: Any, rg_location: str, *, api_version: str
 ) -> VmPlan:
     if not isinstance(body, dict):
         raise ArmError(
@@ -90,7 +94,7 @@ def plan_create(
     user_data = props.get("userData")
     if user_data is not None and not _is_base64(str(user_data)):
         raise invalid_parameter("UserData must be in Base64 encoding.", "userData")
-    os_disk = _os_disk(config, props, rid, size)
+    os_disk = _os_disk(config, props, rid, size, api_version)
     nics = network_plan(store, props, rid, location)
     diagnostics = json_object(props.get("diagnosticsProfile"), "diagnosticsProfile")
     boot = json_object(diagnostics.get("bootDiagnostics"), "bootDiagnostics")
@@ -225,7 +229,9 @@ def _size(config: ArmConfig, props: dict[str, Any], location: str, rid: Resource
     return size
 
 
-def _os_disk(config: ArmConfig, props: dict[str, Any], rid: ResourceId, size: VmSize) -> OsDiskPlan:
+def _os_disk(
+    config: ArmConfig, props: dict[str, Any], rid: ResourceId, size: VmSize, api_version: str
+) -> OsDiskPlan:
     storage = json_object(props.get("storageProfile"), "storageProfile", required=True)
     os_disk = json_object(storage.get("osDisk"), "osDisk")
     managed_disk = json_object(os_disk.get("managedDisk"), "managedDisk")
@@ -259,18 +265,22 @@ def _os_disk(config: ArmConfig, props: dict[str, Any], rid: ResourceId, size: Vm
             "An ephemeral OS disk is always deleted with the VM; deleteOption must be 'Delete'.",
             "osDisk.deleteOption",
         )
-    placement = diff.get("placement") or ("CacheDisk" if size.cached_disk_bytes else "ResourceDisk")
-    capacity_gb = {
-        "cachedisk": size.cached_disk_bytes // GIB,
-        "resourcedisk": size.max_resource_volume_mb // 1024,
-    }.get(str(placement).lower())
-    if capacity_gb is None:
+    placement = str(diff.get("placement") or _default_placement(size))
+    if placement.lower() == "nvmedisk" and not newer_or_equal(api_version, NVME_MIN_API_VERSION):
+        raise invalid_parameter(
+            f"DiffDiskPlacement NvmeDisk requires api-version {NVME_MIN_API_VERSION} or later.",
+            "diffDiskSettings.placement",
+        )
+    offered = {p.lower(): p for p in size.placements}
+    if placement.lower() not in offered:
         raise ArmError(
             400,
             "NotSupported",
             f"DiffDiskPlacement {placement} is not supported for VM size {size.name}. "
             "Please refer to https://aka.ms/Ephemeral for more details.",
         )
+    placement = offered[placement.lower()]
+    capacity_gb = size.placement_capacity_gb(placement)
     if size_gb > capacity_gb:
         raise ArmError(
             400,
@@ -279,4 +289,12 @@ def _os_disk(config: ArmConfig, props: dict[str, Any], rid: ResourceId, size: Vm
             f"{size.name} when the DiffDiskPlacement is {placement}. "
             "Please refer to https://aka.ms/Ephemeral for more details.",
         )
-    return OsDiskPlan(name, True, str(placement), True, size_gb, "Delete", "Standard_LRS")
+    return OsDiskPlan(name, True, placement, True, size_gb, "Delete", "Standard_LRS")
+
+
+def _default_placement(size: VmSize) -> str:
+    """ "CacheDisk if one is configured for the VM size otherwise ResourceDisk or NvmeDisk"."""
+    for placement in ("CacheDisk", "ResourceDisk", "NvmeDisk"):
+        if placement in size.placements:
+            return placement
+    return "CacheDisk"

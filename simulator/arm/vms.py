@@ -27,6 +27,7 @@ from simulator.arm.vm_model import (
     PendingFailure,
     VmRecord,
     render_instance_view,
+    render_status_only,
     render_vm,
 )
 from simulator.arm.vm_network import NicPlan
@@ -56,20 +57,39 @@ class VirtualMachines:
         _, record = self._require(rid)
         return render_instance_view(record)
 
-    def list(
-        self, subscription: str, resource_group: str | None, *, expand: str | None = None
-    ) -> list[dict[str, Any]]:
+    def list_statuses(self, subscription: str) -> list[dict[str, Any]]:
+        """`statusOnly=true`: the run-time status of every VM of the subscription, without the model."""
+        return [render_status_only(resource, record) for resource, record in self._listed(subscription, None)]
+
+    def _listed(self, subscription: str, resource_group: str | None) -> list[tuple[Resource, VmRecord]]:
         if resource_group is None:
             self._state.require_subscription(subscription)
         else:
             self._state.require_resource_group(subscription, resource_group)
-        rendered = []
+        found = []
         for resource in self._state.store.list(
             VM_TYPE, subscription=subscription, resource_group=resource_group
         ):
             record = self._state.vm_record(resource.id)
             if record is not None:
-                rendered.append(self._render(resource, record, expand))
+                found.append((resource, record))
+        return found
+
+    def list(
+        self,
+        subscription: str,
+        resource_group: str | None,
+        *,
+        expand: str | None = None,
+        scale_set: str | None = None,
+    ) -> list[dict[str, Any]]:
+        rendered = []
+        for resource, record in self._listed(subscription, resource_group):
+            if scale_set is not None:
+                member_of = str((resource.properties.get("virtualMachineScaleSet") or {}).get("id", ""))
+                if member_of.lower().rstrip("/") != scale_set.lower().rstrip("/"):
+                    continue
+            rendered.append(self._render(resource, record, expand))
         return rendered
 
     def boot_diagnostics(self, rid: ResourceId, base_url: str) -> dict[str, Any]:
@@ -103,12 +123,19 @@ class VirtualMachines:
 
     # --- create / update ---------------------------------------------------------------------
 
-    def put(self, rid: ResourceId, body: Any) -> Answer:
+    def put(self, rid: ResourceId, body: Any, *, api_version: str) -> Answer:
         group = self._state.require_resource_group(rid.subscription, rid.resource_group or "")
         record = self._state.vm_record(rid)
         if record is not None:
             return self._update(rid, record, body)
-        plan = plan_create(self._state.config, self._state.store, rid, body, str(group.body["location"]))
+        plan = plan_create(
+            self._state.config,
+            self._state.store,
+            rid,
+            body,
+            str(group.body["location"]),
+            api_version=api_version,
+        )
         addresses = allocate_addresses(self._state.store, plan.nics)
         failure = self._decide_failure(plan.size, plan.priority, plan.location, on_put=True)
         record = self._create_resources(rid, body, plan, addresses)
@@ -225,7 +252,8 @@ class VirtualMachines:
             raise ArmError(
                 409,
                 "OperationNotAllowed",
-                f"Operation 'PUT' is not allowed on VM '{rid.name}' since the VM is marked for deletion.",
+                f"Operation 'PUT' is not allowed on VM '{rid.name}' since the VM is marked for deletion. "
+                "You can only retry the Delete operation (or wait for an ongoing one to complete).",
             )
         resource = self._state.store.get(rid)
         assert resource is not None

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from runner_fleet.adapters.azure.clients import ArmConnection
+from runner_fleet.adapters.azure.clouds import CLOUDS
 from runner_fleet.adapters.azure.compute import AzureCompute
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from runner_fleet.ports.compute import VmCreateRejected, VmSpec
 from runner_fleet.settings.pool import Pool
 from simulator.arm import FaultRule, LroFailureRule
+from simulator.arm.api_versions import DEFAULT_SERVED
 from simulator.stack import SimulatedCloud
 from tests.builders import make_pool
 
@@ -30,7 +36,10 @@ def cloud() -> Iterator[SimulatedCloud]:
 async def compute(cloud: SimulatedCloud) -> AsyncIterator[AzureCompute]:
     adapter = AzureCompute(
         ArmConnection(
-            StaticTokenCredential(), endpoint=cloud.arm.base_url, ca_bundle=str(cloud.arm.ca_bundle)
+            StaticTokenCredential(),
+            endpoint=cloud.arm.base_url,
+            ca_bundle=str(cloud.arm.ca_bundle),
+            polling_interval_s=0.05,
         )
     )
     yield adapter
@@ -192,3 +201,152 @@ async def test_an_allocation_failure_clears_the_failed_vm_for_the_next_size(
     assert await compute.get_vm(pool, "rf-alloc-0000000001") is None
     info = await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_D2ads_v5"))
     assert (info.size, info.provisioning_state) == ("Standard_D2ads_v5", "Succeeded")
+
+
+PINNED = CLOUDS[0].api_versions
+
+
+def _requests_since(cloud: SimulatedCloud, start: int) -> list[dict[str, Any]]:
+    return cloud.arm.request_log()[start:]
+
+
+def _api_version(entry: dict[str, Any]) -> str:
+    return str(parse_qs(entry["query"]).get("api-version", [""])[0])
+
+
+async def test_every_call_sends_the_pinned_api_version(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """Each request the adapter sends carries the version the cloud table pins, never the SDK's default."""
+    start = len(cloud.arm.request_log())
+    pool = make_pool("pinned", azure={"vm_sizes": ["Standard_F4s_v2"]})
+    await compute.create_vm(_spec(pool, "rf-pinned-0000000001"))
+    await compute.list_vms([pool])
+    await compute.delete_vm(pool, "rf-pinned-0000000001")
+    sent = {
+        (e["path"].rsplit("/", 1)[-1] if "/skus" in e["path"] else "vm", _api_version(e))
+        for e in _requests_since(cloud, start)
+    }
+    assert ("skus", PINNED.resource_skus) in sent
+    assert {version for kind, version in sent if kind == "vm"} == {PINNED.compute}
+
+
+async def test_a_cloud_without_the_sdk_default_version_still_works(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """With Compute serving only the pinned version (a lagging cloud), create, list and delete succeed."""
+    lagging = {
+        kind: [PINNED.compute]
+        for kind in ("Microsoft.Compute/virtualMachines", "Microsoft.Compute/locations/operations")
+    }
+    cloud.arm.configure(api_versions=lagging)
+    try:
+        pool = make_pool("lagging")
+        await compute.create_vm(_spec(pool, "rf-lagging-0000000001"))
+        assert "rf-lagging-0000000001" in {vm.name for vm in await compute.list_vms([pool])}
+        assert await compute.delete_vm(pool, "rf-lagging-0000000001") is True
+    finally:
+        cloud.arm.configure(api_versions={kind: list(DEFAULT_SERVED[kind]) for kind in lagging})
+
+
+async def test_list_reads_power_states_the_documented_way(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """list_vms never sends `$expand` on a VM list; each provisioned VM's power state comes from its
+    instance view (rule arm.vm.list-expand-needs-filter would refuse the undocumented form)."""
+    pool = make_pool("power")
+    await compute.create_vm(_spec(pool, "rf-power-0000000001"))
+    start = len(cloud.arm.request_log())
+    listed = {vm.name: vm for vm in await compute.list_vms([pool])}
+    assert listed["rf-power-0000000001"].power_state == "running"
+    calls = _requests_since(cloud, start)
+    assert not any("expand" in e["query"].lower() for e in calls if e["path"].endswith("/virtualMachines"))
+    assert any(e["path"].endswith("/rf-power-0000000001/instanceView") for e in calls)
+    await compute.delete_vm(pool, "rf-power-0000000001")
+
+
+async def test_nvme_sizes_get_an_nvme_ephemeral_os_disk(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """Standard_D2ads_v6 has no resource disk or cache, only a 110 GiB NVMe disk: the OS disk goes there."""
+    pool = make_pool("nvme", azure={"vm_sizes": ["Standard_D2ads_v6"], "os_disk": "ephemeral"})
+    await compute.create_vm(_spec(pool, "rf-nvme-0000000001"))
+    assert _resource(cloud, "rf-nvme-0000000001")["ephemeral_os_disk"] is True
+    (body,) = [
+        r["body"]
+        for r in cloud.arm.resources("Microsoft.Compute/virtualMachines")
+        if r["body"]["name"] == "rf-nvme-0000000001"
+    ]
+    assert body["properties"]["storageProfile"]["osDisk"]["diffDiskSettings"]["placement"] == "NvmeDisk"
+
+
+async def test_a_zonal_overconstrained_allocation_is_a_capacity_refusal(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """OverconstrainedZonalAllocationRequest surfaces as VmCreateRejected, so the next size is tried."""
+    pool = make_pool("zonal", azure={"vm_sizes": ["Standard_F4s_v2"]})
+    rule = cloud.arm.add_fault(
+        LroFailureRule(code="OverconstrainedZonalAllocationRequest", size="Standard_F4s_v2", count=1)
+    )
+    try:
+        with pytest.raises(VmCreateRejected) as caught:
+            await compute.create_vm(_spec(pool, "rf-zonal-0000000001"))
+    finally:
+        cloud.arm.clear_faults(rule)
+    assert caught.value.code == "OverconstrainedZonalAllocationRequest"
+    assert await compute.get_vm(pool, "rf-zonal-0000000001") is None
+
+
+async def test_a_quota_refusal_is_a_capacity_refusal(cloud: SimulatedCloud, compute: AzureCompute) -> None:
+    """OperationNotAllowed "... exceeding approved ... Cores quota" surfaces as VmCreateRejected."""
+    pool = make_pool("quota", azure={"vm_sizes": ["Standard_F4s_v2"]})
+    rule = cloud.arm.add_fault(
+        LroFailureRule(code="OperationNotAllowed", size="Standard_F4s_v2", synchronous=True, count=1)
+    )
+    try:
+        with pytest.raises(VmCreateRejected) as caught:
+            await compute.create_vm(_spec(pool, "rf-quota-0000000001"))
+    finally:
+        cloud.arm.clear_faults(rule)
+    assert caught.value.code == "OperationNotAllowed" and "quota" in str(caught.value)
+
+
+async def test_other_operation_not_allowed_is_a_hard_error(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """An OperationNotAllowed that is not about quota is not a capacity refusal: it surfaces as is."""
+    pool = make_pool("refused", azure={"vm_sizes": ["Standard_F4s_v2"]})
+    rule = cloud.arm.add_fault(
+        LroFailureRule(
+            code="OperationNotAllowed",
+            message="The maximum number of data disks allowed to be attached to a VM of this size is 8.",
+            size="Standard_F4s_v2",
+            synchronous=True,
+            count=1,
+        )
+    )
+    try:
+        with pytest.raises(HttpResponseError) as caught:
+            await compute.create_vm(_spec(pool, "rf-refused-0000000001"))
+    finally:
+        cloud.arm.clear_faults(rule)
+    assert not isinstance(caught.value, VmCreateRejected)
+    assert caught.value.status_code == 409
+
+
+async def test_a_create_waits_for_a_vm_of_the_same_name_to_be_deleted(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """A create meeting its VM in Deleting waits until it is gone, then creates; it never PUTs onto it."""
+    pool = make_pool("again")
+    spec = _spec(pool, "rf-again-0000000001")
+    await compute.create_vm(spec)
+    deleting = asyncio.ensure_future(compute.delete_vm(pool, spec.name))
+    deadline = time.monotonic() + 10
+    while (cloud.arm.vm(spec.name) or {}).get("provisioning_state") != "Deleting":
+        assert time.monotonic() < deadline, "the delete never started"
+        await asyncio.sleep(0.01)
+    start = len(cloud.arm.request_log())
+    info = await compute.create_vm(spec)
+    assert await deleting is True
+    assert info.provisioning_state == "Succeeded"
+    puts = [
+        e for e in _requests_since(cloud, start) if e["method"] == "PUT" and e["path"].endswith(spec.name)
+    ]
+    assert [e["status"] for e in puts] == [201]

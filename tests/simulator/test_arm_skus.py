@@ -24,6 +24,7 @@ async def test_location_filter_lists_vm_sizes_with_capabilities(compute: Compute
         "Standard_D2s_v5",
         "Standard_B2s",
         "Standard_F4s_v2",
+        "Standard_D2ads_v6",
         "Standard_NC4as_T4_v3",
     }
     d2ads = skus["Standard_D2ads_v5"]
@@ -87,3 +88,20 @@ async def test_catalogue_is_configurable(sim: ArmSimulator, compute: ComputeMana
         ],
     )
     assert [s.name async for s in compute.resource_skus.list()] == ["Standard_X2", "Standard_X4"]
+
+
+async def test_ephemeral_placements_and_nvme_size_are_listed(compute: ComputeManagementClient) -> None:
+    """Rule arm.skus.ephemeral-placements: each size lists where an ephemeral OS disk may go
+    (SupportedEphemeralOSDiskPlacements) and an NVMe size its NVMe disk (NvmeDiskSizeInMiB)."""
+    skus = {
+        s.name: capabilities(s) async for s in compute.resource_skus.list(filter="location eq 'westeurope'")
+    }
+    v6 = skus["Standard_D2ads_v6"]
+    assert (v6["SupportedEphemeralOSDiskPlacements"], v6["NvmeDiskSizeInMiB"]) == (
+        "NvmeDisk",
+        str(110 * 1024),
+    )
+    assert v6["MaxResourceVolumeMB"] == "0"
+    assert skus["Standard_F4s_v2"]["SupportedEphemeralOSDiskPlacements"] == "ResourceDisk,CacheDisk"
+    assert "NvmeDiskSizeInMiB" not in skus["Standard_F4s_v2"]
+    assert "SupportedEphemeralOSDiskPlacements" not in skus["Standard_B2s"]  # no ephemeral OS disk at all

@@ -113,8 +113,29 @@ def big_disk_on_d2s_v5(body: dict[str, Any]) -> None:
     set_os_disk(diskSizeGB=64)(body)
 
 
+def set_placement(size: str, placement: str | None) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        set_size(size)(body)
+        diff = props(body)["storageProfile"]["osDisk"]["diffDiskSettings"]
+        diff.pop("placement", None)
+        if placement is not None:
+            diff["placement"] = placement
+
+    return mutate
+
+
+def set_network_api_version(version: str) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        props(body)["networkProfile"]["networkApiVersion"] = version
+
+    return mutate
+
+
 MISSING_SUBNET = default_subnet_id().replace("snet-runners", "snet-missing")
 TOO_BIG = b64(b"#cloud-config\n" + b"#" * 65535)
+# customData: at most 65,535 bytes once decoded, i.e. at most 87,380 base64 characters.
+LARGEST_CUSTOM_DATA = b64(b"#cloud-config\n" + b"#" * (65535 - 14))
+ONE_BYTE_TOO_MANY = b64(b"#cloud-config\n" + b"#" * (65536 - 14))
 
 CASES: list[Any] = [
     pytest.param(
@@ -146,6 +167,22 @@ CASES: list[Any] = [
     ),
     pytest.param(
         Rejection("vm-v", set_custom_data(TOO_BIG), 400, "InvalidParameter"), id="custom-data-over-64k"
+    ),
+    pytest.param(
+        Rejection("vm-v", set_custom_data(ONE_BYTE_TOO_MANY), 400, "InvalidParameter"),
+        id="custom-data-65536-bytes",
+    ),
+    pytest.param(
+        Rejection("vm-v", set_placement("Standard_D2ads_v5", "NvmeDisk"), 400, "NotSupported"),
+        id="nvme-placement-on-size-without-nvme",
+    ),
+    pytest.param(
+        Rejection("vm-v", set_placement("Standard_D2ads_v6", "ResourceDisk"), 400, "NotSupported"),
+        id="resource-disk-placement-on-nvme-only-size",
+    ),
+    pytest.param(
+        Rejection("vm-v", set_network_api_version("2024-05-01"), 400, "InvalidParameter"),
+        id="network-api-version-not-accepted-by-compute",
     ),
     pytest.param(
         Rejection("vm-v", set_size("Standard_B2s"), 409, "NotSupported"), id="ephemeral-unsupported-size"
@@ -192,6 +229,60 @@ async def test_ephemeral_disk_that_fits_the_cache_is_accepted(compute: ComputeMa
     assert vm.storage_profile.os_disk.diff_disk_settings.placement == "CacheDisk"
 
 
+async def test_custom_data_of_65535_bytes_is_accepted(compute: ComputeManagementClient) -> None:
+    """Rule arm.vm.custom-data-limit: customData decoding to exactly 65,535 bytes (87,380 characters)
+    is accepted; one byte more is refused (see the case custom-data-65536-bytes)."""
+    assert len(LARGEST_CUSTOM_DATA) == 87380
+    body = runner_vm_body("vm-cd-max", custom_data=LARGEST_CUSTOM_DATA)
+    vm = await (await compute.virtual_machines.begin_create_or_update(RG, "vm-cd-max", body)).result()
+    assert vm.provisioning_state == "Succeeded"
+
+
+async def test_nvme_placement_is_accepted_where_the_size_offers_it(compute: ComputeManagementClient) -> None:
+    """Rule arm.vm.ephemeral-placement: NvmeDisk on a size listing it is accepted, and it is the
+    default placement of a size whose only place is its NVMe disk."""
+    body = runner_vm_json("vm-nvme-1", size="Standard_D2ads_v6", placement="NvmeDisk")
+    body["properties"]["storageProfile"]["osDisk"]["diskSizeGB"] = 100
+    vm = await (
+        await compute.virtual_machines.begin_create_or_update(RG, "vm-nvme-1", cm.VirtualMachine(body))
+    ).result()
+    assert vm.storage_profile.os_disk.diff_disk_settings.placement == "NvmeDisk"
+    default = runner_vm_body("vm-nvme-2", size="Standard_D2ads_v6", placement=None)
+    vm = await (await compute.virtual_machines.begin_create_or_update(RG, "vm-nvme-2", default)).result()
+    assert vm.storage_profile.os_disk.diff_disk_settings.placement == "NvmeDisk"
+
+
+async def test_nvme_placement_needs_api_version_2024_03_01(compute: ComputeManagementClient) -> None:
+    """Rule arm.vm.ephemeral-placement: NvmeDisk sent with an API version older than 2024-03-01 is
+    refused with 400 InvalidParameter, however well the size fits."""
+    body = runner_vm_body("vm-nvme-old", size="Standard_D2ads_v6", placement="NvmeDisk")
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(
+            RG, "vm-nvme-old", body, api_version="2023-09-01"
+        )
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None
+    assert caught.value.error.code == "InvalidParameter"
+
+
+async def test_a_subnet_in_another_subscription_is_refused(
+    make_sim: Callable[..., ArmSimulator], compute_for: Callable[..., ComputeManagementClient]
+) -> None:
+    """Rule arm.vm.nic-subnet-subscription: an inline NIC (in the VM's subscription) cannot use a subnet
+    of a VNet in another subscription, even in the same region: 400 InvalidResourceReference."""
+    sim = make_sim(topology=two_subscription_topology())
+    compute = compute_for(sim)
+    foreign = default_subnet_id().replace(DEFAULT_SUBSCRIPTION_ID, OTHER_SUBSCRIPTION)
+    with pytest.raises(HttpResponseError) as caught:
+        await compute.virtual_machines.begin_create_or_update(
+            RG, "vm-foreign", runner_vm_body("vm-foreign", subnet_id=foreign)
+        )
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None
+    assert caught.value.error.code == "InvalidResourceReference"
+    assert sim.vms() == []
+
+
 async def test_password_instead_of_ssh_key_is_accepted(compute: ComputeManagementClient) -> None:
     """A Linux VM with password authentication enabled needs no SSH key."""
     body = runner_vm_json("vm-password")
@@ -211,6 +302,24 @@ async def test_missing_resource_group_is_404(compute: ComputeManagementClient) -
     assert caught.value.status_code == 404
     assert caught.value.error is not None
     assert caught.value.error.code == "ResourceGroupNotFound"
+
+
+OTHER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000002"
+
+
+def two_subscription_topology() -> Topology:
+    def subscription(sub_id: str) -> SubscriptionSpec:
+        return SubscriptionSpec(
+            id=sub_id,
+            resource_groups=(ResourceGroupSpec(RG, "westeurope"),),
+            vnets=(
+                VNetSpec(
+                    RG, "vnet-runners", ("10.20.0.0/16",), (SubnetSpec("snet-runners", "10.20.0.0/24"),)
+                ),
+            ),
+        )
+
+    return Topology(subscriptions=(subscription(DEFAULT_SUBSCRIPTION_ID), subscription(OTHER_SUBSCRIPTION)))
 
 
 def two_region_topology() -> Topology:

@@ -1,4 +1,11 @@
-"""How the Azure adapters reach Resource Manager: one connection, clients built on demand."""
+"""How the Azure adapters reach Resource Manager: one connection, clients built on demand.
+
+The connection decides, from the cloud table, the token scope and every API version a client
+sends. azure-mgmt-privatedns and azure-mgmt-containerservice take one version per client;
+azure-mgmt-compute and azure-mgmt-network (generated per operation group) take it per call, so the
+adapters pass `api_version=connection.api_versions.<field>` on each call and never rely on the
+SDK's default.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from runner_fleet.adapters.azure.clouds import ApiVersions, ArmCloud, cloud_for_endpoint
+
 T = TypeVar("T")
+
+# Client types whose constructor takes the API version for all of their operations.
+_CLIENT_LEVEL_VERSION: dict[str, Callable[[ApiVersions], str]] = {
+    "PrivateDnsManagementClient": lambda v: v.private_dns,
+    "ContainerServiceClient": lambda v: v.container_service,
+}
 
 
 @dataclass
 class ArmConnection:
-    """How to reach Resource Manager: the endpoint, a credential, and client options."""
+    """How to reach Resource Manager: the endpoint (and so the cloud), a credential, client options."""
 
     credential: Any
     endpoint: str = "https://management.azure.com"
@@ -20,16 +35,25 @@ class ArmConnection:
     retry_total: int = 0
     polling_interval_s: float = 5.0
     client_options: dict[str, Any] = field(default_factory=dict)
+    cloud: ArmCloud = field(init=False)
 
-    def client_kwargs(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        self.cloud = cloud_for_endpoint(self.endpoint)
+
+    @property
+    def api_versions(self) -> ApiVersions:
+        return self.cloud.api_versions
+
+    def client_kwargs(self, kind: Callable[..., Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "base_url": self.endpoint,
-            "credential_scopes": [self.endpoint.rstrip("/") + "/.default"]
-            if "management.azure.com" not in self.endpoint
-            else ["https://management.azure.com/.default"],
+            "credential_scopes": [self.cloud.credential_scope],
             "retry_total": self.retry_total,
             "polling_interval": self.polling_interval_s,
         }
+        version = _CLIENT_LEVEL_VERSION.get(getattr(kind, "__name__", ""))
+        if version is not None:
+            kwargs["api_version"] = version(self.api_versions)
         if self.ca_bundle:
             kwargs["connection_verify"] = self.ca_bundle
         return kwargs | self.client_options
@@ -45,11 +69,15 @@ class ArmClients:
         self._conn = connection
         self._clients: dict[tuple[str, str], Any] = {}
 
+    @property
+    def api_versions(self) -> ApiVersions:
+        return self._conn.api_versions
+
     def get(self, kind: Callable[..., T], subscription: str) -> T:
         key = (getattr(kind, "__name__", str(kind)), subscription.lower())
         client = self._clients.get(key)
         if client is None:
-            client = kind(self._conn.credential, subscription, **self._conn.client_kwargs())
+            client = kind(self._conn.credential, subscription, **self._conn.client_kwargs(kind))
             self._clients[key] = client
         return client
 

@@ -1,40 +1,58 @@
-"""The `Compute` port on Azure Resource Manager (azure-mgmt-compute, async)."""
+"""The `Compute` port on Azure Resource Manager (azure-mgmt-compute, async).
+
+Every call sends the API version the connection's cloud table pins. Power states come from the
+documented calls only: `virtual_machines.list` carries no instance view (`$expand=instanceView` is
+documented only together with a `$filter`), so each listed VM that is provisioned gets its own
+`instance_view` read. The alternative, one `list_all(statusOnly=true)` per subscription, needs
+read access on the whole subscription, which the provisioner's least-privilege role (scoped to the
+runner resource group) does not have, and returns no tags.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 
+from runner_fleet.adapters.azure.arm_errors import (
+    capacity_error,
+    error_code,
+    error_message,
+    is_marked_for_deletion,
+)
 from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
 from runner_fleet.adapters.azure.skus import SkuCatalog
 from runner_fleet.adapters.azure.vm_body import OsDiskPlan, vm_body
 from runner_fleet.logs import get_logger
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, VmCreateRejected, VmInfo, VmSpec
+from runner_fleet.ports.compute import (
+    MANAGED_BY,
+    TAG_MANAGED_BY,
+    VmBeingDeleted,
+    VmCreateRejected,
+    VmInfo,
+    VmSpec,
+)
 from runner_fleet.retry import with_retries
 from runner_fleet.settings.pool import Pool
 
 log = get_logger("azure.compute")
 
-# Errors where another size or on-demand priority may succeed (DESIGN.md: capacity and quota).
-CAPACITY_CODES = frozenset(
-    {
-        "SkuNotAvailable",
-        "AllocationFailed",
-        "ZonalAllocationFailed",
-        "OverconstrainedAllocationRequest",
-        "OperationNotAllowed",
-        "QuotaExceeded",
-    }
-)
+# How long a create waits for a VM of the same name to finish being deleted before giving up.
+DELETING_WAIT_S = 300.0
+# Instance views read at once while listing: enough to keep a round short, few enough not to burst.
+INSTANCE_VIEW_CONCURRENCY = 8
 
 
 class AzureCompute:
     def __init__(self, connection: ArmConnection) -> None:
         self._clients = ArmClients(connection)
-        self._skus = SkuCatalog()
+        self._versions = connection.api_versions
+        self._poll_s = connection.polling_interval_s
+        self._skus = SkuCatalog(self._versions.resource_skus)
 
     def _client(self, subscription: str) -> ComputeManagementClient:
         return self._clients.get(ComputeManagementClient, subscription)
@@ -45,10 +63,12 @@ class AzureCompute:
     async def _get_vm(self, pool: Pool, name: str) -> VmInfo | None:
         client = self._client(pool.azure.subscription_id)
         try:
-            vm = await client.virtual_machines.get(pool.azure.resource_group, name, expand="instanceView")
+            vm = await client.virtual_machines.get(
+                pool.azure.resource_group, name, expand="instanceView", api_version=self._versions.compute
+            )
         except ResourceNotFoundError:
             return None
-        return _info(vm, pool.azure.resource_group)
+        return _info(vm, pool.azure.resource_group, _power_state(getattr(vm, "instance_view", None)))
 
     async def create_vm(self, spec: VmSpec) -> VmInfo:
         return await with_retries(lambda: self._create_vm(spec), what="create_vm")
@@ -56,21 +76,45 @@ class AzureCompute:
     async def _create_vm(self, spec: VmSpec) -> VmInfo:
         azure = spec.pool.azure
         client = self._client(azure.subscription_id)
+        # Never PUT onto a VM being deleted (a retried create meets the delete of an earlier attempt).
+        await self._wait_until_not_deleting(client, spec)
         disk = await self._disk_plan(client, spec)
-        body = VirtualMachine(vm_body(spec, disk))  # the model keeps the ARM JSON as given
+        body = VirtualMachine(vm_body(spec, disk, network_api_version=self._versions.vm_network))
         try:
             poller = await client.virtual_machines.begin_create_or_update(
-                azure.resource_group, spec.name, body
+                azure.resource_group, spec.name, body, api_version=self._versions.compute
             )
             vm = await poller.result()
         except HttpResponseError as exc:
-            code = _error_code(exc)
-            if code in CAPACITY_CODES:
+            if is_marked_for_deletion(error_code(exc), error_message(exc)):
+                # A delete began between the check and the PUT: ARM refused it, nothing was changed.
+                raise VmBeingDeleted(f"VM {spec.name} is being deleted; not creating over it") from None
+            refusal = capacity_error(exc)
+            if refusal is not None:
                 # A create that failed after acceptance leaves a Failed VM; clear it for the next size.
                 await self._delete_vm(spec.pool, spec.name)
-                raise VmCreateRejected(code, _error_message(exc)) from None
+                raise VmCreateRejected(*refusal) from None
             raise
-        return _info(vm, azure.resource_group)
+        return _info(vm, azure.resource_group, _power_state(getattr(vm, "instance_view", None)))
+
+    async def _wait_until_not_deleting(self, client: ComputeManagementClient, spec: VmSpec) -> None:
+        azure = spec.pool.azure
+        deadline = time.monotonic() + DELETING_WAIT_S
+        while True:
+            try:
+                vm = await client.virtual_machines.get(
+                    azure.resource_group, spec.name, api_version=self._versions.compute
+                )
+            except ResourceNotFoundError:
+                return
+            if (vm.provisioning_state or "") != "Deleting":
+                return
+            if time.monotonic() >= deadline:
+                raise VmBeingDeleted(
+                    f"VM {spec.name} has been deleting for over {DELETING_WAIT_S:.0f}s; not creating over it"
+                )
+            log.info("vm.waiting_for_delete", pool=spec.pool.name, runner=spec.name)
+            await asyncio.sleep(self._poll_s)
 
     async def _disk_plan(self, client: ComputeManagementClient, spec: VmSpec) -> OsDiskPlan:
         azure = spec.pool.azure
@@ -87,10 +131,13 @@ class AzureCompute:
 
     async def _delete_vm(self, pool: Pool, name: str) -> bool:
         client = self._client(pool.azure.subscription_id)
+        version = self._versions.compute
         try:
             # ARM answers 204 to deleting a VM that is gone, so only a read tells whether there was one.
-            await client.virtual_machines.get(pool.azure.resource_group, name)
-            poller = await client.virtual_machines.begin_delete(pool.azure.resource_group, name)
+            await client.virtual_machines.get(pool.azure.resource_group, name, api_version=version)
+            poller = await client.virtual_machines.begin_delete(
+                pool.azure.resource_group, name, api_version=version
+            )
             await poller.result()
         except ResourceNotFoundError:
             return False
@@ -100,6 +147,11 @@ class AzureCompute:
         return await with_retries(lambda: self._list_vms(pools), what="list_vms")
 
     async def _list_vms(self, pools: list[Pool]) -> list[VmInfo]:
+        """One list per resource group, then one instance view per provisioned VM of ours.
+
+        A round costs 1 + N reads for N provisioned runner VMs (a VM being created, deleted or
+        failed needs no power state: its provisioning state already says what it is).
+        """
         seen: set[tuple[str, str]] = set()
         found: list[VmInfo] = []
         for pool in pools:
@@ -108,38 +160,53 @@ class AzureCompute:
                 continue
             seen.add(key)
             client = self._client(pool.azure.subscription_id)
-            # The instance view carries the power state: a powered-off runner VM has finished.
-            async for vm in client.virtual_machines.list(pool.azure.resource_group, expand="instanceView"):
-                if (vm.tags or {}).get(TAG_MANAGED_BY) == MANAGED_BY:
-                    found.append(_info(vm, pool.azure.resource_group))
+            group = pool.azure.resource_group
+            ours = [
+                vm
+                async for vm in client.virtual_machines.list(group, api_version=self._versions.compute)
+                if (vm.tags or {}).get(TAG_MANAGED_BY) == MANAGED_BY
+            ]
+            found += await self._with_power_states(client, group, ours)
         return found
+
+    async def _with_power_states(
+        self, client: ComputeManagementClient, group: str, vms: list[Any]
+    ) -> list[VmInfo]:
+        gate = asyncio.Semaphore(INSTANCE_VIEW_CONCURRENCY)
+
+        async def one(vm: Any) -> VmInfo | None:
+            if (vm.provisioning_state or "") != "Succeeded":
+                return _info(vm, group, None)
+            async with gate:
+                try:
+                    view = await client.virtual_machines.instance_view(
+                        group, vm.name, api_version=self._versions.compute
+                    )
+                except ResourceNotFoundError:
+                    return None  # deleted since it was listed
+            return _info(vm, group, _power_state(view))
+
+        return [info for info in await asyncio.gather(*(one(vm) for vm in vms)) if info is not None]
 
     async def close(self) -> None:
         await self._clients.close()
 
 
-def _info(vm: Any, resource_group: str) -> VmInfo:
+def _power_state(view: Any) -> str | None:
     power = None
-    view = getattr(vm, "instance_view", None)
     for status in getattr(view, "statuses", None) or []:
         if (status.code or "").startswith("PowerState/"):
             power = status.code.split("/", 1)[1]
+    return power
+
+
+def _info(vm: Any, resource_group: str, power_state: str | None) -> VmInfo:
     return VmInfo(
         name=vm.name,
         resource_group=resource_group,
         size=vm.hardware_profile.vm_size if vm.hardware_profile else "",
         tags=dict(vm.tags or {}),
         provisioning_state=vm.provisioning_state or "",
-        power_state=power,
+        power_state=power_state,
         created_at=getattr(vm, "time_created", None),
     )
-
-
-def _error_code(exc: HttpResponseError) -> str:
-    error = getattr(exc, "error", None)
-    return str(getattr(error, "code", None) or "")
-
-
-def _error_message(exc: HttpResponseError) -> str:
-    error = getattr(exc, "error", None)
-    return str(getattr(error, "message", None) or exc.reason or "")

@@ -1,9 +1,9 @@
 """The preflight's `TopologyReader` on Resource Manager: network, private DNS, AKS and compute reads.
 
 Clients are built per subscription (a cluster's VNet and zone are often in another one), with the
-same connection settings and single retry layer as the compute adapter. Every read maps 404 to
-None and any other failure to `ReadError` naming the status and ARM error code, so a missing role
-assignment shows up as what it is.
+same connection settings, pinned API versions and single retry layer as the compute adapter. Every
+read maps 404 to None and any other failure to `ReadError` naming the status and ARM error code, so
+a missing role assignment shows up as what it is.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ T = TypeVar("T")
 class AzureTopologyReader:
     def __init__(self, connection: ArmConnection) -> None:
         self._clients = ArmClients(connection)
+        self._versions = connection.api_versions
 
     def _client(self, kind: Callable[..., T], subscription: str) -> T:
         return self._clients.get(kind, subscription)
@@ -64,7 +65,10 @@ class AzureTopologyReader:
     async def vnet(self, vnet_id: str) -> VNetFacts | None:
         rid = parse(vnet_id)
         network = self._network(rid.subscription)
-        vnet = await _read(network.virtual_networks.get(rid.resource_group, rid.name), vnet_id)
+        vnet = await _read(
+            network.virtual_networks.get(rid.resource_group, rid.name, api_version=self._versions.network),
+            vnet_id,
+        )
         if vnet is None:
             return None
         dhcp = getattr(vnet, "dhcp_options", None)
@@ -81,7 +85,12 @@ class AzureTopologyReader:
     async def subnet(self, subnet_id: str) -> SubnetFacts | None:
         rid = parse(subnet_id)
         network = self._network(rid.subscription)
-        subnet = await _read(network.subnets.get(rid.resource_group, rid.names[0], rid.name), subnet_id)
+        subnet = await _read(
+            network.subnets.get(
+                rid.resource_group, rid.names[0], rid.name, api_version=self._versions.network
+            ),
+            subnet_id,
+        )
         if subnet is None:
             return None
         prefixes = tuple(subnet.address_prefixes or ()) or (
@@ -100,7 +109,12 @@ class AzureTopologyReader:
     async def nsg(self, nsg_id: str) -> NsgFacts | None:
         rid = parse(nsg_id)
         network = self._network(rid.subscription)
-        nsg = await _read(network.network_security_groups.get(rid.resource_group, rid.name), nsg_id)
+        nsg = await _read(
+            network.network_security_groups.get(
+                rid.resource_group, rid.name, api_version=self._versions.network
+            ),
+            nsg_id,
+        )
         if nsg is None:
             return None
         rules = [_rule(r, default=False) for r in (nsg.security_rules or [])]
@@ -110,7 +124,12 @@ class AzureTopologyReader:
     async def vnets_in(self, subscription: str, resource_group: str) -> list[str]:
         network = self._network(subscription)
         try:
-            return [str(v.id) async for v in network.virtual_networks.list(resource_group)]
+            return [
+                str(v.id)
+                async for v in network.virtual_networks.list(
+                    resource_group, api_version=self._versions.network
+                )
+            ]
         except ResourceNotFoundError:
             return []
         except AzureError as exc:
@@ -201,7 +220,9 @@ class AzureTopologyReader:
         compute = self._client(ComputeManagementClient, subscription)
         offers: dict[str, SizeOffer] = {}
         try:
-            async for sku in compute.resource_skus.list(filter=f"location eq '{location}'"):
+            async for sku in compute.resource_skus.list(
+                filter=f"location eq '{location}'", api_version=self._versions.resource_skus
+            ):
                 if getattr(sku, "resource_type", None) != "virtualMachines" or not sku.name:
                     continue
                 offers[sku.name.lower()] = SizeOffer(_restriction(sku, location))
@@ -218,11 +239,19 @@ class AzureTopologyReader:
         try:
             if version.lower() == "latest":
                 found = await compute.virtual_machine_images.list(
-                    location, publisher, offer, sku, top=1, orderby="name desc"
+                    location,
+                    publisher,
+                    offer,
+                    sku,
+                    top=1,
+                    orderby="name desc",
+                    api_version=self._versions.compute,
                 )
                 newest = found[0].name if found else None
                 return ImageFacts(reference, checked=True, found=newest is not None, resolved_version=newest)
-            image = await compute.virtual_machine_images.get(location, publisher, offer, sku, version)
+            image = await compute.virtual_machine_images.get(
+                location, publisher, offer, sku, version, api_version=self._versions.compute
+            )
             return ImageFacts(reference, checked=True, found=True, resolved_version=image.name)
         except ResourceNotFoundError:
             return ImageFacts(reference, checked=True, found=False)
@@ -298,6 +327,11 @@ def _rule(rule: Any, *, default: bool) -> NsgRule:
         destinations=many(rule.destination_address_prefix, rule.destination_address_prefixes),
         destination_ports=many(rule.destination_port_range, rule.destination_port_ranges),
         default=default,
+        source_ports=many(rule.source_port_range, rule.source_port_ranges) or ("*",),
+        source_asgs=tuple(str(g.id) for g in (rule.source_application_security_groups or []) if g.id),
+        destination_asgs=tuple(
+            str(g.id) for g in (rule.destination_application_security_groups or []) if g.id
+        ),
     )
 
 

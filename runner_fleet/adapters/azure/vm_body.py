@@ -8,9 +8,6 @@ from typing import Any
 from runner_fleet import naming
 from runner_fleet.ports.compute import VmSpec
 
-# Inline NICs (networkInterfaceConfigurations) need a network API version on the VM.
-NETWORK_API_VERSION = "2020-11-01"
-
 
 @dataclass(frozen=True)
 class OsDiskPlan:
@@ -25,7 +22,8 @@ def image_reference(image: str) -> dict[str, str]:
     return {"publisher": publisher, "offer": offer, "sku": sku, "version": version}
 
 
-def vm_body(spec: VmSpec, disk: OsDiskPlan) -> dict[str, Any]:
+def vm_body(spec: VmSpec, disk: OsDiskPlan, *, network_api_version: str) -> dict[str, Any]:
+    """`network_api_version` is what Compute creates the inline NIC with (the cloud table's vm_network)."""
     azure = spec.pool.azure
     os_disk: dict[str, Any] = {
         "name": naming.os_disk_name(spec.name),
@@ -62,7 +60,7 @@ def vm_body(spec: VmSpec, disk: OsDiskPlan) -> dict[str, Any]:
             },
         },
         "networkProfile": {
-            "networkApiVersion": NETWORK_API_VERSION,
+            "networkApiVersion": network_api_version,
             "networkInterfaceConfigurations": [
                 {
                     "name": naming.nic_name(spec.name),
