@@ -139,6 +139,7 @@ class KillableRegistry:
     def __init__(self, inner: RunnerRegistry, switch: KillSwitch) -> None:
         self._inner = inner
         self._switch = switch
+        self.removes_itself_after_job = inner.removes_itself_after_job
 
     async def register(self, scope: RunnerScope, name: str) -> Registration:
         registration = await self._inner.register(scope, name)

@@ -44,6 +44,9 @@ class RunRecord:
     kills: list[dict[str, Any]]
     deliveries: list[dict[str, Any]] = field(default_factory=list)  # both forges' webhook attempts
     arm_requests: list[dict[str, Any]] = field(default_factory=list)
+    # The simulated GitHub's request log ("METHOD /route": {"status": count}) and its budgets.
+    github_requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    github_rate_limits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def run_workload(
@@ -106,10 +109,23 @@ async def run_workload(
         names = vm_names(plan.snapshot(), pools)
         final = await asyncio.to_thread(observe, stack.cloud, set(pools), names)
         forge_stats, deliveries, arm_requests = await asyncio.to_thread(_forge_records, stack)
+        github_requests = await asyncio.to_thread(stack.cloud.github.request_counts)
+        github_rate_limits = await asyncio.to_thread(stack.cloud.github.rate_limits)
     finally:
         kills = stack.switch.report() if stack.switch is not None else []
         await stack.stop()
-    return RunRecord(plan, final, phases, ended, forge_stats, kills, deliveries, arm_requests)
+    return RunRecord(
+        plan,
+        final,
+        phases,
+        ended,
+        forge_stats,
+        kills,
+        deliveries,
+        arm_requests,
+        github_requests,
+        github_rate_limits,
+    )
 
 
 def _forge_records(

@@ -76,6 +76,8 @@ class ReconcileTally:
     acted: int = 0
     jobs_enqueued: int = 0
     redelivered: int = 0
+    repositories_scanned: int = 0
+    repositories_skipped: int = 0  # left for a later round because the request budget ran short
     errors: int = 0
     slowest_round_s: float = 0.0
     actions: dict[str, int] = field(default_factory=dict)
@@ -163,6 +165,8 @@ class BenchStack:
                 tally.acted += len(report.acted)
                 tally.jobs_enqueued += len(report.jobs_enqueued)
                 tally.redelivered += report.redelivered
+                tally.repositories_scanned += report.repositories_scanned
+                tally.repositories_skipped += report.repositories_skipped
                 tally.errors += len(report.errors)
                 for acted in report.acted:
                     reason = str(acted.get("reason", "")).split(" (")[0]

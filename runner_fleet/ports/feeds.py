@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.settings.pool import Pool
@@ -26,3 +26,19 @@ class JobFeed(Protocol):
         """Ask the forge to redeliver webhooks that failed in the last `since_s` seconds; how many."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ScanCoverage:
+    """How much of the forge one `waiting_jobs` call looked at."""
+
+    scanned: int  # repositories (or projects) read this round
+    skipped: int  # due this round but left for a later one: the request budget ran short
+    not_due: int = 0  # left for a later round by the rotation that spreads the scan
+
+
+@runtime_checkable
+class ReportsCoverage(Protocol):
+    """A feed that reads only part of the forge each round says how much (optional for feeds)."""
+
+    def last_coverage(self) -> ScanCoverage | None: ...

@@ -19,6 +19,7 @@ from runner_fleet.messages import ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_github_signature
+from runner_fleet.state.recent_repositories import RecentRepositories
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.enqueue import enqueue_once
 from runner_fleet.usecases.outcome import MAX_BODY_BYTES, Headers, WebhookOutcome
@@ -62,10 +63,13 @@ class GitHubIntake:
         if event.action == "in_progress":
             log.info("job.running", **ctx, runner=job.runner_name, pool=naming.pool_of(job.runner_name))
             return WebhookOutcome(200, "noted")
+        pool = match_github_pool(job.labels, self.pools, org=event.org, repository=event.repository.full_name)
+        if pool is not None:
+            # Also for a job behind an approval: once approved, only the recovery scan may see it.
+            await self._note_repository(event, ctx)
         if event.is_waiting:
             # Behind an environment approval: a runner now would idle for as long as the approval takes.
             return WebhookOutcome(200, "job is waiting for approval")
-        pool = match_github_pool(job.labels, self.pools, org=event.org, repository=event.repository.full_name)
         if pool is None:
             log.info("job.unmatched", **ctx, labels=list(job.labels))
             return WebhookOutcome(200, "no pool serves these labels")
@@ -81,6 +85,13 @@ class GitHubIntake:
             labels=job.labels,
         )
         return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx | {"pool": pool.name})
+
+    async def _note_repository(self, event: WorkflowJobEvent, ctx: dict[str, object]) -> None:
+        """Point the recovery scan at this repository; its rotation reaches it anyway if this fails."""
+        try:
+            await RecentRepositories(self.state.table).note(event.org, event.repository.full_name)
+        except Exception:
+            log.warning("webhook.repository_not_noted", **ctx, repository=event.repository.full_name)
 
     async def _completed(
         self, event: WorkflowJobEvent, delivery: str, ctx: dict[str, object]

@@ -123,13 +123,23 @@ class ActionsService:
         self._stats.incr("jit_configs_issued")
         return runner
 
+    def _expire_unconnected(self) -> None:
+        """GitHub removes an ephemeral runner that has not connected within a day (docs: "Removing
+        self-hosted runners"); a JIT config that waited that long is worth nothing."""
+        cutoff = self._clock.now() - self._clock.real(self._config.unconnected_runner_ttl_s)
+        for runner in list(self._registered.values()):
+            if runner.connected_at is None and runner.created_at < cutoff:
+                self._remove(runner, "never connected")
+
     def list_runners(self, scope: RunnerScope, *, name: str | None = None) -> list[Runner]:
+        self._expire_unconnected()
         runners = self._registered_in(scope)
         if name is not None:
             runners = [r for r in runners if r.name == name]
         return runners
 
     def get_runner(self, scope: RunnerScope, runner_id: int) -> Runner:
+        self._expire_unconnected()
         runner = self._runners.get(runner_id)
         if runner is None or not runner.registered or runner.scope != scope:
             raise not_found()
@@ -148,6 +158,7 @@ class ActionsService:
     # -- the runner side (what the simulated guest does) ----------------------------------
 
     def connect(self, runner_id: int, secret: str) -> Runner:
+        self._expire_unconnected()
         runner = self._authenticate_runner(runner_id, secret)
         if runner.connected_at is not None:
             raise ApiError(409, "This JIT configuration has already been used.")

@@ -43,6 +43,8 @@ class ControlRoutes:
             web.get("/_sim/runners", self.list_runners),
             web.get("/_sim/deliveries", self.list_deliveries),
             web.get("/_sim/stats", self.stats),
+            web.get("/_sim/requests", self.requests),
+            web.get("/_sim/rate-limits", self.rate_limits),
             web.get("/_sim/faults", self.get_faults),
             web.post("/_sim/faults", self.set_faults),
             web.post("/_sim/ping", self.ping),
@@ -99,6 +101,12 @@ class ControlRoutes:
 
     async def stats(self, request: web.Request) -> web.Response:
         return json_response(self._port.stats_snapshot())
+
+    async def requests(self, request: web.Request) -> web.Response:
+        return json_response(self._port.request_counts())
+
+    async def rate_limits(self, request: web.Request) -> web.Response:
+        return json_response(self._port.rate_limits())
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return json_response(asdict(self._port.faults()))

@@ -16,10 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from simulator.github.errors import ApiError, bad_credentials, not_found
+from simulator.github.hourly_budget import Credential
 
-# GitHub refuses App JWTs that live longer than ten minutes; a minute of slack covers clients
-# that backdate `iat` by a minute, as PyGithub does.
-MAX_JWT_LIFETIME_S = 600 + 60
+# GitHub refuses App JWTs whose `exp` is more than ten minutes ahead of its own clock, by even a
+# second ("Generating a JSON Web Token (JWT) for a GitHub App"); PyGithub sets exp = now + 300.
+MAX_JWT_LIFETIME_S = 600
 JWT_UNDECODABLE = "A JSON web token could not be decoded"
 JWT_EXPIRED = (
     "'Expiration time' claim ('exp') must be a numeric value representing the future time at which "
@@ -119,8 +120,9 @@ class Principal:
 
 
 class TokenIssuer:
-    def __init__(self, *, static_token: str, ttl_s: float) -> None:
+    def __init__(self, *, static_token: str, ttl_s: float, static_user_id: int = 0) -> None:
         self._static_token = static_token
+        self._static_user_id = static_user_id
         self._ttl_s = ttl_s
         self._tokens: dict[str, InstallationToken] = {}
 
@@ -148,6 +150,18 @@ class TokenIssuer:
         if token is None or token.expires_at <= time.time():
             raise bad_credentials()
         return Principal(account_login=token.account_login, permissions=token.permissions)
+
+    def credential(self, request: web.Request) -> Credential | None:
+        """Whose hourly budget a request spends; None for App JWTs and credentials that do not work."""
+        value = bearer(request)
+        if value is None:
+            return None
+        if hmac.compare_digest(value, self._static_token):
+            return Credential("user", self._static_user_id)
+        token = self._tokens.get(value)
+        if token is None or token.expires_at <= time.time():
+            return None
+        return Credential("installation", token.installation_id)
 
     def _drop_expired(self) -> None:
         now = time.time()

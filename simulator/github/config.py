@@ -19,6 +19,34 @@ class Account:
     login: str
     id: int
     type: AccountType = "Organization"
+    # An organisation's members: an App installation on it gets more requests an hour past 20.
+    members: int = 1
+
+
+@dataclass(frozen=True)
+class PrimaryRateLimit:
+    """GitHub's hourly REST budget per credential ("Rate limits for the REST API").
+
+    An installation gets `base` requests an hour, plus `per_extra` for each repository over
+    `free_extras` and, on an organisation, each member over `free_extras`, up to `cap`; a personal
+    access token gets `user_limit`. The window is one simulated hour (`window_s`).
+    """
+
+    enabled: bool = True
+    base: int = 5000
+    per_extra: int = 50
+    free_extras: int = 20
+    cap: int = 12500
+    user_limit: int = 5000
+    window_s: float = 3600.0
+    # GitHub answers an exhausted primary limit with 403 or 429; REST has answered 403.
+    status: Literal[403, 429] = 403
+
+    def installation_limit(self, account: Account, repositories: int) -> int:
+        extra = max(0, repositories - self.free_extras)
+        if account.type == "Organization":
+            extra += max(0, account.members - self.free_extras)
+        return min(self.cap, self.base + self.per_extra * extra)
 
 
 @dataclass(frozen=True)
@@ -71,11 +99,14 @@ class GitHubSimConfig:
     webhook_latency_s: float = 0.2
     hosted_pickup_s: float = 2.0
     queued_job_timeout_s: float = 24 * 3600.0
+    # An ephemeral (JIT) runner that never connects is removed after a day.
+    unconnected_runner_ttl_s: float = 24 * 3600.0
     delivery_retention_s: float = 3 * 24 * 3600.0
     registration_window_s: float = 300.0
     registrations_per_window: int = 1500
     # GitHub answers a secondary rate limit with either; 403 is what PyGithub classifies as one.
     rate_limit_status: Literal[403, 429] = 403
+    primary_rate_limit: PrimaryRateLimit = field(default_factory=PrimaryRateLimit)
     # Real seconds: clients compare `expires_at` with their own wall clock, so scaling would
     # only make them refresh on every call.
     token_ttl_s: float = 3600.0

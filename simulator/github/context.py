@@ -11,6 +11,8 @@ from simulator.github.actions import ActionsService
 from simulator.github.auth import AppJwtVerifier, Principal, TokenIssuer
 from simulator.github.config import Account, GitHubSimConfig
 from simulator.github.directory import Directory, RunnerScope
+from simulator.github.hourly_budget import HourlyBudgets
+from simulator.github.request_log import RequestLog
 from simulator.github.webhooks import WebhookSender
 from simulator.stats import Stats
 
@@ -26,6 +28,8 @@ class SimContext:
     webhooks: WebhookSender
     stats: Stats
     app_owner: Account
+    budgets: HourlyBudgets
+    requests: RequestLog
     base_url: str = ""
     stopped: bool = False
 

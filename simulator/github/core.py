@@ -16,8 +16,10 @@ from simulator.github.auth import AppJwtVerifier, TokenIssuer
 from simulator.github.config import GitHubSimConfig
 from simulator.github.context import SimContext
 from simulator.github.directory import Directory
+from simulator.github.hourly_budget import HourlyBudgets
 from simulator.github.model import Job
 from simulator.github.representations import ping_payload, workflow_job_payload
+from simulator.github.request_log import RequestLog
 from simulator.github.webhooks import WebhookSender
 from simulator.stats import Stats
 from simulator.webhooks import WebhookFaults
@@ -26,6 +28,7 @@ STAT_NAMES = (
     "installation_tokens_issued",
     "jit_configs_issued",
     "jit_configs_rate_limited",
+    "primary_rate_limited",
     "runners_connected",
     "runners_deleted",
     "jobs_queued",
@@ -72,11 +75,15 @@ class GitHubCore:
             clock=clock,
             directory=self.directory,
             app_jwt=AppJwtVerifier(config.app_id, private_key_pem),
-            tokens=TokenIssuer(static_token=config.static_token, ttl_s=config.token_ttl_s),
+            tokens=TokenIssuer(
+                static_token=config.static_token, ttl_s=config.token_ttl_s, static_user_id=config.sender.id
+            ),
             actions=self.actions,
             webhooks=self.webhooks,
             stats=self._stats,
             app_owner=config.accounts[0],
+            budgets=HourlyBudgets(clock=clock, config=config.primary_rate_limit, directory=self.directory),
+            requests=RequestLog(),
         )
 
     async def open(self, base_url: str) -> None:
@@ -132,6 +139,12 @@ class GitHubCore:
 
     def stats_snapshot(self) -> dict[str, int]:
         return {**dict.fromkeys(STAT_NAMES, 0), **self._stats.snapshot()}
+
+    def request_counts(self) -> dict[str, dict[str, int]]:
+        return self.context.requests.snapshot()
+
+    def rate_limits(self) -> dict[str, dict[str, Any]]:
+        return self.context.budgets.snapshot()
 
     def faults(self) -> WebhookFaults:
         return self.webhooks.faults

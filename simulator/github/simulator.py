@@ -112,6 +112,14 @@ class GitHubSimulator:
     def stats(self) -> dict[str, int]:
         return self._on_loop(self._core.stats_snapshot)
 
+    def request_counts(self) -> dict[str, dict[str, int]]:
+        """REST requests answered so far: `"METHOD /route/{pattern}": {"status": count}`."""
+        return self._on_loop(self._core.request_counts)
+
+    def rate_limits(self) -> dict[str, dict[str, Any]]:
+        """Each credential's hourly budget: limit, used, remaining, lowest remaining, refusals, reset."""
+        return self._on_loop(self._core.rate_limits)
+
     def faults(self) -> WebhookFaults:
         return self._on_loop(self._core.faults)
 

@@ -47,10 +47,14 @@ def int_param(request: web.Request, name: str) -> int:
         raise ApiError(404, "Not Found") from exc
 
 
+REQUEST_ID = web.RequestKey("github_request_id", str)
+
+
 @web.middleware
 async def github_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render ApiError and aiohttp's own 404/405 the way GitHub does, with a request id."""
     request_id = uuid.uuid4().hex[:20].upper()
+    request[REQUEST_ID] = request_id  # error messages that quote it (the primary rate limit's) read it here
     try:
         response = await handler(request)
     except ApiError as exc:

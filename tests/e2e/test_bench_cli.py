@@ -61,3 +61,34 @@ def test_soak_help_lists_its_fault_options(tmp_path: Path) -> None:
     )
     for option in ("--jobs", "--time-scale", "--settle-seconds", "--instances", "--webhook-drop", "--kills"):
         assert option in done.stdout
+
+
+def test_a_short_api_budget_run_prints_its_request_figures_as_one_json_object(tmp_path: Path) -> None:
+    """`api_budget.py --json` prints one JSON object with the request figures the simulator counted."""
+    code, result, stderr = _run(
+        "api_budget.py",
+        *("--repositories", "10", "--jobs-per-hour", "400", "--simulated-hours", "0.05"),
+        *("--time-scale", "60", "--settle-seconds", "15"),
+        tmp_path=tmp_path,
+    )
+    expected = {
+        "requests_per_hour",
+        "by_kind",
+        "budget_per_hour",
+        "min_remaining",
+        "registrations_refused",
+        "lost",
+        "time_scale",
+        "simulated_hours",
+        "wall_s",
+    }
+    assert expected <= set(result)
+    assert (result["time_scale"], result["simulated_hours"], result["jobs"]) == (60.0, 0.05, 20)
+    assert result["budget_per_hour"] == 5000  # ten repositories: GitHub's base installation limit
+    by_kind = result["by_kind"]
+    assert isinstance(by_kind, dict) and {"jit_registration", "runs_list"} <= set(by_kind)
+    # Each kind's figure is rounded on its own: their sum is the total within one per kind.
+    total = result["requests_per_hour"]
+    assert isinstance(total, int) and abs(total - sum(by_kind.values())) <= len(by_kind)
+    assert (result["lost"], result["registrations_refused"]) == (0, 0) and code == 0
+    assert "api-budget: 20 jobs" in stderr

@@ -282,3 +282,18 @@ async def test_runs_and_jobs_are_listed_for_recovery(
         guest.config.agent_id,
     )
     github_sim.cancel_job(running["id"])
+
+
+async def test_a_jit_config_never_used_within_a_day_is_worthless(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.jit.unconnected-expiry: a JIT runner that never connects is removed after a day."""
+    sim = make_github_sim(unconnected_runner_ttl_s=60.0)  # a simulated minute: 10 ms at this scale
+    org = static_client(sim).get_organization("acme")
+    jit = org.create_self_hosted_runner_jitconfig("vm-late", 1, ["self-hosted"])
+
+    await wait_until(lambda: not list(org.get_self_hosted_runners()), within_s=5)
+
+    guest = RunnerGuest(http_session, jit.encoded_jit_config)
+    assert (await guest.connect())[0] == 401
+    assert [r["removal_reason"] for r in sim.runners() if r["id"] == jit.runner.id] == ["never connected"]

@@ -7,8 +7,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from github import Auth, Github, GithubIntegration, GithubRetry, UnknownObjectException
+from github import Auth, Github, GithubIntegration, UnknownObjectException
+from urllib3.util import Retry
 
+from runner_fleet.adapters.github.budget import Budgets
+from runner_fleet.adapters.github.calls import Session
 from runner_fleet.logs import get_logger, register_secret
 
 log = get_logger("github.auth")
@@ -24,6 +27,25 @@ class GitHubClientOptions:
     # PyGithub spaces writes 1 s apart by default; registrations allow 1,500 per 5 min (5/s).
     seconds_between_writes: float | None = 0.2
     retries: int = 3
+
+
+def retry_policy(retries: int) -> Retry:
+    """Retry dropped connections and 5xx answers only, a few times with a short back-off.
+
+    PyGithub's own GithubRetry also retries rate limits, sleeping in the calling thread: until
+    `x-ratelimit-reset` on a primary limit (up to an hour) and for `Retry-After` or 60 s on a
+    secondary one. A worker must not block that long, and a scan must not press on; so 403 and 429
+    come back to us as errors, and the budget (`calls.call`) turns them into a deferral instead.
+    """
+    return Retry(
+        total=retries,
+        status_forcelist=(500, 502, 503, 504),
+        # As GithubRetry: GET and POST too (a repeated JIT registration answers 409, which we handle).
+        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST"},
+        backoff_factor=0.5,
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )
 
 
 class GitHubAuth:
@@ -45,7 +67,7 @@ class GitHubAuth:
                 auth=Auth.AppAuth(app_id, private_key),
                 base_url=options.base_url,
                 timeout=options.timeout_s,
-                retry=GithubRetry(total=options.retries),
+                retry=retry_policy(options.retries),
             )
             if app_id and private_key
             else None
@@ -58,10 +80,20 @@ class GitHubAuth:
         self._installations: dict[str, int] = {}
         self._clients: dict[str, Github] = {}
         self.tokens_fetched = 0
+        self.budgets = Budgets()
 
     def client(self, org: str, installation_id: int | None = None) -> Github:
-        token = self._token if self._app is None else self._installation_token(org, installation_id)
-        assert token is not None
+        return self.session(org, installation_id).client
+
+    def session(self, org: str, installation_id: int | None = None) -> Session:
+        """A client for `org` and the budget of its credential (the installation, or the one token)."""
+        if self._app is None:
+            assert self._token is not None
+            return Session(self._client_of(self._token), self.budgets.of("token"))
+        token, installation = self._installation_token(org, installation_id)
+        return Session(self._client_of(token), self.budgets.of(f"installation {installation}"))
+
+    def _client_of(self, token: str) -> Github:
         with self._lock:
             client = self._clients.get(token)
             if client is None:
@@ -71,7 +103,7 @@ class GitHubAuth:
                     auth=Auth.Token(token),
                     base_url=self._options.base_url,
                     timeout=self._options.timeout_s,
-                    retry=GithubRetry(total=self._options.retries),
+                    retry=retry_policy(self._options.retries),
                     seconds_between_requests=None,
                     seconds_between_writes=self._options.seconds_between_writes,
                     lazy=True,
@@ -84,16 +116,17 @@ class GitHubAuth:
             return True
         return any(t == token and exp - time.time() > REFRESH_MARGIN_S for t, exp in self._tokens.values())
 
-    def _installation_token(self, org: str, installation_id: int | None) -> str:
+    def _installation_token(self, org: str, installation_id: int | None) -> tuple[str, int]:
         if installation_id is not None:
             try:
-                return self._token_for(installation_id)
+                return self._token_for(installation_id), installation_id
             except UnknownObjectException:
                 # The App was reinstalled since the event was sent: the org's current installation wins.
                 log.warning("github.installation_gone", installation_id=installation_id, org=org)
                 with self._lock:
                     self._installations.pop(org.lower(), None)
-        return self._token_for(self._installation_for(org))
+        installation = self._installation_for(org)
+        return self._token_for(installation), installation
 
     def _token_for(self, installation: int) -> str:
         assert self._app is not None

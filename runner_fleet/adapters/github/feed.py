@@ -1,148 +1,255 @@
-"""Recover missed GitHub webhooks: failed App deliveries are redelivered, waiting jobs are listed."""
+"""Recover missed GitHub webhooks: failed App deliveries are redelivered, waiting jobs are listed.
+
+The scan for waiting jobs shares its credential's hourly budget with JIT registration, which gives
+jobs their runners; so it reads only part of the installation each round (`scan_plan`), asks with
+conditional requests (a 304 is free), and stops before it would take the budget below the reserve
+that registrations and removals may need (`budget`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from github import Auth, Github, GithubException
 
-from runner_fleet.adapters.github.auth import GitHubAuth
+from runner_fleet.adapters.github.auth import GitHubAuth, retry_policy
+from runner_fleet.adapters.github.budget import RateLimited
+from runner_fleet.adapters.github.calls import Session
+from runner_fleet.adapters.github.deliveries import DeliveryLog, epoch
+from runner_fleet.adapters.github.etag_cache import EtagCache
+from runner_fleet.adapters.github.scan_plan import (
+    MAX_REPOSITORIES_PER_ROUND,
+    RoundPace,
+    ScanPlan,
+    reserve_for,
+)
 from runner_fleet.logs import get_logger
 from runner_fleet.matching import match_github_pool
 from runner_fleet.messages import ProvisionRequest
-from runner_fleet.ports.feeds import WaitingJob
+from runner_fleet.ports.feeds import ScanCoverage, WaitingJob
 from runner_fleet.settings.pool import Pool
+from runner_fleet.state.recent_repositories import RecentRepositories
 
 log = get_logger("github.feed")
 
-# Runs that can hold a job still waiting for a runner (a multi-job run is in_progress while some wait).
-_RUN_STATUSES = ("queued", "in_progress")
-# A delivery that failed this many times is not retried again by us: its endpoint needs a person.
-_MAX_ATTEMPTS = 3
-# Bound the work per round for org-wide pools (repositories listed through the installation).
-MAX_REPOSITORIES = 200
+# Bound the installation's repository list (org-wide pools), and read it again only every this many
+# rounds: repositories come and go rarely, and the list is paginated.
+MAX_REPOSITORIES = 5000
+INSTALLATION_REPOSITORIES_EVERY = 10
 
 
-def _epoch(stamp: Any) -> float:
-    if not isinstance(stamp, str):
-        return time.time()
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+def waiting_job(
+    job: dict[str, Any], run: dict[str, Any], pools: list[Pool], *, org: str, repository: str
+) -> WaitingJob | None:
+    """What the `queued` webhook would have enqueued for a job found waiting, if a pool serves it."""
+    if job.get("status") != "queued":
+        return None  # waiting for an approval, or no longer waiting at all
+    pool = match_github_pool(job.get("labels", []), pools, org=org, repository=repository)
+    if pool is None:
+        return None
+    request = ProvisionRequest(
+        forge="github",
+        pool=pool.name,
+        job_id=int(job["id"]),
+        org=org,
+        repository=repository,
+        labels=tuple(job.get("labels", [])),
+        delivery_id="reconcile",
+    )
+    return WaitingJob(request, epoch(job.get("created_at") or run.get("created_at")))
+
+
+class _Spent(Exception):
+    """The scan's share of the budget for this round is used up."""
+
+
+def _check(may_spend: Callable[[], bool]) -> None:
+    if not may_spend():
+        raise _Spent
+
+
+@dataclass
+class _OrgScan:
+    """What one org's part of a round found and cost."""
+
+    jobs: list[tuple[dict[str, Any], dict[str, Any], str]] = field(default_factory=list)
+    scanned: int = 0
+    skipped: int = 0
+    not_due: int = 0
+    counted: int = 0  # answers that counted against the primary limit (not 304)
 
 
 class GitHubFeed:
     def __init__(
-        self, auth: GitHubAuth, *, base_url: str, app_id: int | None = None, private_key: str | None = None
+        self,
+        auth: GitHubAuth,
+        *,
+        base_url: str,
+        app_id: int | None = None,
+        private_key: str | None = None,
+        recent: RecentRepositories | None = None,
+        per_round: int = MAX_REPOSITORIES_PER_ROUND,
+        pace: RoundPace | None = None,
     ) -> None:
         self._auth = auth
         self._app = (
-            Github(auth=Auth.AppAuth(app_id, private_key), base_url=base_url)
+            Github(auth=Auth.AppAuth(app_id, private_key), base_url=base_url, retry=retry_policy(3))
             if app_id and private_key
             else None
         )
+        self._recent = recent
+        self._per_round = per_round
+        self._plans: dict[str, ScanPlan] = {}
+        self._pace = pace or RoundPace()
+        self._etags = EtagCache()
+        self._deliveries = DeliveryLog()
+        self._installation_repositories: dict[str, tuple[int, set[str]]] = {}
+        self._rounds = 0
+        self._coverage: ScanCoverage | None = None
+
+    def last_coverage(self) -> ScanCoverage | None:
+        return self._coverage
 
     async def waiting_jobs(self, pools: list[Pool]) -> list[WaitingJob]:
-        return await asyncio.to_thread(self._waiting, pools)
+        github_pools = [pool for pool in pools if pool.github is not None]
+        recent: dict[str, set[str]] = {}
+        for org in {pool.github.org for pool in github_pools if pool.github is not None}:
+            recent[org] = await self._recent.of_org(org) if self._recent is not None else set()
+        return await asyncio.to_thread(self._waiting, github_pools, recent)
 
-    def _waiting(self, pools: list[Pool]) -> list[WaitingJob]:
+    def _waiting(self, pools: list[Pool], recent: dict[str, set[str]]) -> list[WaitingJob]:
+        self._rounds += 1
+        round_s = self._pace.tick()
         found: dict[int, WaitingJob] = {}
-        for org, repos in self._repositories(pools).items():
-            gh = self._auth.client(org)
-            for full_name in sorted(repos):
-                for job, run in self._queued_jobs(gh, full_name):
-                    pool = match_github_pool(job.get("labels", []), pools, org=org, repository=full_name)
-                    if pool is None or int(job["id"]) in found:
-                        continue
-                    request = ProvisionRequest(
-                        forge="github",
-                        pool=pool.name,
-                        job_id=int(job["id"]),
-                        org=org,
-                        repository=full_name,
-                        labels=tuple(job.get("labels", [])),
-                        delivery_id="reconcile",
-                    )
-                    found[int(job["id"])] = WaitingJob(
-                        request, _epoch(job.get("created_at") or run.get("created_at"))
-                    )
+        totals = _OrgScan()
+        for org, likely in self._likely_repositories(pools, recent).items():
+            org_pools = [p for p in pools if p.github is not None and p.github.org == org]
+            scan = self._scan_org(org, org_pools, likely, round_s)
+            totals.scanned += scan.scanned
+            totals.skipped += scan.skipped
+            totals.not_due += scan.not_due
+            for job, run, full_name in scan.jobs:
+                waiting = waiting_job(job, run, pools, org=org, repository=full_name)
+                if waiting is not None:
+                    found.setdefault(waiting.request.job_id, waiting)
+        self._coverage = ScanCoverage(totals.scanned, totals.skipped, totals.not_due)
         return list(found.values())
 
-    def _repositories(self, pools: list[Pool]) -> dict[str, set[str]]:
-        repos: dict[str, set[str]] = {}
+    def _likely_repositories(self, pools: list[Pool], recent: dict[str, set[str]]) -> dict[str, set[str]]:
+        """Per org: the repositories pools name, and those recent webhooks mentioned."""
+        likely: dict[str, set[str]] = {}
         for pool in pools:
-            if pool.github is None:
-                continue
+            assert pool.github is not None
             org = pool.github.org
-            listed = {r if "/" in r else f"{org}/{r}" for r in pool.github.repositories}
-            if not listed:
-                listed = self._installation_repositories(org)
-            repos.setdefault(org, set()).update(listed)
-        return repos
+            named = {r if "/" in r else f"{org}/{r}" for r in pool.github.repositories}
+            likely.setdefault(org, set()).update(named | recent.get(org, set()))
+        return likely
 
-    def _installation_repositories(self, org: str) -> set[str]:
-        gh = self._auth.client(org)
+    def _scan_org(self, org: str, pools: Sequence[Pool], likely: set[str], round_s: float) -> _OrgScan:
+        scan = _OrgScan()
+        session = self._auth.session(org)
+        reserve = reserve_for(pools)
+        allowance = session.budget.scan_allowance(reserve, round_s)
+
+        def may_spend() -> bool:
+            return scan.counted < allowance and session.budget.above_reserve(reserve)
+
+        org_wide = any(not p.github or not p.github.repositories for p in pools)
+        rest = self._installation_repos(session, org, scan, may_spend) if org_wide else set()
+        plan = self._plans.setdefault(org, ScanPlan(per_round=self._per_round))
+        planned, scan.not_due = plan.next_round(likely, rest)
+        for index, full_name in enumerate(planned):
+            try:
+                self._scan_repository(session, full_name, plan.wants_in_progress(full_name), scan, may_spend)
+            except (RateLimited, _Spent):
+                scan.skipped = len(planned) - index
+                break
+            except GithubException as exc:
+                # A repository renamed or removed since it was listed; the others still matter.
+                log.warning("github.scan_repository_failed", repository=full_name, status=exc.status)
+            plan.read(full_name)
+            scan.scanned += 1
+        if scan.skipped:
+            log.warning(
+                "github.scan_stopped",
+                org=org,
+                scanned=scan.scanned,
+                skipped=scan.skipped,
+                reserve=reserve,
+                allowance=allowance,
+                **session.budget.describe(),
+            )
+        return scan
+
+    def _installation_repos(
+        self, session: Session, org: str, scan: _OrgScan, may_spend: Callable[[], bool]
+    ) -> set[str]:
+        """An org-wide pool's repositories, read again every few rounds (the last list meanwhile)."""
+        known = self._installation_repositories.get(org)
+        if known is not None and self._rounds - known[0] < INSTALLATION_REPOSITORIES_EVERY:
+            return known[1]
         names: set[str] = set()
         page = 1
-        while len(names) < MAX_REPOSITORIES:
-            _, data = gh.requester.requestJsonAndCheck(
-                "GET", "/installation/repositories", parameters={"per_page": 100, "page": page}
-            )
-            batch = data.get("repositories", [])
-            names.update(str(r["full_name"]) for r in batch)
-            if len(batch) < 100:
-                break
-            page += 1
+        try:
+            while len(names) < MAX_REPOSITORIES:
+                _check(may_spend)
+                answer = self._etags.get(
+                    session, "/installation/repositories", {"per_page": 100, "page": page}
+                )
+                scan.counted += 0 if answer.not_modified else 1
+                batch = answer.data.get("repositories", []) if isinstance(answer.data, dict) else []
+                names.update(str(r["full_name"]) for r in batch)
+                if len(batch) < 100:
+                    break
+                page += 1
+        except (RateLimited, _Spent):
+            return known[1] if known is not None else names
+        self._installation_repositories[org] = (self._rounds, names)
         return names
 
-    @staticmethod
-    def _queued_jobs(gh: Github, full_name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        out: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for status in _RUN_STATUSES:
-            _, runs = gh.requester.requestJsonAndCheck(
-                "GET", f"/repos/{full_name}/actions/runs", parameters={"status": status, "per_page": 100}
-            )
-            for run in runs.get("workflow_runs", []):
-                _, jobs = gh.requester.requestJsonAndCheck(
-                    "GET",
-                    f"/repos/{full_name}/actions/runs/{int(run['id'])}/jobs",
-                    parameters={"per_page": 100},
-                )
+    def _scan_repository(
+        self,
+        session: Session,
+        full_name: str,
+        in_progress: bool,
+        scan: _OrgScan,
+        may_spend: Callable[[], bool],
+    ) -> None:
+        # A run still queued holds jobs that wait; a job of an in-progress run can wait too (a
+        # later job of a multi-job run), but that listing changes all the time: read it less often.
+        for status in ["queued", "in_progress"] if in_progress else ["queued"]:
+            runs_url = f"/repos/{full_name}/actions/runs"
+            _check(may_spend)
+            answer = self._etags.get(session, runs_url, {"status": status, "per_page": 100})
+            scan.counted += 0 if answer.not_modified else 1
+            runs = answer.data.get("workflow_runs", []) if isinstance(answer.data, dict) else []
+            for run in runs:
+                jobs_url = f"/repos/{full_name}/actions/runs/{int(run['id'])}/jobs"
+                parameters = {"per_page": 100}
+                # The jobs of a queued run cannot change while the run does not (the first to start
+                # makes it in_progress): an unchanged list of queued runs needs no more requests.
+                unchanged = answer.not_modified and status == "queued"
+                jobs = self._etags.cached(jobs_url, parameters) if unchanged else None
+                if jobs is None:
+                    _check(may_spend)
+                    jobs_answer = self._etags.get(session, jobs_url, parameters)
+                    scan.counted += 0 if jobs_answer.not_modified else 1
+                    jobs = jobs_answer.data
                 # Jobs waiting for an environment approval ("waiting") get no runner yet.
-                out.extend((job, run) for job in jobs.get("jobs", []) if job.get("status") == "queued")
-        return out
+                scan.jobs.extend(
+                    (job, run, full_name)
+                    for job in (jobs.get("jobs", []) if isinstance(jobs, dict) else [])
+                    if job.get("status") == "queued"
+                )
 
     async def redeliver_failed(self, since_s: float) -> int:
         if self._app is None:
             return 0  # only a GitHub App's hook has a deliveries API
-        return await asyncio.to_thread(self._redeliver, since_s)
-
-    def _redeliver(self, since_s: float) -> int:
-        assert self._app is not None
-        cutoff = time.time() - since_s
-        _, deliveries = self._app.requester.requestJsonAndCheck(
-            "GET", "/app/hook/deliveries", parameters={"per_page": 100}
-        )
-        by_guid: dict[str, list[dict[str, Any]]] = {}
-        for delivery in deliveries if isinstance(deliveries, list) else []:
-            by_guid.setdefault(str(delivery.get("guid")), []).append(delivery)
-        redelivered = 0
-        for attempts in by_guid.values():
-            latest = max(attempts, key=lambda d: _epoch(d.get("delivered_at")))
-            ok = any(200 <= int(d.get("status_code") or 0) < 300 for d in attempts)
-            if ok or len(attempts) >= _MAX_ATTEMPTS or _epoch(latest.get("delivered_at")) < cutoff:
-                continue
-            try:
-                self._app.requester.requestJsonAndCheck(
-                    "POST", f"/app/hook/deliveries/{int(latest['id'])}/attempts"
-                )
-            except GithubException as exc:
-                log.warning("github.redelivery_failed", delivery=latest.get("guid"), status=exc.status)
-                continue
-            redelivered += 1
-            log.info("github.redelivered", delivery=latest.get("guid"), hook_event=latest.get("event"))
-        return redelivered
+        session = Session(self._app, self._auth.budgets.of("app"))
+        return await asyncio.to_thread(self._deliveries.redeliver_failed, session, since_s)
 
     async def close(self) -> None:
         if self._app is not None:

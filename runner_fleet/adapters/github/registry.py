@@ -6,21 +6,28 @@ import asyncio
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from github import Github, GithubException
+from github import GithubException
 
 from runner_fleet.adapters.github.auth import GitHubAuth
+from runner_fleet.adapters.github.calls import Session, call, error_message
 from runner_fleet.ports.forge import Registration, RunnerBusy, RunnerInfo, RunnerNameTaken, RunnerScope
 
 WORK_FOLDER = "_work"
 
 
 class GitHubRegistry:
+    """Every call here is one the fleet cannot do without: none is held back for the budget's reserve
+    (only GitHub's own "wait" stops them, as `RateLimited`)."""
+
+    # GitHub removes a JIT runner when its job ends.
+    removes_itself_after_job = True
+
     def __init__(self, auth: GitHubAuth, *, base_url: str = "https://api.github.com") -> None:
         self._auth = auth
         self._base_url = base_url.rstrip("/")
 
-    def _gh(self, scope: RunnerScope) -> Github:
-        return self._auth.client(scope.org, scope.installation_id)
+    def _session(self, scope: RunnerScope) -> Session:
+        return self._auth.session(scope.org, scope.installation_id)
 
     @staticmethod
     def _prefix(scope: RunnerScope) -> str:
@@ -33,25 +40,22 @@ class GitHubRegistry:
         github_scope = scope.pool.github
         assert github_scope is not None
         labels = list(scope.pool.runner_labels)
-        gh = self._gh(scope)
         try:
-            if scope.repository:
-                # PyGithub has no repository-level helper; the requester speaks the same REST call.
-                _, data = gh.requester.requestJsonAndCheck(
-                    "POST",
-                    f"{self._prefix(scope)}/actions/runners/generate-jitconfig",
-                    input={
-                        "name": name,
-                        "runner_group_id": github_scope.runner_group_id,
-                        "labels": labels,
-                        "work_folder": WORK_FOLDER,
-                    },
-                )
-                return Registration(int(data["runner"]["id"]), name, str(data["encoded_jit_config"]))
-            config = gh.get_organization(scope.org).create_self_hosted_runner_jitconfig(
-                name, github_scope.runner_group_id, labels, WORK_FOLDER
-            )
-            return Registration(config.runner.id, name, config.encoded_jit_config)
+            # The requester, not Organization.create_self_hosted_runner_jitconfig: the same REST call
+            # at both levels (PyGithub has no repository-level helper), and its answer's headers
+            # keep the budget current.
+            data = call(
+                self._session(scope),
+                "POST",
+                f"{self._prefix(scope)}/actions/runners/generate-jitconfig",
+                body={
+                    "name": name,
+                    "runner_group_id": github_scope.runner_group_id,
+                    "labels": labels,
+                    "work_folder": WORK_FOLDER,
+                },
+            ).data
+            return Registration(int(data["runner"]["id"]), name, str(data["encoded_jit_config"]))
         except GithubException as exc:
             if exc.status == 409:
                 raise RunnerNameTaken(name) from None
@@ -59,9 +63,12 @@ class GitHubRegistry:
 
     async def find(self, scope: RunnerScope, name: str) -> RunnerInfo | None:
         def _find() -> RunnerInfo | None:
-            _, data = self._gh(scope).requester.requestJsonAndCheck(
-                "GET", f"{self._prefix(scope)}/actions/runners", parameters={"name": name, "per_page": 100}
-            )
+            data = call(
+                self._session(scope),
+                "GET",
+                f"{self._prefix(scope)}/actions/runners",
+                parameters={"name": name, "per_page": 100},
+            ).data
             for runner in data.get("runners", []):
                 if runner.get("name") == name:
                     return _runner(runner)
@@ -72,9 +79,9 @@ class GitHubRegistry:
     async def get(self, scope: RunnerScope, runner_id: int) -> RunnerInfo | None:
         def _get() -> RunnerInfo | None:
             try:
-                _, data = self._gh(scope).requester.requestJsonAndCheck(
-                    "GET", f"{self._prefix(scope)}/actions/runners/{int(runner_id)}"
-                )
+                data = call(
+                    self._session(scope), "GET", f"{self._prefix(scope)}/actions/runners/{int(runner_id)}"
+                ).data
             except GithubException as exc:
                 if exc.status == 404:
                     return None
@@ -86,8 +93,8 @@ class GitHubRegistry:
     async def remove(self, scope: RunnerScope, runner_id: int) -> bool:
         def _remove() -> bool:
             try:
-                self._gh(scope).requester.requestJsonAndCheck(
-                    "DELETE", f"{self._prefix(scope)}/actions/runners/{int(runner_id)}"
+                call(
+                    self._session(scope), "DELETE", f"{self._prefix(scope)}/actions/runners/{int(runner_id)}"
                 )
             except GithubException as exc:
                 if exc.status == 404:
@@ -104,11 +111,12 @@ class GitHubRegistry:
             found: list[RunnerInfo] = []
             page = 1
             while True:
-                _, data = self._gh(scope).requester.requestJsonAndCheck(
+                data = call(
+                    self._session(scope),
                     "GET",
                     f"{self._prefix(scope)}/actions/runners",
                     parameters={"per_page": 100, "page": page},
-                )
+                ).data
                 batch = data.get("runners", [])
                 found.extend(_runner(r) for r in batch)
                 if len(batch) < 100:
@@ -146,5 +154,4 @@ class GitHubApiError(Exception):
 
 def _scrubbed(exc: GithubException) -> GitHubApiError:
     # PyGithub puts the whole response body in the exception; keep only GitHub's message.
-    message = exc.data.get("message", "") if isinstance(exc.data, dict) else ""
-    return GitHubApiError(exc.status, str(message)[:200])
+    return GitHubApiError(exc.status, error_message(exc)[:200])
