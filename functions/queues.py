@@ -22,11 +22,13 @@ async def provision(msg: func.QueueMessage) -> None:
 
 @bp.queue_trigger(arg_name="msg", queue_name=RELEASE_QUEUE, connection="AzureWebJobsStorage")
 async def release(msg: func.QueueMessage) -> None:
+    rt = runtime.current()
     await workers.run_release(
         msg.get_body().decode("utf-8"),
         message_id=msg.id or "",
         dequeue_count=msg.dequeue_count or 1,
-        releaser=runtime.current().releaser(),
+        releaser=rt.releaser(),
+        deregisterer=rt.deregisterer(),
     )
 
 

@@ -20,7 +20,9 @@ import yaml
 
 from runner_fleet.settings.pool import Pool
 
-CUSTOM_DATA_LIMIT = 64 * 1024
+# osProfile.customData "is decoded to a binary array ... The maximum length of the binary array is
+# 65535 bytes" (Compute REST API; ARM checks it as at most 87380 base64 characters, the same limit).
+CUSTOM_DATA_LIMIT = 65535
 CONF_PATH = "/etc/runner-fleet/runner.json"
 SECRET_PATH = "/etc/runner-fleet/runner.secret"  # noqa: S105 - a path, not a secret
 SCRIPT_DIR = "/opt/runner-fleet"
@@ -71,7 +73,7 @@ class RunnerSoftware:
     """The runner a VM of a pool runs: who runs it, where it lives, and where to fetch it if absent."""
 
     version: str
-    user: str
+    job_user: str  # who runs the jobs; on GitHub also the runner, on GitLab never the runner (root)
     path: str
     download_url: str | None
     download_sha256: str | None
@@ -93,7 +95,7 @@ def runner_software(pool: Pool) -> RunnerSoftware:
         url, sha256 = build["url"], build["sha256"]
     return RunnerSoftware(
         version=str(entry["version"]),
-        user=str(entry["user"]),
+        job_user=str(entry["job_user"]),
         path=path,
         download_url=url,
         download_sha256=sha256,
@@ -128,7 +130,7 @@ class RunnerBootConfig:
                 "forge_url": self.forge_url,
                 "api_server": api_server,
                 "wait_timeout_s": self.wait_timeout_s,
-                "runner_user": software.user,
+                "job_user": software.job_user,
                 "runner_path": software.path,
                 "runner_version": software.version,
                 "runner_download_url": software.download_url,
@@ -139,8 +141,16 @@ class RunnerBootConfig:
         )
 
 
+# Besides the start script, what each forge's runner needs on the VM (name, mode).
+_FORGE_FILES = {"github": (), "gitlab": (("gitlab-executor.sh", "0755"),)}
+
+
 def render_user_data(config: RunnerBootConfig) -> str:
     start_script = f"{config.forge}/start-runner.sh"
+    extra = [
+        {"path": f"{SCRIPT_DIR}/{name}", "permissions": mode, "content": _script(f"{config.forge}/{name}")}
+        for name, mode in _FORGE_FILES[config.forge]
+    ]
     document = {
         "write_files": [
             {"path": CONF_PATH, "permissions": "0644", "content": config.runner_json()},
@@ -160,13 +170,15 @@ def render_user_data(config: RunnerBootConfig) -> str:
                 "permissions": "0755",
                 "content": _script(start_script),
             },
+            *extra,
         ],
         "runcmd": [["/bin/bash", f"{SCRIPT_DIR}/start-runner.sh"]],
     }
     rendered = "#cloud-config\n" + yaml.dump(document, Dumper=_ReadableDumper, sort_keys=False, width=1000)
     if len(rendered.encode()) > CUSTOM_DATA_LIMIT:
         raise UserDataTooLarge(
-            f"user data is {len(rendered.encode())} bytes; Azure allows {CUSTOM_DATA_LIMIT}"
+            f"user data is {len(rendered.encode())} bytes; Azure's customData holds at most "
+            f"{CUSTOM_DATA_LIMIT} bytes (before base64)"
         )
     return rendered
 

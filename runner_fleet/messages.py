@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 Forge = Literal["github", "gitlab"]
 
@@ -43,9 +43,26 @@ class ReleaseRequest(_Message):
     conclusion: str | None = None
 
 
+class DeregisterRequest(_Message):
+    """A job started on one of our runners: its registration is no longer needed, its VM is.
+
+    GitLab only: a `glrt-` token takes any further job it asks for until its runner is deleted,
+    while the job already running authenticates with its own job token.
+    """
+
+    kind: Literal["deregister"] = "deregister"
+    runner_name: str
+    runner_id: int
+
+
+ReleaseQueueMessage = Annotated[ReleaseRequest | DeregisterRequest, Field(discriminator="kind")]
+_RELEASE_QUEUE: TypeAdapter[ReleaseRequest | DeregisterRequest] = TypeAdapter(ReleaseQueueMessage)
+
+
 def parse_provision(body: str) -> ProvisionRequest:
     return ProvisionRequest.model_validate_json(body)
 
 
-def parse_release(body: str) -> ReleaseRequest:
-    return ReleaseRequest.model_validate_json(body)
+def parse_release(body: str) -> ReleaseRequest | DeregisterRequest:
+    """A message of the release queue: a runner to release, or a registration to delete."""
+    return _RELEASE_QUEUE.validate_json(body)

@@ -16,6 +16,7 @@ from runner_fleet.logs import configure_default, get_logger, register_secret
 from runner_fleet.ports.compute import Compute
 from runner_fleet.ports.feeds import JobFeed
 from runner_fleet.ports.forge import RunnerRegistry
+from runner_fleet.ports.forge_access import ForgeAccess
 from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.ports.queue import WorkQueue
@@ -24,6 +25,7 @@ from runner_fleet.state.store import FleetState
 from runner_fleet.state.table import StateTable
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
 from runner_fleet.usecases.accept_gitlab_webhook import GitLabIntake
+from runner_fleet.usecases.deregister import Deregisterer
 from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
 from runner_fleet.usecases.release import Releaser
@@ -128,7 +130,12 @@ class Runtime:
         )
 
     def releaser(self) -> Releaser:
-        return Releaser(self.pools_by_name, self.state, self.compute, self._lazy_registries())
+        return Releaser(
+            self.pools_by_name, self.state, self.compute, self._lazy_registries(), confirmers=self.resolvers()
+        )
+
+    def deregisterer(self) -> Deregisterer:
+        return Deregisterer(self.pools_by_name, self.state, self._lazy_registries())
 
     def reconciler(self) -> Reconciler:
         forges = {pool.forge for pool in self.pools}
@@ -149,6 +156,8 @@ class Runtime:
             forge: await self.state.purge_recoveries(forge, RECOVERY_RETENTION)
             for forge in ("github", "gitlab")
         }
+        # A job ends within its runner's maximum timeout; a day covers every binding still needed.
+        await self.state.purge_bindings("gitlab", RECOVERY_RETENTION)
         log.info(
             "housekeeping.done",
             deliveries_removed=sum(removed.values()),
@@ -214,7 +223,8 @@ class ForgeFactories:
     feeds: dict[str, Callable[[], JobFeed]]
 
 
-def forge_factories(settings: ServiceSettings) -> ForgeFactories:
+def forge_factories(settings: ServiceSettings, table: StateTable | None = None) -> ForgeFactories:
+    """`table`, when given, lets the GitHub feed read which repositories recent webhooks named."""
     gitlab_clients = _GitLabClients(settings)
     github_auth = _GitHubAuths(settings)
 
@@ -240,6 +250,7 @@ def forge_factories(settings: ServiceSettings) -> ForgeFactories:
 
     def github_feed() -> JobFeed:
         from runner_fleet.adapters.github.feed import GitHubFeed
+        from runner_fleet.state.recent_repositories import RecentRepositories
 
         key = settings.github_app_private_key
         return GitHubFeed(
@@ -247,6 +258,7 @@ def forge_factories(settings: ServiceSettings) -> ForgeFactories:
             base_url=settings.github_api_url,
             app_id=settings.github_app_id,
             private_key=key.get_secret_value() if key else None,
+            recent=RecentRepositories(table) if table is not None else None,
         )
 
     return ForgeFactories(
@@ -254,6 +266,16 @@ def forge_factories(settings: ServiceSettings) -> ForgeFactories:
         resolvers={"gitlab": gitlab_resolver},
         feeds={"github": github_feed, "gitlab": gitlab_feed},
     )
+
+
+def forge_access(settings: ServiceSettings, forges: set[str]) -> dict[str, ForgeAccess]:
+    """What `doctor` asks each forge about the service's own credentials, where they are set."""
+    access: dict[str, ForgeAccess] = {}
+    if "gitlab" in forges and settings.gitlab_url and settings.gitlab_token is not None:
+        from runner_fleet.adapters.gitlab.access import GitLabAccess
+
+        access["gitlab"] = GitLabAccess(_GitLabClients(settings).get())
+    return access
 
 
 class _GitHubAuths:
@@ -303,7 +325,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
     settings = load_service_settings(env)
     pools = load_pools(settings)
     queue, table = storage_from_settings(env)
-    forges = forge_factories(settings)
+    forges = forge_factories(settings, table)
     return Runtime(
         settings,
         pools,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from runner_fleet.logs import get_logger
-from runner_fleet.messages import parse_provision, parse_release
+from runner_fleet.messages import DeregisterRequest, parse_provision, parse_release
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
+from runner_fleet.usecases.deregister import Deregisterer, DeregisterResult
 from runner_fleet.usecases.provision import Provisioner, ProvisionResult, ProvisionRetryLater
 from runner_fleet.usecases.release import Releaser, ReleaseResult
 
@@ -48,14 +49,16 @@ async def run_provision(
 
 
 async def run_release(
-    body: str, *, message_id: str, dequeue_count: int, releaser: Releaser
-) -> ReleaseResult | None:
+    body: str, *, message_id: str, dequeue_count: int, releaser: Releaser, deregisterer: Deregisterer
+) -> ReleaseResult | DeregisterResult | None:
     try:
         request = parse_release(body)
     except ValidationError as exc:
         log.error("release.unreadable_message", message_id=message_id, errors=exc.error_count())
         return None
     try:
+        if isinstance(request, DeregisterRequest):
+            return await deregisterer(request)
         return await releaser(request)
     except Exception:
         log.exception(
@@ -73,9 +76,9 @@ def log_poisoned(queue: str, body: str) -> None:
     """A message that failed every attempt: log what it was for, so its loss is visible and searchable."""
     try:
         request = parse_provision(body) if queue == PROVISION_QUEUE else parse_release(body)
-        details: dict[str, object] = request.model_dump(include={"forge", "pool", "job_id", "repository"})
-        if queue != PROVISION_QUEUE:
-            details["runner"] = parse_release(body).runner_name
+        details: dict[str, object] = request.model_dump(
+            include={"kind", "forge", "pool", "job_id", "repository", "runner_name"}
+        )
     except ValidationError:
         details = {"unreadable": True}
     log.error("queue.poisoned", queue=queue, **details, recovery="the reconciler will recover it")

@@ -14,6 +14,7 @@ from simulator.arm import ArmConfig, ArmSimulator, Timing
 from simulator.clock import SimClock
 from simulator.github import Account, GitHubSimConfig, GitHubSimulator, Repository
 from simulator.gitlab import ApiToken, GitLabSimConfig, GitLabSimulator, Group, Project
+from simulator.gitlab.config import OWNER, Member, User
 from simulator.server import BackgroundLoop
 
 DEMO_ORG = "example-org"
@@ -23,8 +24,10 @@ DEMO_INSTALLATION_ID = 83000001
 DEMO_GITLAB_GROUP_ID = 201
 DEMO_GITLAB_PROJECT_ID = 2101
 DEMO_GITLAB_OTHER_PROJECT_ID = 2102
-# Only the scopes the service needs: proof that they suffice.
+# Only the scopes and the role the service needs (a non-admin user, Owner of the top group, so of
+# its subgroup: group runners need Owner): proof that they suffice.
 DEMO_GITLAB_TOKEN = "glpat-simulated-least-privilege-token"  # noqa: S105 - accepted only by the simulator
+DEMO_GITLAB_USER = "runner-fleet"
 
 
 def demo_github_config(**overrides: object) -> GitHubSimConfig:
@@ -51,8 +54,16 @@ def demo_gitlab_config(**overrides: object) -> GitLabSimConfig:
             Project(DEMO_GITLAB_PROJECT_ID, "example-group/platform/deploy", DEMO_GITLAB_GROUP_ID),
             Project(DEMO_GITLAB_OTHER_PROJECT_ID, "example-group/website", 200),
         ),
+        "users": (
+            User(1, "root", "Administrator", "admin@example.com", admin=True),
+            User(2, "deployer", "Deploy Bot", "deployer@example.com"),
+            User(3, DEMO_GITLAB_USER, "runner-fleet service", "runner-fleet@example.com"),
+        ),
+        "members": (Member(DEMO_GITLAB_USER, "group", 200, OWNER),),
         "tokens": (
-            ApiToken(DEMO_GITLAB_TOKEN, ("create_runner", "manage_runner", "read_api"), username="root"),
+            ApiToken(
+                DEMO_GITLAB_TOKEN, ("create_runner", "manage_runner", "read_api"), username=DEMO_GITLAB_USER
+            ),
         ),
         "job_duration_s": 60.0,
         "webhook_latency_s": 0.3,

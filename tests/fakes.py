@@ -70,6 +70,9 @@ class FakeRegistry:
     runners: dict[int, RunnerInfo] = field(default_factory=dict)
     registrations: list[str] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
+    # GitHub refuses to delete a runner with a job (422); GitLab deletes it and the job goes on.
+    refuses_busy: bool = True
+    removes_itself_after_job: bool = False
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     async def register(self, scope: RunnerScope, name: str) -> Registration:
@@ -90,15 +93,17 @@ class FakeRegistry:
         runner = self.runners.get(runner_id)
         if runner is None:
             return False
-        if runner.busy:
+        if runner.busy and self.refuses_busy:
             raise RunnerBusy(str(runner_id))
         del self.runners[runner_id]
         self.removed.append(runner_id)
         return True
 
-    def set_status(self, name: str, status: str, *, busy: bool = False) -> None:
+    def set_status(self, name: str, status: str, *, busy: bool = False, job_id: int | None = None) -> None:
         runner = next(r for r in self.runners.values() if r.name == name)
-        self.runners[runner.runner_id] = RunnerInfo(runner.runner_id, name, status, busy, runner.labels)
+        self.runners[runner.runner_id] = RunnerInfo(
+            runner.runner_id, name, status, busy, runner.labels, job_id=job_id
+        )
 
     async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]:
         return list(self.runners.values())

@@ -24,8 +24,11 @@ JSON (`--json`), stable: keys always present, in this order:
     }
 
 Check names: cluster, subnet, peering, dns-link, dns-record, custom-dns, subnet-capacity,
-subnet-delegation, nsg-inbound, nsg-outbound, location, vm-sizes, image (and `preflight` when the
-preflight itself could not run). `--simulate list --json` prints {"scenarios": [{"name", "summary"}]}.
+subnet-delegation, nsg-inbound, nsg-outbound, nsg-isolation, location, vm-sizes, image (and
+`preflight` when the preflight itself could not run); for GitLab pools, when GITLAB_URL and
+GITLAB_TOKEN are set, gitlab-role (the token's user has the role that creating the pool's runners
+needs). `--simulate` runs the network checks only. `--simulate list --json` prints
+{"scenarios": [{"name", "summary"}]}.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runner_fleet.ports.forge_access import ForgeAccess
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
 from runner_fleet.preflight.fix import FixOutcome, apply_link_fixes, plan_link_fixes
 from runner_fleet.preflight.ids import name_of
@@ -68,15 +72,63 @@ class Diagnosis:
         return document(self.reports, [f.document() for f in self.fixes])
 
 
-async def diagnose(pools: Sequence[Pool], reader: TopologyReader, *, fix: bool = False) -> Diagnosis:
-    """Every pool's preflight; with `fix`, create the missing zone links and check the pools again."""
-    runs: list[Preflight] = [await run_preflight(pool, reader, pools=pools) for pool in pools]
-    if not fix:
-        return Diagnosis([r.report for r in runs])
-    outcomes = await apply_link_fixes(reader, plan_link_fixes([r.topology for r in runs]))
-    if any(o.created for o in outcomes):
-        runs = [await run_preflight(pool, reader, pools=pools) for pool in pools]
-    return Diagnosis([r.report for r in runs], outcomes)
+async def diagnose(
+    pools: Sequence[Pool],
+    reader: TopologyReader,
+    *,
+    fix: bool = False,
+    access: Mapping[str, ForgeAccess] | None = None,
+    configured: Sequence[Pool] | None = None,
+) -> Diagnosis:
+    """Every pool's preflight, and what its forge credentials may do (`access`, per forge).
+
+    `configured` is every pool of the service (default: `pools`): checks that concern a shared
+    subnet (its capacity, what its NSG must let through) count all of them, not only those shown.
+    With `fix`, the missing zone links are created and the pools checked again.
+    """
+    every = list(configured) if configured is not None else list(pools)
+    runs: list[Preflight] = [await run_preflight(pool, reader, pools=every) for pool in pools]
+    outcomes: list[FixOutcome] = []
+    if fix:
+        outcomes = await apply_link_fixes(reader, plan_link_fixes([r.topology for r in runs]))
+        if any(o.created for o in outcomes):
+            runs = [await run_preflight(pool, reader, pools=every) for pool in pools]
+    reports = [r.report for r in runs]
+    if access is not None:
+        reports = [
+            await _with_access(report, pool, access) for report, pool in zip(reports, pools, strict=True)
+        ]
+    return Diagnosis(reports, outcomes)
+
+
+async def _with_access(
+    report: PreflightReport, pool: Pool, access: Mapping[str, ForgeAccess]
+) -> PreflightReport:
+    checker = access.get(pool.forge)
+    if checker is None:
+        if pool.forge != "gitlab":
+            return report
+        unchecked = CheckResult(
+            "gitlab-role",
+            "warn",
+            "GITLAB_URL",
+            "the token's role was not checked: GITLAB_URL or GITLAB_TOKEN is not set",
+            fix="set GITLAB_URL and GITLAB_TOKEN where doctor runs",
+        )
+        return PreflightReport(report.pool, (*report.checks, unchecked))
+    try:
+        found = await checker.check(pool)
+    except Exception as exc:  # a forge that cannot be asked is a finding, not a crash
+        found = [
+            CheckResult(
+                f"{pool.forge}-access",
+                "fail",
+                pool.forge,
+                f"could not ask {pool.forge}: {type(exc).__name__}",
+                fix="check the forge URL and token settings",
+            )
+        ]
+    return PreflightReport(report.pool, (*report.checks, *found))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,20 +137,32 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate is not None:
         return _run_simulated(args)
     settings = load_service_settings()
-    pools = _selected(load_pools(settings, require_credentials=False), args.pool)
+    configured = load_pools(settings, require_credentials=False)
+    pools = _selected(configured, args.pool)
     if pools is None:
         return EXIT_USAGE
     from runner_fleet.preflight.factory import azure_reader_factory
+    from runner_fleet.runtime import forge_access
 
-    return _finish(args, asyncio.run(_diagnose_with(azure_reader_factory(settings), pools, args.fix)))
+    access = forge_access(settings, {pool.forge for pool in pools})
+    diagnosis = _diagnose_with(azure_reader_factory(settings), pools, args.fix, access, configured)
+    return _finish(args, asyncio.run(diagnosis))
 
 
-async def _diagnose_with(build: Callable[[], TopologyReader], pools: Sequence[Pool], fix: bool) -> Diagnosis:
+async def _diagnose_with(
+    build: Callable[[], TopologyReader],
+    pools: Sequence[Pool],
+    fix: bool,
+    access: Mapping[str, ForgeAccess] | None = None,
+    configured: Sequence[Pool] | None = None,
+) -> Diagnosis:
     reader = build()
     try:
-        return await diagnose(pools, reader, fix=fix)
+        return await diagnose(pools, reader, fix=fix, access=access, configured=configured)
     finally:
         await reader.close()
+        for checker in (access or {}).values():
+            await checker.close()
 
 
 def _selected(pools: Sequence[Pool], name: str | None) -> list[Pool] | None:
@@ -156,13 +220,14 @@ def _run_simulated(args: argparse.Namespace) -> int:
             "ARM_CA_BUNDLE": str(arm.ca_bundle),
         }
         settings = load_service_settings(environ)
-        pools = _selected(load_pools(settings, use_example=True, require_credentials=False), args.pool)
+        configured = load_pools(settings, use_example=True, require_credentials=False)
+        pools = _selected(configured, args.pool)
         if pools is None:
             return EXIT_USAGE
         if not args.json:
             _console().print(f"simulated Azure, scenario [bold]{chosen.name}[/]: {chosen.summary}\n")
         build = azure_reader_factory(settings, credential=StaticTokenCredential, polling_interval_s=0.2)
-        diagnosis = asyncio.run(_diagnose_with(build, pools, args.fix))
+        diagnosis = asyncio.run(_diagnose_with(build, pools, args.fix, configured=configured))
         arm.stop()
     finally:
         loop.close()

@@ -53,7 +53,7 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
 
         return StaticTokenCredential()
 
-    forges = forge_factories(settings)
+    forges = forge_factories(settings, table)
     return Runtime(
         settings,
         pools,

@@ -58,6 +58,8 @@ class RunnerInfo:
     status: str  # online | offline
     busy: bool
     labels: tuple[str, ...] = ()
+    # The job it runs, where the forge says (GitLab's runner jobs API); None when idle or unknown.
+    job_id: int | None = None
 
 
 class RunnerNameTaken(Exception):
@@ -68,7 +70,20 @@ class RunnerBusy(Exception):
     """The forge refuses to remove a runner that is running a job."""
 
 
+class ForgeRateLimited(Exception):
+    """The forge asked for no more requests for `retry_after_s`: not a failure, try again after it."""
+
+    def __init__(self, retry_after_s: float, reason: str) -> None:
+        super().__init__(f"{reason}; retry in {retry_after_s:.0f}s")
+        self.retry_after_s = retry_after_s
+        self.reason = reason
+
+
 class RunnerRegistry(Protocol):
+    # True where the forge deletes a registration itself once its one job ends (GitHub's JIT
+    # runners): a release then has nothing to look up, and leftovers are the reconciler's.
+    removes_itself_after_job: bool
+
     async def register(self, scope: RunnerScope, name: str) -> Registration:
         """Create a single-use runner registration; raise `RunnerNameTaken` if the name exists."""
 

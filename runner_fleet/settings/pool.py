@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 # Pool names end up in VM names, tags and runner names: keep them short and DNS-safe.
 POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
@@ -55,8 +55,10 @@ class GitHubScope(_Strict):
 class GitLabScope(_Strict):
     group_id: int | None = Field(default=None, ge=1)
     project_id: int | None = Field(default=None, ge=1)
-    access_level: Literal["not_protected", "ref_protected"] = "not_protected"
-    maximum_timeout_s: int = Field(default=3600, ge=600)
+    # These runners reach production clusters: by default only jobs of protected branches and tags
+    # (which only Maintainers can push to) get one, for at most half an hour.
+    access_level: Literal["not_protected", "ref_protected"] = "ref_protected"
+    maximum_timeout_s: int = Field(default=1800, ge=600)
 
     @model_validator(mode="after")
     def _exactly_one_scope(self) -> GitLabScope:
@@ -87,10 +89,20 @@ class AzurePlacement(_Strict):
 
     @field_validator("subnet_id")
     @classmethod
-    def _subnet(cls, value: str) -> str:
-        if not _SUBNET_ID.match(value):
+    def _subnet(cls, value: str, info: ValidationInfo) -> str:
+        match = _SUBNET_ID.match(value)
+        if not match:
             raise ValueError(
                 "must be a subnet resource ID (/subscriptions/.../virtualNetworks/<vnet>/subnets/<subnet>)"
+            )
+        # A VM's NIC is created in the VM's subscription, and Azure only attaches a NIC to a VNet in
+        # its own subscription: a subnet elsewhere fails every VM create.
+        vm_subscription = info.data.get("subscription_id")
+        if vm_subscription is not None and match["sub"].lower() != vm_subscription:
+            raise ValueError(
+                f"is in subscription {match['sub'].lower()}, but the pool's VMs are created in "
+                f"subscription {vm_subscription} (azure.subscription_id); a VM's network interface "
+                "can only use a virtual network in its own subscription"
             )
         return value
 

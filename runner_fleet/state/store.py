@@ -2,7 +2,11 @@
 
 Partitions:
 - `delivery-<forge>`: webhook deliveries already accepted (de-duplication on the forge's delivery ID);
-- `job-<forge>`: provisioning intent per job, with a lease so two workers never provision one job.
+- `job-<forge>`: provisioning intent per job, with a lease so two workers never provision one job;
+- `binding-<forge>`: which of our runners took a job (GitLab hides it once the runner is deleted);
+- `recovery-<forge>`: when the reconciler last enqueued a provision for a job it found waiting;
+- `suspect`, `idle`: the reconciler's two-phase bookkeeping per runner name;
+- `slot-<pool>`: the pool's capacity slots, one row per runner being made or alive.
 """
 
 from __future__ import annotations
@@ -159,16 +163,28 @@ class FleetState:
         return await self._table.query(f"job-{forge}")
 
     # -- runner bindings ------------------------------------------------------------------------
-    async def bind_runner(self, forge: str, runner_id: int, *, job_id: int, runner_name: str) -> None:
-        """Remember which job a runner took (GitLab's `running`), for release and the reconciler."""
+    async def bind_job(self, forge: str, job_key: str, *, runner_name: str, runner_id: int) -> None:
+        """Remember which of our runners took a job.
+
+        GitLab shows `runner: null` in a job's later hooks and API answers once that runner's
+        registration is deleted, which we do as soon as the job starts: the binding is how the
+        job's `success`/`failed`/`canceled` hook still finds the VM to release.
+        """
         await self._table.upsert(
             f"binding-{forge}",
-            encode_key(str(runner_id)),
-            {"job_id": job_id, "runner_name": runner_name, "bound_at": self._clock()},
+            encode_key(job_key),
+            {"runner_name": runner_name, "runner_id": runner_id, "bound_at": self._clock()},
         )
 
-    async def binding(self, forge: str, runner_id: int) -> Record | None:
-        return await self._table.get(f"binding-{forge}", encode_key(str(runner_id)))
+    async def job_binding(self, forge: str, job_key: str) -> tuple[str, int] | None:
+        """The runner name and id that took this job, if we saw it start."""
+        record = await self._table.get(f"binding-{forge}", encode_key(job_key))
+        if record is None or not record.data.get("runner_name"):
+            return None
+        return str(record.data["runner_name"]), int(record.data.get("runner_id") or 0)
+
+    async def purge_bindings(self, forge: str, older_than: timedelta) -> int:
+        return await self._purge(f"binding-{forge}", older_than)
 
     # -- reconciler bookkeeping -----------------------------------------------------------------
     async def suspects(self) -> list[Record]:

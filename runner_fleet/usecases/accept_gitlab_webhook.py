@@ -15,7 +15,7 @@ from runner_fleet import naming
 from runner_fleet.events.base import MalformedEvent
 from runner_fleet.events.gitlab import JobHookEvent
 from runner_fleet.logs import get_logger
-from runner_fleet.messages import ProvisionRequest, ReleaseRequest
+from runner_fleet.messages import DeregisterRequest, ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_gitlab_token, verify_standard_webhook
@@ -68,7 +68,11 @@ class GitLabIntake:
         except (ValueError, MalformedEvent) as exc:
             reason = str(exc) if isinstance(exc, MalformedEvent) else "body is not JSON"
             return WebhookOutcome(400, f"malformed Job Hook: {reason}"[:200])
-        delivery = headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid")
+        # With signing on, the signed `webhook-id` is the key: Idempotency-Key and the event UUID are
+        # not covered by the signature, so a replay could present new ones.
+        delivery = (headers.get("webhook-id") if self.signing_token else None) or (
+            headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid")
+        )
         # Older GitLab sends neither header; a job reaches each status once, so that pair is the key.
         delivery = delivery or f"job-{event.job_id}-{event.status}"
         ctx = {"forge": "gitlab", "job_id": event.job_id, "delivery": delivery, "status": event.status}
@@ -77,7 +81,7 @@ class GitLabIntake:
         if event.status == "pending":
             return await self._pending(event, delivery, ctx)
         if event.status == "running":
-            return await self._running(event, ctx)
+            return await self._running(event, delivery, ctx)
         if event.finished:
             return await self._finished(event, delivery, ctx)
         return WebhookOutcome(200, f"nothing to do for {event.status} jobs")
@@ -103,31 +107,18 @@ class GitLabIntake:
         )
         return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx)
 
-    async def _running(self, event: JobHookEvent, ctx: dict[str, object]) -> WebhookOutcome:
+    async def _running(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
         runner = event.runner
-        if runner is None or naming.pool_of(runner.description) is None:
+        pool_name = naming.pool_of(runner.description) if runner is not None else None
+        if runner is None or pool_name is None or all(p.name != pool_name for p in self._gitlab_pools):
             return WebhookOutcome(200, "noted")
-        await self.state.bind_runner("gitlab", runner.id, job_id=event.job_id, runner_name=runner.description)
-        log.info(
-            "job.running",
-            **ctx,
-            runner=runner.description,
-            runner_id=runner.id,
-            pool=naming.pool_of(runner.description),
+        # Bound before the registration goes: from then on GitLab shows the job without its runner.
+        await self.state.bind_job(
+            "gitlab", str(event.job_id), runner_name=runner.description, runner_id=runner.id
         )
-        return WebhookOutcome(200, "noted")
-
-    async def _finished(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
-        runner = event.runner
-        if runner is None:
-            if any(pool.gitlab is not None for pool in self.pools):
-                await self.state.settle_job("gitlab", str(event.job_id))
-            return WebhookOutcome(200, "job ended before any runner took it")
-        pool_name = naming.pool_of(runner.description)
-        if pool_name is None or all(p.name != pool_name for p in self._gitlab_pools):
-            log.info("job.completed_elsewhere", **ctx, runner_id=runner.id)
-            return WebhookOutcome(200, "runner not managed by runner-fleet")
-        request = ReleaseRequest(
+        ctx = ctx | {"pool": pool_name, "runner": runner.description}
+        log.info("job.running", **ctx, runner_id=runner.id)
+        request = DeregisterRequest(
             forge="gitlab",
             pool=pool_name,
             job_id=event.job_id,
@@ -136,9 +127,41 @@ class GitLabIntake:
             delivery_id=delivery,
             runner_name=runner.description,
             runner_id=runner.id,
+        )
+        return await self._enqueue(RELEASE_QUEUE, request.to_json(), delivery, ctx)
+
+    async def _finished(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
+        runner = event.runner
+        name: str = ""
+        runner_id: int | None = None
+        if runner is not None:
+            name, runner_id = runner.description, runner.id
+        else:
+            # Our runners' registrations are deleted when their job starts, after which GitLab
+            # reports the job with `runner: null`; the binding made at `running` names the VM.
+            bound = await self.state.job_binding("gitlab", str(event.job_id))
+            if bound is not None:
+                name, runner_id = bound
+        pool_name = naming.pool_of(name) if name else None
+        if name and (pool_name is None or all(p.name != pool_name for p in self._gitlab_pools)):
+            log.info("job.completed_elsewhere", **ctx, runner_id=runner_id)
+            return WebhookOutcome(200, "runner not managed by runner-fleet")
+        if not self._gitlab_pools:
+            return WebhookOutcome(200, "no GitLab pools")
+        # No runner of ours: the job still has to be settled (the release confirms it ended first),
+        # so that a provision for it waiting in the queue makes no VM.
+        request = ReleaseRequest(
+            forge="gitlab",
+            pool=pool_name or "",
+            job_id=event.job_id,
+            repository=event.project_path,
+            project_id=event.project_id,
+            delivery_id=delivery,
+            runner_name=name,
+            runner_id=runner_id,
             conclusion=event.status,
         )
-        ctx = ctx | {"pool": pool_name, "runner": runner.description}
+        ctx = ctx | {"pool": pool_name, "runner": name or None}
         return await self._enqueue(RELEASE_QUEUE, request.to_json(), delivery, ctx)
 
     async def _enqueue(self, queue: str, body: str, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:

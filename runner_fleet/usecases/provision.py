@@ -16,8 +16,22 @@ from runner_fleet import naming
 from runner_fleet.cloudinit import RunnerBootConfig, render_user_data, to_custom_data
 from runner_fleet.logs import get_logger, register_secret
 from runner_fleet.messages import ProvisionRequest
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmCreateRejected, VmInfo, VmSpec
-from runner_fleet.ports.forge import Registration, RunnerNameTaken, RunnerRegistry, RunnerScope
+from runner_fleet.ports.compute import (
+    MANAGED_BY,
+    TAG_MANAGED_BY,
+    Compute,
+    VmBeingDeleted,
+    VmCreateRejected,
+    VmInfo,
+    VmSpec,
+)
+from runner_fleet.ports.forge import (
+    ForgeRateLimited,
+    Registration,
+    RunnerNameTaken,
+    RunnerRegistry,
+    RunnerScope,
+)
 from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.settings.pool import Pool
@@ -113,9 +127,31 @@ class Provisioner:
             log.info("provision.at_capacity", **ctx, max_runners=pool.limits.max_runners)
             raise ProvisionRetryLater(CAPACITY_RETRY_S, reason="pool at max runners")
 
+        vm = await self._make_runner(pool, request, name, message_id, ctx)
+        await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
+        log.info(
+            "vm.created",
+            **ctx,
+            size=vm.size,
+            resource_group=vm.resource_group,
+            queued_for_s=round(self.now() - request.queued_at, 3),
+        )
+        return ProvisionResult("created", name)
+
+    async def _make_runner(
+        self, pool: Pool, request: ProvisionRequest, name: str, message_id: str, ctx: dict[str, object]
+    ) -> VmInfo:
+        """Register, then create the VM; on any failure undo in reverse order (the slot included)."""
         registry = self.registries[request.forge]
         scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)
-        registration = await self._register(registry, scope, name, ctx)
+        try:
+            registration = await self._register_or_wait(registry, scope, request, message_id, ctx)
+        except ProvisionRetryLater:
+            raise  # the slot and lease are given back already
+        except Exception:
+            # No registration, so no VM will come: the slot must not wait for the reconciler.
+            await self.state.free_slot(pool.name, name)
+            raise
         register_secret(registration.secret)
         log.info("runner.registered", **ctx, runner_id=registration.runner_id)
 
@@ -130,20 +166,19 @@ class Provisioner:
         )
         tags = self._tags(pool, request, name)
         try:
-            vm = await self._create_with_fallback(pool, name, to_custom_data(user_data), tags, ctx)
+            return await self._create_with_fallback(pool, name, to_custom_data(user_data), tags, ctx)
+        except VmBeingDeleted:
+            # An earlier VM of this name is still being deleted: not a failure, the job waits for it.
+            await self._unregister(registry, scope, registration, ctx)
+            await self.state.free_slot(pool.name, name)
+            await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
+            raise ProvisionRetryLater(
+                VM_GOING_AWAY_RETRY_S, reason="the job's previous VM is going away"
+            ) from None
         except BaseException:
             await self._unregister(registry, scope, registration, ctx)
             await self.state.free_slot(pool.name, name)
             raise
-        await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
-        log.info(
-            "vm.created",
-            **ctx,
-            size=vm.size,
-            resource_group=vm.resource_group,
-            queued_for_s=round(self.now() - request.queued_at, 3),
-        )
-        return ProvisionResult("created", name)
 
     async def _create_with_fallback(
         self, pool: Pool, name: str, custom_data: str, tags: dict[str, str], ctx: dict[str, object]
@@ -184,6 +219,25 @@ class Provisioner:
         else:
             log.info("job.matched", **ctx | {"pool": resolution.pool.name})
         return resolution.pool
+
+    async def _register_or_wait(
+        self,
+        registry: RunnerRegistry,
+        scope: RunnerScope,
+        request: ProvisionRequest,
+        message_id: str,
+        ctx: dict[str, object],
+    ) -> Registration:
+        name = str(ctx["runner"])
+        try:
+            return await self._register(registry, scope, name, ctx)
+        except ForgeRateLimited as limited:
+            # The forge asked us to wait (its hourly budget is spent, or a secondary limit): the job
+            # waits too, holding neither lease nor slot, and the message's retries are kept for failures.
+            await self.state.free_slot(scope.pool.name, name)
+            await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
+            log.warning("provision.forge_rate_limited", **ctx, retry_after_s=round(limited.retry_after_s, 1))
+            raise ProvisionRetryLater(limited.retry_after_s, reason=limited.reason) from None
 
     async def _register(
         self, registry: RunnerRegistry, scope: RunnerScope, name: str, ctx: dict[str, object]

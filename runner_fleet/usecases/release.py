@@ -1,15 +1,20 @@
-"""Release: a job ended; delete the VM of the runner that ran it and its registration if still there."""
+"""Release: a job ended; delete the VM of the runner that ran it and its registration if still there.
+
+Where the forge can be asked (GitLab), the job's end is confirmed first; a release without a runner
+only settles the job, so that no provision still in the queue makes a VM for it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runner_fleet import naming
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import ReleaseRequest
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute
 from runner_fleet.ports.forge import RunnerBusy, RunnerRegistry, RunnerScope
+from runner_fleet.ports.jobs import FINISHED, JobResolver
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 
@@ -20,7 +25,7 @@ log = get_logger("release")
 class ReleaseResult:
     vm_deleted: bool
     registration_removed: bool
-    outcome: str  # released | not-ours | unknown-pool
+    outcome: str  # released | settled | not-confirmed | not-ours | unknown-pool
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,10 @@ class Releaser:
     state: FleetState
     compute: Compute
     registries: Mapping[str, RunnerRegistry]
+    # Per forge, a way to ask whether a job has really ended. A webhook's word is not enough where
+    # only a shared token guards it (GitLab): a forged `success` would delete a VM mid-deploy, a
+    # forged `canceled` would mark a waiting job done so that nothing ever serves it.
+    confirmers: Mapping[str, JobResolver] = field(default_factory=dict)
 
     async def __call__(self, request: ReleaseRequest) -> ReleaseResult:
         ctx = {
@@ -37,8 +46,13 @@ class Releaser:
             "job_id": request.job_id,
             "runner": request.runner_name,
         }
+        if not await self._confirmed(request, ctx):
+            return ReleaseResult(False, False, "not-confirmed")
         # The job is over whichever runner ran it: a provision for it still in the queue must not run.
         await self.state.settle_job(request.forge, str(request.job_id))
+        if not request.runner_name:
+            log.info("job.settled", **ctx)
+            return ReleaseResult(False, False, "settled")
         pool = self.pools.get(request.pool)
         if pool is None or naming.pool_of(request.runner_name) != pool.name:
             log.warning("release.unknown_pool", **ctx)
@@ -74,9 +88,25 @@ class Releaser:
         )
         return ReleaseResult(vm_deleted, removed, "released")
 
+    async def _confirmed(self, request: ReleaseRequest, ctx: dict[str, object]) -> bool:
+        confirmer = self.confirmers.get(request.forge)
+        if confirmer is None:
+            return True
+        if request.project_id is None:
+            log.warning("release.not_confirmed", **ctx, reason="no project to ask about the job")
+            return False
+        status = await confirmer.status(request.job_id, request.project_id)
+        if status in FINISHED:
+            return True
+        # Not over (or no such job): a hook that says otherwise is stale, reordered or forged.
+        log.warning("release.not_confirmed", **ctx, forge_status=status or "not found")
+        return False
+
     async def _remove_registration(
         self, registry: RunnerRegistry, scope: RunnerScope, request: ReleaseRequest, ctx: dict[str, object]
     ) -> bool:
+        if registry.removes_itself_after_job:
+            return False
         runner = (
             await registry.get(scope, request.runner_id)
             if request.runner_id is not None

@@ -11,8 +11,16 @@ RF_CONF=$RF_ETC/runner.json
 RF_SECRET=$RF_ETC/runner.secret
 RF_LOG_DIR=${RF_LOG_DIR:-/var/log/runner-fleet}
 RF_CONSOLES=${RF_CONSOLES:-/dev/console /dev/ttyS0}
-# cloud-init and the Azure agent keep copies of the user data, and so of the secret, on disk.
-RF_USER_DATA_COPIES=${RF_USER_DATA_COPIES:-/var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/user-data.txt.i /var/lib/waagent/CustomData /var/lib/waagent/ovf-env.xml}
+# Groups whose members are root in all but name (or can read the provisioning CD and raw disks).
+RF_PRIVILEGED_GROUPS=${RF_PRIVILEGED_GROUPS:-root sudo admin wheel docker lxd disk cdrom adm shadow}
+# cloud-init and the Azure agent keep copies of the user data, and so of the secret, on disk: the raw
+# and processed user data, the merged cloud-config, cloud-init's pickled datasource (which holds the
+# raw user data) and the run-time JSON it writes, and the agent's copies of the provisioning data.
+# All are root-only (0600), so a job that is not root cannot read them anyway; they go before the
+# runner starts so that no copy outlives the moment it is needed. The provisioning CD (/dev/sr0, with
+# ovf-env.xml) cannot be removed from inside the VM: it is root:cdrom 0660, and job users are in
+# neither group. Instance metadata (169.254.169.254) never serves customData.
+RF_USER_DATA_COPIES=${RF_USER_DATA_COPIES:-/var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt /var/lib/cloud/instance/obj.pkl /run/cloud-init/combined-cloud-config.json /run/cloud-init/instance-data-sensitive.json /var/lib/waagent/CustomData /var/lib/waagent/ovf-env.xml}
 
 say() {
   local line device
@@ -58,15 +66,38 @@ early_exit() {
   exit 1
 }
 
-ensure_runner_user() {
+ensure_user() {
+  # The unprivileged user jobs run as; nobody is put in the docker group here (see add_to_docker).
   local user=$1
   if ! id "$user" >/dev/null 2>&1; then
     useradd --create-home --shell /bin/bash "$user"
     say "created the unprivileged user $user"
   fi
-  # Jobs expect Docker. Membership is root-equivalent, which is why secrets are scrubbed first and
-  # runner VMs carry no managed identity and are deleted after one job.
-  if getent group docker >/dev/null 2>&1; then usermod -aG docker "$user"; fi
+}
+
+add_to_docker() {
+  # GitHub only. Membership of the docker group is root-equivalent: a job that drives the Docker
+  # daemon can read every file on the VM. On a GitHub runner VM that buys nothing a job does not
+  # already have: the runner and its job share one user, so the job can read the runner's JIT
+  # config (its environment and the .runner/.credentials files the runner writes), which is worth
+  # one registration that is already running this very job and that GitHub deletes when it ends.
+  # Every other copy of the secret is gone before the runner starts, and the VM has no identity.
+  if getent group docker >/dev/null 2>&1; then usermod -aG docker "$1"; fi
+}
+
+job_user_is_unprivileged() {
+  # GitLab: the job must not become root by any route, or it could read the runner's token.
+  local user=$1 group
+  for group in $RF_PRIVILEGED_GROUPS; do
+    if id -nG "$user" | tr ' ' '\n' | grep -qx "$group"; then
+      say "job user $user is in group $group, which is root-equivalent"
+      return 1
+    fi
+  done
+  if command -v sudo >/dev/null 2>&1 && sudo -n -l -U "$user" 2>/dev/null | grep -q "may run"; then
+    say "job user $user has sudo rights"
+    return 1
+  fi
 }
 
 fetch_verified() {

@@ -1,18 +1,27 @@
 #!/bin/bash
 # Start a single-use GitHub Actions runner from the JIT config the service wrote, report the job's
 # result on the serial console, then power off.
+#
+# What the job can read of the JIT config: actions/runner runs its jobs as its own user, so a job
+# can read the runner's environment (/proc/<pid>/environ of run.sh and the listener) and the
+# .runner / .credentials files the listener writes from the JIT config (actions/runner 2.336,
+# src/Runner.Listener/Runner.cs). That is worth one thing: this runner's own registration, which is
+# just-in-time, already running this very job, and deleted by GitHub when the job ends. Every other
+# copy of it (runner.secret, cloud-init's and the agent's copies of the user data) is deleted
+# before the runner starts, and the VM has no managed identity.
 set -Eeuo pipefail
 # shellcheck source-path=SCRIPTDIR source=../common/runner-lib.sh
 . "${RF_LIB:-/opt/runner-fleet/runner-lib.sh}"
 trap 'early_exit "the start script failed at line $LINENO"' ERR
 
-RUNNER_USER=$(conf runner_user)
+RUNNER_USER=$(conf job_user)
 RUNNER_USER=${RUNNER_USER:-runner}
 RUNNER_DIR=$(conf runner_path)
 RUNNER_DIR=${RUNNER_DIR:-/opt/actions-runner}
 
 say "runner $(conf runner_name) of pool $(conf pool) is booting"
-ensure_runner_user "$RUNNER_USER"
+ensure_user "$RUNNER_USER"
+add_to_docker "$RUNNER_USER"
 
 if [ -x "$RUNNER_DIR/run.sh" ]; then
   say "using the prebaked runner in $RUNNER_DIR"
@@ -42,7 +51,8 @@ fi
 jit=""
 take_secret_into jit
 # The runner reads ACTIONS_RUNNER_INPUT_JITCONFIG from its environment: exported, the JIT config
-# never appears on a command line that `ps` would show to the job.
+# is not on any command line (world-readable in /proc); its environment is readable by the job
+# (same user), as said at the top.
 export ACTIONS_RUNNER_INPUT_JITCONFIG="$jit"
 unset jit
 log=$(open_runner_log)

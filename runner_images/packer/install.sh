@@ -69,7 +69,7 @@ tar -xzf "$work/helm.tgz" -C "$work" linux-amd64/helm
 install -m 0755 "$work/linux-amd64/helm" /usr/local/bin/helm
 
 echo "==> GitHub Actions runner $(pin github_runner.version)"
-runner_user=$(pin github_runner.user)
+runner_user=$(pin github_runner.job_user)
 runner_dir=$(pin github_runner.install_dir)
 id "$runner_user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$runner_user"
 fetch github_runner "$work/actions-runner.tgz"
@@ -79,14 +79,16 @@ tar -xzf "$work/actions-runner.tgz" -C "$runner_dir"
 chown -R "$runner_user:$runner_user" "$runner_dir"
 
 echo "==> gitlab-runner $(pin gitlab_runner.version)"
-gitlab_user=$(pin gitlab_runner.user)
-id "$gitlab_user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$gitlab_user"
+# gitlab-runner itself runs as root; GitLab jobs run as this user, which must never reach the
+# runner's token: no docker group (root-equivalent), no sudo (the start script checks both).
+job_user=$(pin gitlab_runner.job_user)
+id "$job_user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$job_user"
 fetch gitlab_runner "$work/gitlab-runner"
 install -m 0755 "$work/gitlab-runner" "$(pin gitlab_runner.install_path)"
 
-# Runner users may use Docker (see runner-lib.sh on why that is acceptable here); neither gets sudo.
+# The GitHub runner's jobs expect Docker; membership is root-equivalent, and what root could read on
+# a GitHub runner VM is only that runner's own JIT config (see runner-lib.sh). It gets no sudo.
 usermod -aG docker "$runner_user"
-usermod -aG docker "$gitlab_user"
 
 echo "==> versions"
 docker --version

@@ -33,6 +33,13 @@ def _optional_string(body: dict[str, Any], key: str) -> str | None:
     return value
 
 
+def _strings(body: dict[str, Any], key: str) -> list[str]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _invalid(f"'{key}' must be a list of strings")
+    return value
+
+
 def _scope(value: Any) -> ScopeSpec:
     """`{"type": "group", "id": 100}` or `["group", 100]`; the id may be a path."""
     if isinstance(value, dict):
@@ -117,6 +124,8 @@ class ControlRoutes:
             fail=bool(body.get("fail", False)),
             environment=_optional_string(body, "environment"),
             source_pipeline=source,
+            ref=_optional_string(body, "ref"),
+            script=_strings(body, "script"),
         )
         return json_response(job, status=201)
 

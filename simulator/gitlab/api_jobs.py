@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from simulator.gitlab.auth import READ
+from simulator.gitlab.config import DEVELOPER, REPORTER, Project
 from simulator.gitlab.core import GitLabCore
-from simulator.gitlab.errors import bad_request, not_found
+from simulator.gitlab.errors import bad_request, forbidden, not_found
 from simulator.gitlab.model import JOB_STATUSES, Job
 from simulator.gitlab.pagination import paginate
 from simulator.gitlab.wire import int_param
@@ -26,28 +27,34 @@ class JobRoutes:
             web.post(f"{API}/projects/{{project_id}}/jobs/{{job_id}}/cancel", self.cancel_job),
         ]
 
-    async def list_jobs(self, request: web.Request) -> web.Response:
-        self._core.auth.authenticate(request, READ)
+    def _project(self, request: web.Request, scopes: tuple[str, ...], role: int) -> Project:
+        """The project, if the caller has `role` in it (read_build: Reporter; cancel_build: Developer)."""
+        principal = self._core.auth.authenticate(request, scopes)
         project = self._core.directory.project(request.match_info["project_id"])
+        if not principal.admin and self._core.directory.project_role(principal.user.username, project) < role:
+            raise forbidden()
+        return project
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        project = self._project(request, READ, REPORTER)
         scopes = _scopes(request)
         jobs = [j for j in self._core.ci.jobs_of(project.id) if not scopes or j.status in scopes]
         chunk, headers = paginate(request, sorted(jobs, key=lambda j: j.id, reverse=True))
         return json_response([self._core.urls.job(j) for j in chunk], headers=headers)
 
     async def get_job(self, request: web.Request) -> web.Response:
-        self._core.auth.authenticate(request, READ)
-        return json_response(self._core.urls.job(self._job(request)))
+        project = self._project(request, READ, REPORTER)
+        return json_response(self._core.urls.job(self._job(request, project)))
 
     async def cancel_job(self, request: web.Request) -> web.Response:
         # Cancelling is a write: only the `api` scope allows it.
-        self._core.auth.authenticate(request, ())
-        job = self._job(request)
+        project = self._project(request, (), DEVELOPER)
+        job = self._job(request, project)
         if not job.finished:
             self._core.ci.cancel_job(job.id)
         return json_response(self._core.urls.job(job), status=201)
 
-    def _job(self, request: web.Request) -> Job:
-        project = self._core.directory.project(request.match_info["project_id"])
+    def _job(self, request: web.Request, project: Project) -> Job:
         job = self._core.ci.job(int_param(request, "job_id", "Job"))
         if job.project_id != project.id:
             raise not_found("Job")
@@ -55,9 +62,9 @@ class JobRoutes:
 
 
 def _scopes(request: web.Request) -> set[str]:
-    """`scope[]=a&scope[]=b`, `scope=a` or `scope=a,b`, as GitLab's array parameters accept."""
+    """`scope[]=a&scope[]=b` or `scope=a`: each value one status (lib/api/ci/jobs.rb, `scope` is an
+    array of statuses; `scope=a,b` is one value that is no status, so 400)."""
     values = [*request.query.getall("scope[]", []), *request.query.getall("scope", [])]
-    scopes = {part.strip() for value in values for part in value.split(",") if part.strip()}
-    if not scopes <= set(JOB_STATUSES):
+    if not set(values) <= set(JOB_STATUSES):
         raise bad_request("scope does not have a valid value")
-    return scopes
+    return set(values)

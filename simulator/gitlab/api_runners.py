@@ -1,6 +1,5 @@
 """Runner management: create with an authentication token (`POST /user/runners`), read, list
-(instance-wide, per group, per project), delete, and the runner-token calls `verify` and
-unregister."""
+(instance-wide, per group, per project), delete, and unregister with the runner token."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from simulator.gitlab.auth import CREATE_RUNNER, MANAGE_RUNNER, READ_RUNNERS
 from simulator.gitlab.ci import RunnerSpec
+from simulator.gitlab.config import MAINTAINER, OWNER
 from simulator.gitlab.core import GitLabCore
 from simulator.gitlab.errors import bad_request, forbidden
 from simulator.gitlab.model import RUNNER_TYPES, Runner, RunnerType
@@ -33,7 +33,6 @@ class RunnerRoutes:
         return [
             web.post(f"{API}/user/runners", self.create),
             web.get(f"{API}/runners/all", self.list_all),
-            web.post(f"{API}/runners/verify", self.verify),
             web.get(f"{API}/runners", self.list_owned),
             web.delete(f"{API}/runners", self.unregister),
             web.get(f"{API}/runners/{{runner_id}}", self.get),
@@ -49,15 +48,34 @@ class RunnerRoutes:
         runner = self._core.ci.create_runner(_runner_spec(params), creator=principal.user)
         return json_response(self._core.urls.created_runner(runner), status=201)
 
-    async def get(self, request: web.Request) -> web.Response:
-        self._core.auth.authenticate(request, READ_RUNNERS)
+    def _managed_runner(self, request: web.Request, scopes: tuple[str, ...]) -> Runner:
+        """A runner the caller may read or change: an administrator, or the role that creating it
+        needs (Owner of its group, Maintainer of its project); instance runners only admins change.
+        GitLab hides a runner the user may not see behind 403 (lib/api/ci/runners.rb,
+        `authenticate_show_runner!`, `authenticate_delete_runner!`)."""
+        principal = self._core.auth.authenticate(request, scopes)
         runner = self._core.ci.runner(int_param(request, "runner_id", "Runner"))
+        if principal.admin:
+            return runner
+        directory = self._core.directory
+        user = principal.user.username
+        if runner.group_id is not None:
+            allowed = directory.group_role(user, directory.group(runner.group_id)) >= OWNER
+        elif runner.project_id is not None:
+            allowed = directory.project_role(user, directory.project(runner.project_id)) >= MAINTAINER
+        else:
+            allowed = False
+        if not allowed:
+            raise forbidden()
+        return runner
+
+    async def get(self, request: web.Request) -> web.Response:
+        runner = self._managed_runner(request, READ_RUNNERS)
         return json_response(self._core.urls.runner_details(runner))
 
     async def jobs(self, request: web.Request) -> web.Response:
         """`GET /runners/:id/jobs?status=running`: the jobs a runner has processed, newest first."""
-        self._core.auth.authenticate(request, READ_RUNNERS)
-        runner = self._core.ci.runner(int_param(request, "runner_id", "Runner"))
+        runner = self._managed_runner(request, READ_RUNNERS)
         status = request.query.get("status")
         if status is not None and status not in ("running", "success", "failed", "canceled"):
             raise bad_request("status does not have a valid value")
@@ -70,8 +88,8 @@ class RunnerRoutes:
         return json_response([self._core.urls.job(job) for job in chunk], headers=headers)
 
     async def delete(self, request: web.Request) -> web.Response:
-        self._core.auth.authenticate(request, MANAGE_RUNNER)
-        self._core.ci.delete_runner(int_param(request, "runner_id", "Runner"))
+        runner = self._managed_runner(request, MANAGE_RUNNER)
+        self._core.ci.delete_runner(runner.id)
         return web.Response(status=204)
 
     async def list_owned(self, request: web.Request) -> web.Response:
@@ -84,9 +102,11 @@ class RunnerRoutes:
         return self._listing(request, self._core.ci.registered_runners(), ALL_SCOPES)
 
     async def list_group(self, request: web.Request) -> web.Response:
-        self._core.auth.authenticate(request, READ_RUNNERS)
+        principal = self._core.auth.authenticate(request, READ_RUNNERS)
         directory = self._core.directory
         group = directory.group(request.match_info["group_id"])
+        if not principal.admin and directory.group_role(principal.user.username, group) < OWNER:
+            raise forbidden()  # runner docs: group runners are listed by the group's Owners
         lineage = {g.id for g in directory.lineage(group)}
         runners = [
             r
@@ -96,17 +116,15 @@ class RunnerRoutes:
         return self._listing(request, runners, SCOPES)
 
     async def list_project(self, request: web.Request) -> web.Response:
-        self._core.auth.authenticate(request, READ_RUNNERS)
+        principal = self._core.auth.authenticate(request, READ_RUNNERS)
         project = self._core.directory.project(request.match_info["project_id"])
+        if (
+            not principal.admin
+            and self._core.directory.project_role(principal.user.username, project) < MAINTAINER
+        ):
+            raise forbidden()
         runners = [r for r in self._core.ci.registered_runners() if self._core.ci.covers(r, project)]
         return self._listing(request, runners, SCOPES)
-
-    async def verify(self, request: web.Request) -> web.Response:
-        params = await read_params(request)
-        runner = self._core.ci.runner_by_token(str(params.get("token", "")))
-        if runner is None:
-            raise forbidden()
-        return json_response({"id": runner.id, "token": runner.token, "token_expires_at": None})
 
     async def unregister(self, request: web.Request) -> web.Response:
         """`gitlab-runner unregister`: the runner deletes its own registration with its token."""

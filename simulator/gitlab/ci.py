@@ -2,8 +2,9 @@
 
 Assignment is pull-based, as in GitLab: a job only goes to a runner that asks for one (the
 runner's `request_job`), and then to the oldest pending job the runner may take. A runner
-started with `run-single --max-builds 1` exits after its one job, but its registration stays
-until someone deletes it (unlike a GitHub JIT runner).
+started with `run-single --max-builds 1` exits after its one job, but its registration (and its
+token, which takes any further job it asks for) stays until someone deletes it, unlike a GitHub JIT
+runner. Whether a runner process runs at all is the VM's business (simulator/arm/guest/gitlab.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.clock import SimClock
-from simulator.gitlab.config import GitLabSimConfig, Project, User
+from simulator.gitlab.config import MAINTAINER, OWNER, GitLabSimConfig, Project, User
 from simulator.gitlab.directory import Directory
-from simulator.gitlab.errors import ApiError, forbidden, invalid_record, not_found
+from simulator.gitlab.errors import ApiError, forbidden, insufficient_permissions, invalid_record, not_found
 from simulator.gitlab.model import Job, JobStatus, Pipeline, Runner, RunnerType
 from simulator.stats import Stats
 
@@ -32,9 +33,12 @@ log = logging.getLogger(__name__)
 JobEventSink = Callable[[Job], None]
 
 RUNNER_TOKEN_PREFIX = "glrt-"  # noqa: S105 - a token prefix, not a credential
+JOB_TOKEN_PREFIX = "glcbt-"  # noqa: S105 - a token prefix, not a credential
 RUNNER_TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 ACCESS_LEVELS = ("not_protected", "ref_protected")
 MIN_MAXIMUM_TIMEOUT_S = 600
+MAX_TAGS = 50
+MAX_TEXT = 1024
 STUCK_REASON = "stuck_or_timeout_failure"
 
 
@@ -53,6 +57,14 @@ class RunnerSpec:
     access_level: str = "not_protected"
     maximum_timeout: int | None = None
     maintenance_note: str | None = None
+
+
+class JobNotRunning(ApiError):
+    """GitLab's answer to a job update once the job has ended: 403 with the job's status."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(403, "403 Forbidden - Job is not running", headers={"Job-Status": status})
+        self.job_status = status
 
 
 class CiService:
@@ -94,6 +106,17 @@ class CiService:
             )
         if spec.maximum_timeout is not None and spec.maximum_timeout < MIN_MAXIMUM_TIMEOUT_S:
             raise invalid_record("maximum_timeout", "needs to be at least 10 minutes")
+        # Ci::Runner validations: at most 50 tags; description and maintenance note 1,024 characters.
+        if len(set(spec.tags)) > MAX_TAGS:
+            raise invalid_record(
+                "tags_list", f"Too many tags specified. Please limit the number of tags to {MAX_TAGS}"
+            )
+        for field_name, text in (
+            ("description", spec.description),
+            ("maintenance_note", spec.maintenance_note),
+        ):
+            if text is not None and len(text) > MAX_TEXT:
+                raise invalid_record(field_name, f"is too long (maximum is {MAX_TEXT} characters)")
         if spec.access_level not in ACCESS_LEVELS:
             raise ApiError(400, "access_level does not have a valid value", key="error")
         runner = Runner(
@@ -119,6 +142,12 @@ class CiService:
         return runner
 
     def _runner_scope(self, spec: RunnerSpec, creator: User) -> tuple[int | None, int | None]:
+        """Where the runner goes, if the creator may put it there.
+
+        The `create_runner` ability: instance runners need an administrator, group runners the
+        Owner role of the group (inherited from a parent group counts), project runners at least
+        Maintainer of the project (Ci::Runners::RunnerCreationStrategies, GitLab's runner API docs).
+        """
         if spec.runner_type == "instance_type":
             if not creator.admin:
                 raise forbidden()
@@ -126,10 +155,16 @@ class CiService:
         if spec.runner_type == "group_type":
             if spec.group_id is None:
                 raise ApiError(400, "group_id is missing", key="error")
-            return self._directory.group(spec.group_id).id, None
+            group = self._directory.group(spec.group_id)
+            if not creator.admin and self._directory.group_role(creator.username, group) < OWNER:
+                raise insufficient_permissions()
+            return group.id, None
         if spec.project_id is None:
             raise ApiError(400, "project_id is missing", key="error")
-        return None, self._directory.project(spec.project_id).id
+        project = self._directory.project(spec.project_id)
+        if not creator.admin and self._directory.project_role(creator.username, project) < MAINTAINER:
+            raise insufficient_permissions()
+        return None, project.id
 
     def _new_token(self) -> str:
         return RUNNER_TOKEN_PREFIX + "".join(secrets.choice(RUNNER_TOKEN_ALPHABET) for _ in range(20))
@@ -141,22 +176,22 @@ class CiService:
         return runner
 
     def delete_runner(self, runner_id: int) -> None:
+        """Delete a registration; its token stops working at once, a job it runs goes on.
+
+        GitLab destroys the runner row and nullifies the jobs' `runner_id` asynchronously
+        (config/gitlab_loose_foreign_keys.yml: p_ci_builds.runner_id, async_nullify); the running
+        job's own updates authenticate with the job token only (lib/api/ci/helpers/runner.rb,
+        `authenticate_job!`, `job.runner&.heartbeat`), so the job runs to its end.
+        """
         runner = self.runner(runner_id)
-        now = self._clock.now()
-        runner.deleted_at = now
+        runner.deleted_at = self._clock.now()
         self._by_token.pop(runner.token, None)
         self._stats.incr("runners_deleted")
-        job = self._jobs.get(runner.job_id) if runner.job_id is not None else None
-        if job is not None and job.status == "running":
-            # The runner's token stops working mid-job: GitLab fails the job on the runner's side.
-            self._finish(job, "failed", "runner_system_failure")
-        if runner.session in ("waiting", "running"):
-            runner.session = "exited"
-            runner.exited_at = now
 
-    def find_runner(self, runner_id: int | None) -> Runner | None:
-        """Any registration ever made, deleted ones included (a finished job still names its runner)."""
-        return None if runner_id is None else self._runners.get(runner_id)
+    def registered_runner(self, runner_id: int | None) -> Runner | None:
+        """The runner as GitLab's API and hooks show it: None once deleted (`build.runner` is nil)."""
+        runner = None if runner_id is None else self._runners.get(runner_id)
+        return runner if runner is not None and runner.registered else None
 
     def registered_runners(self) -> list[Runner]:
         return [r for r in self._runners.values() if r.registered]
@@ -170,8 +205,7 @@ class CiService:
     def status_of(self, runner: Runner) -> tuple[str, bool]:
         """GitLab's runner status and `online` flag, from when the runner last contacted it."""
         now = self._clock.now()
-        # A runner busy with a job keeps sending trace updates, which count as contact.
-        contact = now if runner.session == "running" else runner.contacted_at
+        contact = runner.contacted_at
         stale_after = self._clock.real(self._config.runner_stale_after_s)
         if contact is None:
             return ("stale" if now - runner.created_at > stale_after else "never_contacted"), False
@@ -187,35 +221,26 @@ class CiService:
             return self._directory.project_in_group(project, self._directory.group(runner.group_id))
         return runner.project_id == project.id
 
-    # -- the runner side (what the simulated VM does) -------------------------------------
+    # -- the runner API: what gitlab-runner calls with its glrt- token --------------------
 
-    def connect(self, token: str, name: str | None) -> Runner:
+    def verify(self, token: str, name: str | None) -> Runner:
+        """`POST /runners/verify`: the token is valid (403 otherwise)."""
         runner = self._authenticate_runner(token)
-        now = self._clock.now()
-        runner.contacted_at = now
-        runner.connected_at = now
-        if name:
-            runner.name = name
-        if runner.session != "running":
-            # Each run-single process is a fresh session on the same (reusable) registration.
-            runner.session = "waiting"
-            runner.exited_at = None
-        self._stats.incr("runners_connected")
+        self._contact(runner, name)
         return runner
 
-    def request_job(self, runner_id: int, token: str) -> Job | None:
-        runner = self._authenticate_runner(token, runner_id)
-        runner.contacted_at = self._clock.now()
-        if runner.session is None:
-            raise ApiError(409, "409 Conflict - the runner has not connected")
-        if runner.session == "running":
-            # The answer to an earlier request may have been lost; hand out the same job.
-            return self._jobs[runner.job_id] if runner.job_id is not None else None
-        if runner.session == "exited":
-            raise ApiError(409, "409 Conflict - run-single has already run its job and exited")
+    def request_job(self, token: str, name: str | None) -> Job | None:
+        """`POST /jobs/request`: the oldest pending job this runner may take, or None (204).
+
+        A runner token keeps taking jobs until its runner is deleted: GitLab does not know that
+        `run-single --max-builds 1` wanted only one, so whoever holds the token gets the next
+        matching job, with its CI variables, each time it asks (lib/api/ci/runner.rb).
+        """
+        runner = self._authenticate_runner(token)
+        self._contact(runner, name)
         self._stats.incr("job_requests")
         if runner.paused:
-            return None
+            return None  # GitLab answers 204 to a paused runner
         for job in self._pending.values():
             if self._eligible(runner, job):
                 self._assign(job, runner)
@@ -223,17 +248,40 @@ class CiService:
         self._stats.incr("job_requests_empty")
         return None
 
-    def session(self, runner_id: int, token: str | None) -> Runner:
-        runner = self._runners.get(runner_id)
-        if runner is None:
-            raise not_found("Runner")
-        if token is not None and not hmac.compare_digest(runner.token, token):
-            raise forbidden()
-        return runner
+    def update_job(self, job_id: int, token: str, state: str | None, failure_reason: str | None) -> Job:
+        """`PUT /jobs/:id` with the job token: a heartbeat while running, or the job's outcome.
 
-    def _authenticate_runner(self, token: str, runner_id: int | None = None) -> Runner:
+        Raises `JobNotRunning` (403 with a `Job-Status` header) once the job has ended, which is
+        how a runner learns that its job was cancelled.
+        """
+        job = self._jobs.get(job_id)
+        if job is None or job.token is None or not hmac.compare_digest(job.token, token):
+            raise forbidden()
+        if job.status != "running":
+            raise JobNotRunning(job.status)
+        runner = self.registered_runner(job.runner_id)
+        if runner is not None:
+            runner.contacted_at = self._clock.now()
+        if state == "success":
+            self._finish(job, "success", None)
+        elif state == "failed":
+            self._finish(job, "failed", failure_reason or "script_failure")
+        elif state not in (None, "running"):
+            raise ApiError(400, "state does not have a valid value", key="error")
+        return job
+
+    def _contact(self, runner: Runner, name: str | None) -> None:
+        now = self._clock.now()
+        runner.contacted_at = now
+        if runner.connected_at is None:
+            runner.connected_at = now
+            self._stats.incr("runners_connected")
+        if name:
+            runner.name = name
+
+    def _authenticate_runner(self, token: str) -> Runner:
         runner = self._by_token.get(token)
-        if runner is None or (runner_id is not None and runner.id != runner_id):
+        if runner is None:
             raise forbidden()
         return runner
 
@@ -251,6 +299,7 @@ class CiService:
         environment: str | None = None,
         source_pipeline: bool | Mapping[str, Any] = False,
         ref: str | None = None,
+        script: Sequence[str] = (),
     ) -> Job:
         project = self._directory.project(project_ref)
         if not all(isinstance(tag, str) and tag.strip() for tag in tags):
@@ -272,6 +321,7 @@ class CiService:
             environment=environment,
             status="created",
             created_at=now,
+            script=tuple(script) or (f"echo {name}",),
         )
         self._jobs[job.id] = job
         self._stats.incr("jobs_created")
@@ -305,6 +355,7 @@ class CiService:
             created_at=now,
             source=kind,
             source_pipeline=upstream,
+            protected=self._directory.ref_protected(project, ref),
         )
 
     def _given_upstream(self, source: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,6 +402,9 @@ class CiService:
     # -- scheduling -----------------------------------------------------------------------
 
     def _eligible(self, runner: Runner, job: Job) -> bool:
+        """`Ci::Runner#can_pick?`: protected refs for ref_protected runners, scope, then tags."""
+        if runner.access_level == "ref_protected" and not job.pipeline.protected:
+            return False
         return runner.takes_tags(job.tags) and self.covers(runner, self._directory.project(job.project_id))
 
     def _assign(self, job: Job, runner: Runner) -> None:
@@ -360,9 +414,9 @@ class CiService:
         job.started_at = self._clock.now()
         job.runner_id = runner.id
         job.runner_connected_at = runner.connected_at
-        runner.session = "running"
-        runner.job_id = job.id
+        job.token = JOB_TOKEN_PREFIX + "".join(secrets.choice(RUNNER_TOKEN_ALPHABET) for _ in range(20))
         runner.last_job_id = job.id
+        runner.jobs_taken += 1
         self._stats.incr("jobs_started")
         self._emit(job)
         job.task = self._spawn(self._run_to_completion(job))
@@ -389,14 +443,6 @@ class CiService:
         job.status = status
         job.failure_reason = reason
         job.finished_at = now
-        runner = self._runners.get(job.runner_id) if job.runner_id is not None else None
-        if runner is not None and runner.job_id == job.id:
-            runner.job_id = None
-            runner.contacted_at = now
-            if runner.session == "running":
-                # run-single --max-builds 1: the runner process exits after its one job.
-                runner.session = "exited"
-                runner.exited_at = now
         self._stats.incr(f"jobs_{status}")
         self._emit(job)
 

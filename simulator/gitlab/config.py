@@ -21,6 +21,16 @@ KNOWN_SCOPES = frozenset(
 
 DEFAULT_TOKEN = "glpat-SimulatedAdminToken00000"  # noqa: S105 - a simulator's fake
 
+# GitLab's role levels (`Gitlab::Access`), as the members API reports them.
+GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
+ROLE_NAMES = {
+    GUEST: "Guest",
+    REPORTER: "Reporter",
+    DEVELOPER: "Developer",
+    MAINTAINER: "Maintainer",
+    OWNER: "Owner",
+}
+
 
 @dataclass(frozen=True)
 class Group:
@@ -36,6 +46,14 @@ class Group:
 
 
 @dataclass(frozen=True)
+class CiVariable:
+    key: str
+    value: str
+    # GitLab passes a protected variable only to pipelines on protected branches or tags.
+    protected: bool = False
+
+
+@dataclass(frozen=True)
 class Project:
     id: int
     path_with_namespace: str
@@ -44,6 +62,15 @@ class Project:
     default_branch: str = "main"
     visibility: Visibility = "private"
     description: str = ""
+    # Protected branch names or wildcard patterns (`release/*`); None: only the default branch,
+    # which GitLab protects on creation by default.
+    protected_branches: tuple[str, ...] | None = None
+    # Project CI/CD variables (a deploy job's secrets); protected ones only reach protected refs.
+    variables: tuple[CiVariable, ...] = ()
+
+    @property
+    def protected_patterns(self) -> tuple[str, ...]:
+        return (self.default_branch,) if self.protected_branches is None else self.protected_branches
 
     @property
     def path(self) -> str:
@@ -65,6 +92,16 @@ class User:
     name: str
     email: str
     admin: bool = False
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user's direct membership of a group or project, with its role level (e.g. OWNER)."""
+
+    username: str
+    kind: Literal["group", "project"]
+    id: int
+    access_level: int
 
 
 @dataclass(frozen=True)
@@ -96,6 +133,10 @@ def _default_users() -> tuple[User, ...]:
     )
 
 
+def _default_members() -> tuple[Member, ...]:
+    return (Member("deployer", "group", 100, MAINTAINER),)
+
+
 def _default_tokens() -> tuple[ApiToken, ...]:
     return (
         ApiToken(
@@ -112,6 +153,7 @@ class GitLabSimConfig:
     groups: tuple[Group, ...] = field(default_factory=_default_groups)
     projects: tuple[Project, ...] = field(default_factory=_default_projects)
     users: tuple[User, ...] = field(default_factory=_default_users)
+    members: tuple[Member, ...] = field(default_factory=_default_members)
     # The first token is the default one (`GitLabSimulator.token`).
     tokens: tuple[ApiToken, ...] = field(default_factory=_default_tokens)
     # Who triggered the pipelines of simulated jobs (the payloads' `user`).
@@ -137,6 +179,9 @@ class GitLabSimConfig:
     # Real seconds a webhook receiver gets to answer (GitLab's default webhook timeout).
     webhook_timeout_s: float = 10.0
     max_deliveries_kept: int = 10_000
+    # Authenticated API requests a user may make per (simulated) minute; None: no limit, the
+    # self-managed default (GitLab.com: 2,000).
+    api_rate_limit_per_minute: int | None = None
     faults: WebhookFaults = field(default_factory=WebhookFaults)
     seed: int | None = None
 
@@ -175,3 +220,8 @@ class GitLabSimConfig:
                 raise ValueError(f"token {token.name} has unknown scopes {sorted(unknown)}")
         if self.job_username not in usernames:
             raise ValueError(f"job_username {self.job_username} is not a configured user")
+        for member in self.members:
+            if member.username not in usernames:
+                raise ValueError(f"member {member.username} is not a configured user")
+            if member.access_level not in ROLE_NAMES:
+                raise ValueError(f"member {member.username}: unknown access level {member.access_level}")

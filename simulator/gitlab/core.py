@@ -43,6 +43,7 @@ STAT_NAMES = (
     "webhooks_reordered",
     "webhooks_skipped_disabled",
     "hooks_disabled",
+    "api_throttled",
 )
 
 ScopeSpec = tuple[str, int | str]
@@ -122,6 +123,8 @@ class GitLabCore:
         fail: bool = False,
         environment: str | None = None,
         source_pipeline: bool | Mapping[str, Any] = False,
+        ref: str | None = None,
+        script: Sequence[str] = (),
     ) -> dict[str, Any]:
         job = self.ci.create_job(
             project,
@@ -132,6 +135,8 @@ class GitLabCore:
             fail=fail,
             environment=environment,
             source_pipeline=source_pipeline,
+            ref=ref,
+            script=script,
         )
         return job.snapshot()
 

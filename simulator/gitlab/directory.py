@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import TypeVar
 
-from simulator.gitlab.config import ApiToken, GitLabSimConfig, Group, Project, User
+from simulator.gitlab.config import ApiToken, GitLabSimConfig, Group, Member, Project, User
 from simulator.gitlab.errors import not_found
 
 T = TypeVar("T")
@@ -16,6 +17,7 @@ class Directory:
         self._projects = {p.id: p for p in config.projects}
         self._users = {u.username: u for u in config.users}
         self._tokens = {t.token: t for t in config.tokens}
+        self._members: tuple[Member, ...] = config.members
         self._group_paths = {self.full_path(g).casefold(): g for g in config.groups}
         for project in config.projects:
             group = self._groups[project.group_id]
@@ -78,7 +80,37 @@ class Directory:
     def project_in_group(self, project: Project, group: Group) -> bool:
         return self.is_within(self.group_of(project), group)
 
-    # -- users and tokens -----------------------------------------------------------------
+    def ref_protected(self, project: Project, ref: str) -> bool:
+        """Whether `ref` is a protected branch of the project; `*` is GitLab's only wildcard."""
+        # fnmatch also knows `?` and `[...]`; escape them so that only `*` is a wildcard, as in GitLab.
+        return any(
+            fnmatch.fnmatchcase(ref, pattern.replace("[", "[[]").replace("?", "[?]"))
+            for pattern in project.protected_patterns
+        )
+
+    # -- users, roles and tokens ----------------------------------------------------------
+
+    def group_role(self, username: str, group: Group) -> int:
+        """The user's role in a group, inherited from its ancestors (GitLab's `max_member_access`)."""
+        lineage = {g.id for g in self.lineage(group)}
+        levels = [
+            m.access_level
+            for m in self._members
+            if m.username == username and m.kind == "group" and m.id in lineage
+        ]
+        return max(levels, default=0)
+
+    def project_role(self, username: str, project: Project) -> int:
+        direct = [
+            m.access_level
+            for m in self._members
+            if m.username == username and m.kind == "project" and m.id == project.id
+        ]
+        return max([*direct, self.group_role(username, self.group_of(project))], default=0)
+
+    @property
+    def users(self) -> list[User]:
+        return list(self._users.values())
 
     def user(self, username: str) -> User:
         return self._users[username]

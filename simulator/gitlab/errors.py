@@ -12,11 +12,19 @@ from typing import Any, Literal
 class ApiError(Exception):
     """A GitLab REST error; in-process callers of the simulator see the same exception."""
 
-    def __init__(self, status: int, message: Any, *, key: Literal["message", "error"] = "message") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: Any,
+        *,
+        key: Literal["message", "error"] = "message",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
         self.key = key
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         return {self.key: self.message}
@@ -28,6 +36,11 @@ def unauthorized() -> ApiError:
 
 def forbidden() -> ApiError:
     return ApiError(403, "403 Forbidden")
+
+
+def insufficient_permissions() -> ApiError:
+    """What `POST /user/runners` answers a user without the role the runner's scope needs."""
+    return ApiError(403, "403 Forbidden - Insufficient permissions")
 
 
 def not_found(what: str | None = None) -> ApiError:

@@ -8,8 +8,6 @@ from typing import Any, Literal
 
 RunnerType = Literal["instance_type", "group_type", "project_type"]
 RUNNER_TYPES: tuple[RunnerType, ...] = ("instance_type", "group_type", "project_type")
-# What the simulated `gitlab-runner run-single` is doing, as its VM sees it.
-SessionStatus = Literal["waiting", "running", "exited"]
 JobStatus = Literal["created", "pending", "running", "success", "failed", "canceled"]
 JOB_STATUSES: tuple[str, ...] = (
     "created",
@@ -48,11 +46,10 @@ class Runner:
     created_at: float
     name: str | None = None
     contacted_at: float | None = None
+    # First contact through the runner API (verify or a job request): a runner process started.
     connected_at: float | None = None
-    session: SessionStatus | None = None
-    job_id: int | None = None
     last_job_id: int | None = None
-    exited_at: float | None = None
+    jobs_taken: int = 0
     deleted_at: float | None = None
 
     @property
@@ -68,11 +65,6 @@ class Runner:
         if not tags:
             return self.run_untagged
         return set(tags) <= set(self.tags)
-
-    def guest_status(self) -> SessionStatus:
-        if not self.registered:
-            return "exited"
-        return self.session or "waiting"
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -93,10 +85,8 @@ class Runner:
             "created_at": self.created_at,
             "connected_at": self.connected_at,
             "contacted_at": self.contacted_at,
-            "guest_status": self.guest_status() if self.connected_at is not None else None,
-            "job_id": self.job_id,
             "last_job_id": self.last_job_id,
-            "exited_at": self.exited_at,
+            "jobs_taken": self.jobs_taken,
             "deleted": not self.registered,
             "deleted_at": self.deleted_at,
         }
@@ -113,6 +103,9 @@ class Pipeline:
     created_at: float
     source: str
     source_pipeline: dict[str, Any] | None = None
+    # GitLab decides once, when the pipeline is created, whether its ref is protected
+    # (`Ci::Pipeline#protected_ref?`); `ref_protected` runners take only such jobs.
+    protected: bool = False
 
 
 @dataclass(eq=False)
@@ -132,8 +125,13 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     failure_reason: str | None = None
+    # The runner that took the job. GitLab nullifies the reference when that runner is deleted
+    # (the API and hooks then show `runner: null`); the simulator keeps it for its own records.
     runner_id: int | None = None
     runner_connected_at: float | None = None
+    # The job token (`CI_JOB_TOKEN`): what the runner authenticates job updates with.
+    token: str | None = field(default=None, repr=False)
+    script: tuple[str, ...] = ()
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -155,6 +153,8 @@ class Job:
             "environment": self.environment,
             "source_pipeline": self.pipeline.source_pipeline,
             "runner_id": self.runner_id,
+            "ref": self.pipeline.ref,
+            "protected": self.pipeline.protected,
             "created_at": self.created_at,
             "pending_at": self.queued_at,
             "runner_connected_at": self.runner_connected_at,

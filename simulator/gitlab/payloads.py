@@ -1,7 +1,9 @@
 """The Job Hook payload (`object_kind: "build"`), shaped as GitLab documents it for job events.
 
 The payload carries no job tag list: `runner.tags` are the runner's tags, and `runner` is null
-until a runner has taken the job. Receivers read `tag_list` from the jobs API instead.
+until a runner has taken the job, and again once that runner has been deleted (GitLab builds
+the payload from `build.runner`, which is nil for a deleted runner). Receivers read `tag_list`
+from the jobs API instead.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def job_hook_payload(
     group = directory.group_of(project)
     user = directory.user(config.job_username)
     pipeline = job.pipeline
-    runner = ci.find_runner(job.runner_id) if job.status not in ("created", "pending") else None
+    runner = ci.registered_runner(job.runner_id) if job.status not in ("created", "pending") else None
     duration = _seconds(job.started_at, job.finished_at)
     queued_end = job.started_at if job.started_at is not None else (None if job.finished else now)
     payload: dict[str, Any] = {

@@ -186,7 +186,7 @@ class Representer:
         project = self._directory.project(job.project_id)
         user = self._directory.user(self._config.job_username)
         pipeline = job.pipeline
-        runner = self._ci.find_runner(job.runner_id)
+        runner = self._ci.registered_runner(job.runner_id)
         rendered: dict[str, Any] = {
             "id": job.id,
             "name": job.name,

@@ -126,6 +126,8 @@ class GitLabSimulator:
         fail: bool = False,
         environment: str | None = None,
         source_pipeline: bool | Mapping[str, Any] = False,
+        ref: str | None = None,
+        script: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Start a pipeline with one job and announce it with `created` then `pending` Job Hooks."""
         return self._on_loop(
@@ -138,6 +140,8 @@ class GitLabSimulator:
                 fail=fail,
                 environment=environment,
                 source_pipeline=source_pipeline,
+                ref=ref,
+                script=tuple(script),
             )
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -60,58 +60,72 @@ class HookReceiver(BaseHookReceiver[ReceivedHook]):
         return [hook.build_status for hook in self.for_job(job_id)]
 
 
-class RunnerClient:
-    """What `gitlab-runner run-single` does on a runner VM, over the simulator's runner protocol."""
+@dataclass(frozen=True)
+class TakenJob:
+    """What `POST /jobs/request` hands a runner: the job's id, its job token and its variables."""
 
-    def __init__(self, session: aiohttp.ClientSession, gitlab_url: str, token: str) -> None:
+    id: int
+    token: str = field(repr=False)
+    variables: dict[str, str] = field(repr=False)
+    script: list[str]
+
+
+class RunnerClient:
+    """What gitlab-runner does with a `glrt-` token, over GitLab's runner API."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, gitlab_url: str, token: str, *, name: str = "runner-vm"
+    ) -> None:
         self._session = session
         self.url = gitlab_url.rstrip("/")
         self.token = token
+        self.name = name  # gitlab-runner sends its name in every request's `info`
         self.runner_id: int | None = None
 
-    @property
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    async def connect(self, name: str = "runner-vm") -> tuple[int, dict[str, Any]]:
-        async with self._session.post(
-            f"{self.url}/_sim/runner/connect", json={"token": self.token, "name": name}
-        ) as response:
-            body: dict[str, Any] = await response.json()
+    async def verify(self, name: str | None = None) -> int:
+        """`POST /runners/verify`: the HTTP status (200 for a live token, 403 otherwise)."""
+        self.name = name or self.name
+        body = {"token": self.token, "info": {"name": self.name}}
+        async with self._session.post(f"{self.url}/api/v4/runners/verify", json=body) as response:
             if response.status == 200:
-                self.runner_id = int(body["runner_id"])
-            return response.status, body
+                self.runner_id = int((await response.json())["id"])
+            return response.status
 
-    async def request_job(self) -> tuple[int, int | None]:
-        """The HTTP status and the job id (200) or None (204: nothing for this runner yet)."""
-        async with self._session.post(
-            f"{self.url}/_sim/runner/{self.runner_id}/request_job", headers=self._auth
-        ) as response:
-            if response.status == 200:
-                return 200, int((await response.json())["job_id"])
-            return response.status, None
+    async def request_job(self) -> tuple[int, TakenJob | None]:
+        """The HTTP status and the job (201) or None (204: nothing for this runner now)."""
+        body = {"token": self.token, "info": {"name": self.name}}
+        async with self._session.post(f"{self.url}/api/v4/jobs/request", json=body) as response:
+            if response.status != 201:
+                return response.status, None
+            payload: dict[str, Any] = await response.json()
+        variables = {str(v["key"]): str(v["value"]) for v in payload["variables"]}
+        script = [str(line) for step in payload["steps"] for line in step["script"]]
+        return 201, TakenJob(int(payload["id"]), str(payload["token"]), variables, script)
 
-    async def wait_for_job(self, *, within_s: float = 5.0, poll_s: float = 0.005) -> int:
+    async def wait_for_job(self, *, within_s: float = 5.0, poll_s: float = 0.005) -> TakenJob:
         async with asyncio.timeout(within_s):
             while True:
-                status, job_id = await self.request_job()
-                if job_id is not None:
-                    return job_id
+                status, job = await self.request_job()
+                if job is not None:
+                    return job
                 if status != 204:
-                    raise AssertionError(f"request_job answered HTTP {status}")
+                    raise AssertionError(f"jobs/request answered HTTP {status}")
                 await asyncio.sleep(poll_s)
 
-    async def status(self) -> dict[str, Any]:
-        async with self._session.get(
-            f"{self.url}/_sim/runner/{self.runner_id}", headers=self._auth
-        ) as response:
-            response.raise_for_status()
-            body: dict[str, Any] = await response.json()
-            return body
+    async def update_job(self, job: TakenJob, state: str = "running") -> tuple[int, str | None]:
+        """`PUT /jobs/:id` with the job token: the HTTP status and the `Job-Status` header."""
+        body = {"token": job.token, "state": state}
+        async with self._session.put(f"{self.url}/api/v4/jobs/{job.id}", json=body) as response:
+            return response.status, response.headers.get("Job-Status")
 
-    async def wait_for_status(
-        self, wanted: str, *, within_s: float = 5.0, poll_s: float = 0.005
-    ) -> dict[str, Any]:
-        return await poll_until(
-            self.status, lambda current: current["status"] == wanted, within_s=within_s, poll_s=poll_s
-        )
+    async def wait_until_job_ends(
+        self, job: TakenJob, *, within_s: float = 5.0, poll_s: float = 0.005
+    ) -> str:
+        """Heartbeat the job as a runner does until GitLab says it ended; its final status."""
+
+        async def beat() -> tuple[int, str | None]:
+            return await self.update_job(job)
+
+        _, final = await poll_until(beat, lambda answer: answer[0] == 403, within_s=within_s, poll_s=poll_s)
+        assert final is not None, "GitLab names the job's status when it refuses an update"
+        return final

@@ -320,14 +320,13 @@ class WebhookSender(WebhookPipeline[Outgoing]):
         )
 
     def _account(self, hook: Hook, status_code: int) -> None:
-        """Auto-disabling: 2xx clears the failure count; 5xx, timeouts and refused connections
-        add to it; other answers (3xx, 4xx) leave it as it is."""
-        if 200 <= status_code < 300:
+        """Auto-disabling: 2xx and 3xx clear the failure count; 4xx, 5xx, timeouts and refused
+        connections add to it (`WebHookService#response_category`: success or redirection is ok,
+        anything else a failure; GitLab's webhook docs count 4xx and 5xx answers as failures)."""
+        if 200 <= status_code < 400:
             hook.recent_failures = 0
             hook.backoff_count = 0
             hook.disabled_until = None
-            return
-        if status_code != 0 and status_code < 500:
             return
         hook.recent_failures += 1
         permanent_after = self._config.hook_permanent_disable_after

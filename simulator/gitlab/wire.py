@@ -122,7 +122,7 @@ async def gitlab_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = json_response(exc.body(), status=exc.status)
+        response = json_response(exc.body(), status=exc.status, headers=exc.headers)
     except web.HTTPNotFound:
         response = json_response({"error": "404 Not Found"}, status=404)
     except web.HTTPMethodNotAllowed:

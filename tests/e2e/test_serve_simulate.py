@@ -77,7 +77,7 @@ def _queued(job_id: int) -> dict[str, Any]:
 async def test_signed_webhooks_create_and_then_delete_a_vm(
     served: ServeProcess, compute: ComputeManagementClient, http: aiohttp.ClientSession
 ) -> None:
-    """A queued webhook makes a VM appear in ARM; `completed` naming its runner makes it disappear."""
+    """A queued webhook makes a VM appear in ARM; `completed` naming its runner makes the VM disappear."""
     job_id = 7100001
     status, body = await _post(http, f"{served.url}/api/github", *signed(_queued(job_id), secret=E2E_SECRET))
     assert (status, body) == (202, {"status": "accepted", "queued": "provision"})
@@ -104,14 +104,8 @@ async def test_signed_webhooks_create_and_then_delete_a_vm(
         return not await _vms_for_job(compute, job_id)
 
     await _eventually(gone)
-
-    async def unregistered() -> bool:
-        async with http.get(f"{served.github}/_sim/runners") as response:
-            runners = await response.json()
-        mine = [r for r in runners if r["name"] == vm.name]
-        return bool(mine) and all(r.get("removed") for r in mine)
-
-    await _eventually(unregistered)
+    # The registration is not looked up: GitHub deletes a JIT runner after its job (this runner ran
+    # none, which only a hand-made hook can claim; the reconciler removes such a leftover).
 
 
 async def test_a_job_runs_on_a_fresh_vm_from_queue_to_done(
@@ -199,10 +193,10 @@ async def test_contract_errors_over_http(served: ServeProcess, http: aiohttp.Cli
 
 
 async def test_health(served: ServeProcess, http: aiohttp.ClientSession) -> None:
-    """GET /api/health answers with the example pools."""
+    """GET /api/health answers {"status": "ok"} and nothing more."""
     async with http.get(f"{served.url}/api/health") as response:
         assert response.status == 200
-        assert (await response.json())["pools"] == ["aks-prod", "aks-dev", "gl-aks", "aks-ops"]
+        assert await response.json() == {"status": "ok"}
 
 
 def test_logs_follow_one_job_and_hold_no_secrets(served: ServeProcess) -> None:

@@ -68,8 +68,14 @@ def _signed_hook(body: bytes, *, token: str = E2E_GITLAB_TOKEN, sign: bool = Tru
 async def test_a_gitlab_job_runs_on_a_fresh_vm_and_everything_is_removed(
     served: ServeProcess, http: aiohttp.ClientSession
 ) -> None:
-    """A tagged GitLab job gets a runner VM, succeeds on it, and leaves no VM and no GitLab runner."""
-    job = await _create_job(http, served, project_id=DEMO_GITLAB_PROJECT_ID, tags=["aks-prod"], duration_s=20)
+    """A tagged GitLab job gets a runner VM, succeeds on it, and leaves no VM and no GitLab runner.
+
+    The runner's registration (whose token could take further jobs) is deleted while its job still
+    runs, and the job finishes all the same.
+    """
+    job = await _create_job(
+        http, served, project_id=DEMO_GITLAB_PROJECT_ID, tags=["aks-prod"], duration_s=120
+    )
 
     async def finished() -> dict[str, Any] | None:
         current = next(j for j in await _get(http, f"{served.gitlab}/_sim/jobs") if j["id"] == job["id"])
@@ -90,6 +96,8 @@ async def test_a_gitlab_job_runs_on_a_fresh_vm_and_everything_is_removed(
         }
 
     await _eventually(cleaned)
+    runner = {r["id"]: r for r in await _get(http, f"{served.gitlab}/_sim/runners")}[done["runner_id"]]
+    assert done["started_at"] < runner["deleted_at"] < done["finished_at"]
 
 
 async def test_jobs_no_pool_serves_stay_pending_and_untouched(

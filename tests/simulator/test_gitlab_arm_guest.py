@@ -78,7 +78,7 @@ async def test_vm_runs_its_gitlab_job_and_powers_off(
     gitlab_sim: GitLabSimulator,
     gitlab_hook_receiver: HookReceiver,
 ) -> None:
-    """The VM connects with its glrt- token, runs the one matching job to success, then stops."""
+    """The VM verifies its glrt- token, runs the one matching job to success, then stops."""
     gitlab_sim.add_webhook(gitlab_hook_receiver.url, "hook-token", scope=("group", 100))
     job = gitlab_sim.create_job(1001, ["deploy", "aks-prod"], duration_s=2.0)
     runner_id, token = await asyncio.to_thread(_register, gl, ["deploy", "aks-prod"])
@@ -115,7 +115,7 @@ async def test_vm_without_a_job_exits_after_its_wait_timeout(
     assert vm["runner"]["job_id"] is None
     assert any("wait timeout" in line for line in sim.console("vm-gl-2"))
     assert gitlab_sim.job(other["id"])["status"] == "pending"
-    assert gitlab_sim.runner(runner_id)["guest_status"] == "waiting"
+    assert gitlab_sim.runner(runner_id)["jobs_taken"] == 0
 
 
 @pytest.mark.usefixtures("gitlab_guest")

@@ -73,10 +73,10 @@ async def test_control_api_validates_its_input(
     assert gitlab_sim.faults().duplicate_probability == 0.5
 
 
-async def test_control_api_lists_runners_with_their_session(
+async def test_control_api_lists_runners_without_their_tokens(
     gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
 ) -> None:
-    """GET /_sim/runners shows each registration's runner-side status; the token itself is not shown."""
+    """GET /_sim/runners shows each registration with its contact and jobs taken; never its token."""
     status, created = await _call(
         gitlab_http,
         "POST",
@@ -84,42 +84,11 @@ async def test_control_api_lists_runners_with_their_session(
         {"runner_type": "project_type", "project_id": 1001, "tag_list": "deploy", "run_untagged": False},
     )
     assert status == 201
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, created["token"])
-    await runner.connect()
+    assert await RunnerClient(gitlab_http, gitlab_sim.base_url, created["token"]).verify() == 200
 
     _, runners = await _call(gitlab_http, "GET", f"{gitlab_sim.base_url}/_sim/runners")
 
     assert len(runners) == 1
     listed = runners[0]
-    assert (listed["id"], listed["guest_status"], listed["status"]) == (created["id"], "waiting", "online")
+    assert (listed["id"], listed["status"], listed["jobs_taken"]) == (created["id"], "online", 0)
     assert created["token"] not in str(runners)
-    assert (await _call(gitlab_http, "GET", f"{gitlab_sim.base_url}/_sim/runner/{created['id']}"))[1] == {
-        "status": "waiting",
-        "job_id": None,
-    }
-
-
-async def test_runner_status_rejects_another_runners_token(
-    gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
-) -> None:
-    """The runner status and request_job answer 403 to a bearer token of a different runner."""
-    tokens = []
-    for _ in range(2):
-        _, created = await _call(
-            gitlab_http,
-            "POST",
-            f"{gitlab_sim.api_url}/user/runners?private_token={gitlab_sim.token}",
-            {"runner_type": "group_type", "group_id": 100, "tag_list": ["a"]},
-        )
-        tokens.append(created)
-    first = RunnerClient(gitlab_http, gitlab_sim.base_url, tokens[0]["token"])
-    await first.connect()
-    impostor = RunnerClient(gitlab_http, gitlab_sim.base_url, tokens[1]["token"])
-    impostor.runner_id = first.runner_id
-
-    assert (await impostor.request_job())[0] == 403
-    async with gitlab_http.get(
-        f"{gitlab_sim.base_url}/_sim/runner/{first.runner_id}",
-        headers={"Authorization": f"Bearer {tokens[1]['token']}"},
-    ) as response:
-        assert response.status == 403

@@ -3,6 +3,7 @@ list with pagination and filters, delete."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 import requests
 from gitlab.v4.objects import CurrentUserRunnerManager
 
-from simulator.gitlab import GitLabSimulator
+from simulator.gitlab import GitLabSimConfig, GitLabSimulator
+from simulator.gitlab.config import MAINTAINER, OWNER, Member
+from simulator.gitlab.testing import SimulatorFactory
 
 pytest_plugins = ["gitlab_fixtures"]
 
@@ -113,14 +116,16 @@ def test_token_without_create_runner_scope_is_forbidden(
 
 
 def test_token_without_manage_runner_scope_cannot_delete(
-    gl: gitlab.Gitlab,
-    gitlab_sim: GitLabSimulator,
+    make_gitlab_sim: SimulatorFactory,
     gitlab_client_for: Callable[..., gitlab.Gitlab],
     gitlab_tokens: dict[str, str],
 ) -> None:
-    """Deleting needs manage_runner: a read_api token reads the runner but gets 403 deleting it."""
-    created = _group_runner(gl, ["x"])
-    reader = gitlab_client_for(gitlab_sim, gitlab_tokens["read_only"])
+    """Deleting needs manage_runner: a group Owner's read_api token reads the runner, gets 403 deleting it."""
+    sim = make_gitlab_sim(members=(Member("deployer", "group", 100, OWNER),))
+    admin = gitlab_client_for(sim, gitlab_tokens["service"])
+    admin.auth()
+    created = _group_runner(admin, ["x"])
+    reader = gitlab_client_for(sim, gitlab_tokens["read_only"])
     assert reader.runners.get(created["id"]).id == created["id"]
     with pytest.raises(gitlab.GitlabDeleteError) as caught:
         reader.runners.delete(created["id"])
@@ -250,3 +255,79 @@ def test_runner_jobs_lists_what_the_runner_runs(gitlab_sim: GitLabSimulator, gl:
     )
     runner = gl.runners.get(created.id)
     assert runner.jobs.list(status="running", get_all=True) == []
+
+
+def test_group_runners_need_the_owner_role_and_project_runners_maintainer(
+    make_gitlab_sim: SimulatorFactory,
+    gitlab_client_for: Callable[..., gitlab.Gitlab],
+    gitlab_tokens: dict[str, str],
+) -> None:
+    """Rule gitlab.runner-create.roles: a group Maintainer may create project runners, not group runners."""
+    sim = make_gitlab_sim(
+        members=(Member("deployer", "group", 100, MAINTAINER), Member("deployer", "group", 101, OWNER))
+    )
+    client = gitlab_client_for(sim, gitlab_tokens["non_admin"])
+    client.auth()
+    runners = _user_runners(client)
+
+    with pytest.raises(gitlab.GitlabCreateError) as refused:
+        runners.create({"runner_type": "group_type", "group_id": 100, "tag_list": ["x"]})
+    assert (refused.value.response_code, refused.value.error_message) == (
+        403,
+        "403 Forbidden - Insufficient permissions",
+    )
+    assert runners.create({"runner_type": "group_type", "group_id": 101, "tag_list": ["x"]}).id
+    assert runners.create({"runner_type": "project_type", "project_id": 1001, "tag_list": ["x"]}).id
+
+
+def test_members_api_reports_inherited_roles(
+    make_gitlab_sim: SimulatorFactory, gitlab_client_for: Callable[..., gitlab.Gitlab]
+) -> None:
+    """A role given on a group is reported on its subgroups and projects (members/all); none is 404."""
+    sim = make_gitlab_sim(members=(Member("deployer", "group", 100, OWNER),))
+    client = gitlab_client_for(sim)
+    deployer = next(u for u in sim.config.users if u.username == "deployer")
+
+    assert client.groups.get(101, lazy=True).members_all.get(deployer.id).access_level == OWNER
+    assert client.projects.get(1003, lazy=True).members_all.get(deployer.id).access_level == OWNER
+    root = next(u for u in sim.config.users if u.username == "root")
+    with pytest.raises(gitlab.GitlabGetError) as missing:
+        client.groups.get(100, lazy=True).members_all.get(root.id)
+    assert missing.value.response_code == 404
+
+
+def test_protected_branches_list_the_default_branch_and_patterns(
+    make_gitlab_sim: SimulatorFactory, gitlab_client_for: Callable[..., gitlab.Gitlab]
+) -> None:
+    """By default only the default branch is protected; configured names and wildcards are listed."""
+    project = dataclasses.replace(GitLabSimConfig().projects[0], protected_branches=("main", "release/*"))
+    sim = make_gitlab_sim(projects=(project, *GitLabSimConfig().projects[1:]))
+    client = gitlab_client_for(sim)
+
+    assert [b.name for b in client.projects.get(1001, lazy=True).protectedbranches.list()] == [
+        "main",
+        "release/*",
+    ]
+    assert [b.name for b in client.projects.get(1002, lazy=True).protectedbranches.list()] == ["main"]
+    assert client.projects.get(1001, lazy=True).protectedtags.list() == []
+
+
+def test_runners_are_read_and_deleted_only_with_the_role_that_creates_them(
+    gl: gitlab.Gitlab,
+    gitlab_sim: GitLabSimulator,
+    gitlab_client_for: Callable[..., gitlab.Gitlab],
+    gitlab_tokens: dict[str, str],
+) -> None:
+    """Rule gitlab.runner-manage.roles: a group Maintainer gets 403 reading or deleting the group's runner."""
+    created = _group_runner(gl, ["x"])
+    maintainer = gitlab_client_for(gitlab_sim, gitlab_tokens["non_admin"])
+
+    with pytest.raises(gitlab.GitlabGetError) as reading:
+        maintainer.runners.get(created["id"])
+    with pytest.raises(gitlab.GitlabDeleteError) as deleting:
+        maintainer.runners.delete(created["id"])
+    with pytest.raises(gitlab.GitlabListError) as listing:
+        maintainer.groups.get(100, lazy=True).runners.list()
+
+    assert reading.value.response_code == deleting.value.response_code == listing.value.response_code == 403
+    assert gl.runners.get(created["id"]).id == created["id"]

@@ -4,13 +4,15 @@ client speaking the protocol a runner VM uses."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 
 import aiohttp
 import gitlab
 from gitlab.v4.objects import CurrentUserRunnerManager
 
-from simulator.gitlab import GitLabSimulator
+from simulator.gitlab import GitLabSimConfig, GitLabSimulator
+from simulator.gitlab.config import CiVariable
 from simulator.gitlab.testing import RunnerClient, SimulatorFactory
 from simulator.testing import wait_until
 
@@ -40,19 +42,46 @@ async def test_runner_takes_only_a_job_whose_tags_it_has(
     runner_id, token = _register(gl, ["deploy", "linux"])
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
 
-    status, body = await runner.connect("vm-1")
-    job_id = await runner.wait_for_job()
+    assert await runner.verify("vm-1") == 200
+    job = await runner.wait_for_job()
 
-    assert (status, body) == (200, {"runner_id": runner_id})
-    assert job_id == wanted["id"]
-    final = await runner.wait_for_status("exited")
-    assert final == {"status": "exited", "job_id": wanted["id"]}
+    assert runner.runner_id == runner_id
+    assert job.id == wanted["id"]
+    assert await runner.wait_until_job_ends(job) == "success"
     done = gitlab_sim.job(wanted["id"])
     assert (done["status"], done["runner_id"]) == ("success", runner_id)
     assert gitlab_sim.job(untagged["id"])["status"] == "pending"
     assert gitlab_sim.job(extra["id"])["status"] == "pending"
     registration = gl.runners.get(runner_id)
     assert (registration.status, registration.online, registration.name) == ("online", True, "vm-1")
+
+
+async def test_a_job_comes_with_its_job_token_variables_and_script(
+    make_gitlab_sim: SimulatorFactory,
+    gitlab_client_for: Callable[..., gitlab.Gitlab],
+    gitlab_http: aiohttp.ClientSession,
+) -> None:
+    """Rule gitlab.jobs-request.payload: 201 with job token, variables (protected ones on protected refs)."""
+    variables = (CiVariable("DEPLOY_KEY", "s3cret", protected=True), CiVariable("REGION", "westeurope"))
+    project = dataclasses.replace(GitLabSimConfig().projects[0], variables=variables)
+    sim = make_gitlab_sim(projects=(project, *GitLabSimConfig().projects[1:]))
+    client = gitlab_client_for(sim)
+    client.auth()
+    job = sim.create_job(1001, ["deploy"], script=["kubectl apply -f k8s/"], duration_s=3600)
+    _, token = _register(client, ["deploy"])
+
+    taken = await RunnerClient(gitlab_http, sim.base_url, token).wait_for_job()
+
+    assert taken.id == job["id"]
+    assert taken.token.startswith("glcbt-")
+    assert taken.variables["CI_JOB_TOKEN"] == taken.token
+    assert taken.variables["DEPLOY_KEY"] == "s3cret"
+    assert taken.variables["CI_PROJECT_PATH"] == "acme/web"
+    assert taken.script == ["kubectl apply -f k8s/"]
+    feature = sim.create_job(1001, ["deploy"], ref="feature/x", duration_s=3600)
+    on_feature = await RunnerClient(gitlab_http, sim.base_url, token).wait_for_job()
+    assert on_feature.id == feature["id"]
+    assert "DEPLOY_KEY" not in on_feature.variables and on_feature.variables["REGION"] == "westeurope"
 
 
 async def test_untagged_jobs_go_to_runners_that_run_untagged(
@@ -62,8 +91,7 @@ async def test_untagged_jobs_go_to_runners_that_run_untagged(
     job = gitlab_sim.create_job(1002, [])
     _, token = _register(gl, ["deploy"], run_untagged=True)
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-    await runner.connect()
-    assert await runner.wait_for_job() == job["id"]
+    assert (await runner.wait_for_job()).id == job["id"]
 
 
 async def test_oldest_matching_job_goes_first(
@@ -74,8 +102,7 @@ async def test_oldest_matching_job_goes_first(
     gitlab_sim.create_job(1002, ["deploy"])
     _, token = _register(gl, ["deploy"])
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-    await runner.connect()
-    assert await runner.wait_for_job() == older["id"]
+    assert (await runner.wait_for_job()).id == older["id"]
 
 
 async def test_runners_only_take_jobs_of_projects_they_serve(
@@ -86,108 +113,137 @@ async def test_runners_only_take_jobs_of_projects_they_serve(
     _, project_token = _register(gl, ["deploy"], runner_type="project_type", project_id=1002)
     _, subgroup_token = _register(gl, ["deploy"], group_id=101)
     for token in (project_token, subgroup_token):
-        runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-        await runner.connect()
-        assert await runner.request_job() == (204, None)
+        assert await RunnerClient(gitlab_http, gitlab_sim.base_url, token).request_job() == (204, None)
     _, group_token = _register(gl, ["deploy"], group_id=100)
-    top = RunnerClient(gitlab_http, gitlab_sim.base_url, group_token)
-    await top.connect()
-    assert await top.request_job() == (200, job["id"])
+    status, taken = await RunnerClient(gitlab_http, gitlab_sim.base_url, group_token).request_job()
+    assert (status, taken and taken.id) == (201, job["id"])
+
+
+async def test_ref_protected_runners_take_only_jobs_on_protected_refs(
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+) -> None:
+    """Rule gitlab.access-level.ref-protected: a feature-branch job waits; the default branch's is taken."""
+    feature = gitlab_sim.create_job(1001, ["deploy"], ref="feature/x", duration_s=3600)
+    main = gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
+    _, token = _register(gl, ["deploy"], access_level="ref_protected")
+    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+
+    first = await runner.wait_for_job()
+
+    assert first.id == main["id"]
+    assert await runner.request_job() == (204, None)
+    assert (gitlab_sim.job(feature["id"])["protected"], gitlab_sim.job(main["id"])["protected"]) == (
+        False,
+        True,
+    )
 
 
 async def test_waiting_runner_gets_a_job_created_later(
     gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
 ) -> None:
-    """With nothing pending request_job answers 204 and the runner waits; a new job is its next answer."""
+    """With nothing pending jobs/request answers 204 and the runner waits; a new job is its next answer."""
     runner_id, token = _register(gl, ["deploy"])
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-    await runner.connect()
+    assert await runner.verify() == 200
     assert await runner.request_job() == (204, None)
-    assert await runner.status() == {"status": "waiting", "job_id": None}
 
     job = gitlab_sim.create_job(1003, ["deploy"], duration_s=3600)
 
-    assert await runner.request_job() == (200, job["id"])
-    assert await runner.status() == {"status": "running", "job_id": job["id"]}
-    assert await runner.request_job() == (200, job["id"])  # asking again is answered with the same job
+    status, taken = await runner.request_job()
+    assert (status, taken and taken.id) == (201, job["id"])
     snapshot = gitlab_sim.job(job["id"])
     assert snapshot["status"] == "running"
     assert snapshot["runner_connected_at"] == gitlab_sim.runner(runner_id)["connected_at"]
     assert snapshot["created_at"] <= snapshot["pending_at"] <= snapshot["started_at"]
 
 
-async def test_run_single_exits_after_one_job_but_stays_registered(
+async def test_a_used_runner_token_takes_more_jobs_until_the_runner_is_deleted(
     gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
 ) -> None:
-    """After its one job the runner exits and asks for no more; its registration remains until deleted."""
+    """Rule gitlab.runner-token.reusable: after its first job the token takes the next, until deleted."""
     first = gitlab_sim.create_job(1001, ["deploy"])
-    gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
+    second = gitlab_sim.create_job(1002, ["deploy"], duration_s=3600)
+    third = gitlab_sim.create_job(1003, ["deploy"], duration_s=3600)
     runner_id, token = _register(gl, ["deploy"])
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-    await runner.connect()
-    assert await runner.wait_for_job() == first["id"]
-    await runner.wait_for_status("exited")
+    taken = await runner.wait_for_job()
+    assert taken.id == first["id"]
+    assert await runner.wait_until_job_ends(taken) == "success"
 
-    status, _ = await runner.request_job()
+    status, again = await runner.request_job()
+    assert (status, again and again.id) == (201, second["id"])
+    gl.runners.delete(runner_id)
 
-    assert status == 409
-    assert gl.runners.get(runner_id).id == runner_id
-    assert gitlab_sim.runner(runner_id)["deleted"] is False
-    finished = gitlab_sim.job(first["id"])
-    assert finished["started_at"] <= finished["finished_at"]
+    assert await runner.request_job() == (403, None)
+    assert await runner.verify() == 403
+    assert gitlab_sim.job(third["id"])["status"] == "pending"
 
 
-async def test_failing_and_cancelled_jobs_end_the_runner_too(
+async def test_deleting_a_busy_runner_lets_its_job_finish_and_hides_the_runner(
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+) -> None:
+    """Rule gitlab.runner-delete.job-continues: the job runs on with its job token; runner is null."""
+    job = gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
+    runner_id, token = _register(gl, ["deploy"])
+    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    taken = await runner.wait_for_job()
+
+    gl.runners.delete(runner_id)
+
+    assert await runner.update_job(taken) == (200, "running")
+    api_job = gl.projects.get(1001, lazy=True).jobs.get(job["id"])
+    assert (api_job.status, api_job.runner) == ("running", None)
+    assert await runner.update_job(taken, "success") == (200, "success")
+    assert await runner.update_job(taken) == (403, "success")
+    assert gitlab_sim.job(job["id"])["runner_id"] == runner_id  # the simulator's own record keeps it
+
+
+async def test_failing_and_cancelled_jobs_end_with_their_status(
     gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
 ) -> None:
     """A job created with fail=True ends failed (script_failure); a cancelled running job ends canceled."""
     failing = gitlab_sim.create_job(1001, ["a"], fail=True)
     long = gitlab_sim.create_job(1001, ["b"], duration_s=3600)
-    runners = []
+    taken = []
     for tag in ("a", "b"):
         _, token = _register(gl, [tag])
         runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-        await runner.connect()
-        await runner.wait_for_job()
-        runners.append(runner)
+        taken.append((runner, await runner.wait_for_job()))
 
     gitlab_sim.cancel_job(long["id"])
 
-    for runner in runners:
-        await runner.wait_for_status("exited")
+    finals = [await runner.wait_until_job_ends(job) for runner, job in taken]
+    assert finals == ["failed", "canceled"]
     failed = gitlab_sim.job(failing["id"])
     assert (failed["status"], failed["failure_reason"]) == ("failed", "script_failure")
-    assert gitlab_sim.job(long["id"])["status"] == "canceled"
 
 
-async def test_deleting_a_busy_runner_fails_its_job(
+async def test_job_updates_need_the_job_token(
     gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
 ) -> None:
-    """Deleting a runner mid-job fails the job (runner_system_failure) and the runner process exits."""
+    """Rule gitlab.job-update.job-token: PUT /jobs/:id with another token is 403 and changes nothing."""
     job = gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
-    runner_id, token = _register(gl, ["deploy"])
+    _, token = _register(gl, ["deploy"])
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-    await runner.connect()
-    await runner.wait_for_job()
+    taken = await runner.wait_for_job()
 
-    gl.runners.delete(runner_id)
+    forged = dataclasses.replace(taken, token=token)  # the runner token is not the job token
 
-    assert (await runner.status())["status"] == "exited"
-    ended = gitlab_sim.job(job["id"])
-    assert (ended["status"], ended["failure_reason"]) == ("failed", "runner_system_failure")
+    assert (await runner.update_job(forged, "success"))[0] == 403
+    assert gitlab_sim.job(job["id"])["status"] == "running"
 
 
-async def test_unknown_or_deleted_tokens_cannot_connect(
+async def test_unknown_or_deleted_tokens_are_refused(
     gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
 ) -> None:
-    """connect answers 403 for an unknown token and for a deleted runner's token; so does request_job."""
+    """verify and jobs/request answer 403 for an unknown token and for a deleted runner's token."""
     runner_id, token = _register(gl, ["deploy"])
     runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
-    await runner.connect()
+    assert await runner.verify() == 200
     gl.runners.delete(runner_id)
 
-    assert (await RunnerClient(gitlab_http, gitlab_sim.base_url, "glrt-unknown").connect())[0] == 403
-    assert (await runner.connect())[0] == 403
+    assert await RunnerClient(gitlab_http, gitlab_sim.base_url, "glrt-unknown").verify() == 403
+    assert await runner.verify() == 403
     assert (await runner.request_job())[0] == 403
 
 
@@ -216,11 +272,9 @@ async def test_a_taken_job_is_not_dropped_as_stuck(
     client.auth()
     _, token = _register(client, ["deploy"])
     runner = RunnerClient(gitlab_http, sim.base_url, token)
-    await runner.connect()
-    await runner.wait_for_job()
+    taken = await runner.wait_for_job()
 
     await asyncio.sleep(sim.clock.real(15.0))
 
     assert sim.job(job["id"])["status"] == "running"
-    await runner.wait_for_status("exited")
-    assert sim.job(job["id"])["status"] == "success"
+    assert await runner.wait_until_job_ends(taken) == "success"

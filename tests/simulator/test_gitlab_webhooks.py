@@ -56,9 +56,7 @@ async def _run_one_job(sim: GitLabSimulator, gl: gitlab.Gitlab, http: aiohttp.Cl
     )
     job = sim.create_job(1001, ["deploy"])
     runner = RunnerClient(http, sim.base_url, str(created.token))
-    await runner.connect()
-    await runner.wait_for_job()
-    await runner.wait_for_status("exited")
+    await runner.wait_until_job_ends(await runner.wait_for_job())
     return int(job["id"])
 
 

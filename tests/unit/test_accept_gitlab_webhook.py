@@ -7,7 +7,7 @@ import pytest
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
-from runner_fleet.messages import parse_provision, parse_release
+from runner_fleet.messages import DeregisterRequest, ReleaseRequest, parse_provision, parse_release
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE
 from runner_fleet.signatures import standard_webhooks_signature
 from runner_fleet.state.store import FleetState
@@ -52,6 +52,18 @@ async def _bodies(queue: MemoryWorkQueue, name: str) -> list[str]:
     return [m.body for m in await queue.receive(name, max_messages=32, visibility_timeout_s=60)]
 
 
+async def _finished_without_runner(intake: GitLabIntake, queue: MemoryWorkQueue) -> ReleaseRequest:
+    """A `success` hook with `runner: null` is accepted for the release queue; the one message it made."""
+    payload = gitlab_event("job_hook.success.json") | {"runner": None}
+    headers, _ = _hook("job_hook.success.json")
+    outcome = await intake.handle(headers, json.dumps(payload).encode())
+    assert (outcome.status, outcome.queued) == (202, RELEASE_QUEUE)
+    [body] = await _bodies(queue, RELEASE_QUEUE)
+    request = parse_release(body)
+    assert isinstance(request, ReleaseRequest)
+    return request
+
+
 async def test_pending_job_is_enqueued_for_pool_resolution(
     intake: GitLabIntake, queue: MemoryWorkQueue
 ) -> None:
@@ -71,12 +83,48 @@ async def test_created_jobs_are_acknowledged_only(intake: GitLabIntake, queue: M
     assert await queue.depth(PROVISION_QUEUE) == 0
 
 
-async def test_running_records_which_runner_took_the_job(intake: GitLabIntake, state: FleetState) -> None:
-    """`running` binds our runner to the job it took."""
-    assert (await intake.handle(*_hook("job_hook.running.json"))).status == 200
-    binding = await state.binding("gitlab", 4121)
-    assert binding is not None
-    assert (binding.data["job_id"], binding.data["runner_name"]) == (1977, "rf-gl-aks-0123456789")
+async def test_running_binds_the_job_and_deregisters_our_runner(
+    intake: GitLabIntake, state: FleetState, queue: MemoryWorkQueue
+) -> None:
+    """`running` on our runner binds the job to it and enqueues the deletion of its registration."""
+    outcome = await intake.handle(*_hook("job_hook.running.json"))
+
+    assert (outcome.status, outcome.queued) == (202, RELEASE_QUEUE)
+    assert await state.job_binding("gitlab", "1977") == ("rf-gl-aks-0123456789", 4121)
+    [body] = await _bodies(queue, RELEASE_QUEUE)
+    request = parse_release(body)
+    assert isinstance(request, DeregisterRequest)
+    assert (request.runner_name, request.runner_id, request.job_id) == ("rf-gl-aks-0123456789", 4121, 1977)
+
+
+async def test_a_finished_job_whose_runner_was_deleted_releases_the_bound_runner(
+    intake: GitLabIntake, queue: MemoryWorkQueue
+) -> None:
+    """A `success` hook with `runner: null` releases the runner bound to the job at `running`."""
+    await intake.handle(*_hook("job_hook.running.json"))
+    await _bodies(queue, RELEASE_QUEUE)
+
+    request = await _finished_without_runner(intake, queue)
+
+    assert (request.runner_name, request.runner_id, request.conclusion) == (
+        "rf-gl-aks-0123456789",
+        4121,
+        "success",
+    )
+
+
+async def test_a_finished_job_with_no_runner_of_ours_is_settled_by_the_release_step(
+    intake: GitLabIntake, queue: MemoryWorkQueue, state: FleetState
+) -> None:
+    """A finished job without a runner or binding: the hook path settles nothing itself (a forged hook
+    could), it enqueues a runner-less release that confirms the job's end with GitLab first."""
+    request = await _finished_without_runner(intake, queue)
+
+    assert (request.runner_name, request.project_id) == (
+        "",
+        gitlab_event("job_hook.success.json")["project_id"],
+    )
+    assert await state.job("gitlab", str(request.job_id)) is None
 
 
 @pytest.mark.parametrize(
@@ -93,10 +141,12 @@ async def test_finished_jobs_release_our_runner(
     assert (request.runner_name, request.runner_id, request.pool) == ("rf-gl-aks-0123456789", 4121, "gl-aks")
 
 
-async def test_cancelled_while_pending_releases_nothing(intake: GitLabIntake, queue: MemoryWorkQueue) -> None:
-    """A job cancelled before any runner took it has nothing to release."""
-    assert (await intake.handle(*_hook("job_hook.canceled_pending.json"))).status == 200
-    assert await queue.depth(RELEASE_QUEUE) == 0
+async def test_cancelled_while_pending_is_only_settled(intake: GitLabIntake, queue: MemoryWorkQueue) -> None:
+    """A job cancelled before any runner took it has no runner to release: a settle-only release."""
+    assert (await intake.handle(*_hook("job_hook.canceled_pending.json"))).status == 202
+    [body] = await _bodies(queue, RELEASE_QUEUE)
+    request = parse_release(body)
+    assert isinstance(request, ReleaseRequest) and request.runner_name == ""
 
 
 async def test_jobs_finished_on_other_runners_are_ignored(
@@ -200,3 +250,18 @@ class TestSignedHooks:
         now = time.time()
         headers, body = self._signed(now)
         assert (await self._intake(queue, state, now).handle(headers, body + b" ")).status == 401
+
+    async def test_a_replay_with_new_unsigned_ids_is_a_duplicate(
+        self, queue: MemoryWorkQueue, state: FleetState
+    ) -> None:
+        """With signing on, de-duplication keys on the signed webhook-id: new Idempotency-Key, same hook."""
+        now = time.time()
+        intake = self._intake(queue, state, now)
+        first, body = self._signed(now)
+        replay = first | {"Idempotency-Key": str(uuid.uuid4()), "X-Gitlab-Event-UUID": str(uuid.uuid4())}
+
+        assert (await intake.handle(first, body)).status == 202
+        again = await intake.handle(replay, body)
+
+        assert (again.status, again.reason) == (200, "duplicate delivery")
+        assert await queue.depth(PROVISION_QUEUE) == 1

@@ -8,6 +8,7 @@ from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.messages import ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.compute import VmCreateRejected
+from runner_fleet.ports.forge import Registration, RunnerScope
 from runner_fleet.ports.queue import PROVISION_QUEUE
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
@@ -116,3 +117,19 @@ async def test_no_fallback_when_every_option_is_refused(
     assert compute.attempts == [("Standard_D2ads_v5", True)]
     assert registry.runners == {}
     assert await state.slots("spot-only") == {}
+
+
+class RefusingRegistry(FakeRegistry):
+    async def register(self, scope: RunnerScope, name: str) -> Registration:
+        raise RuntimeError("the forge refused the registration")
+
+
+async def test_a_failed_registration_gives_its_capacity_slot_back() -> None:
+    """When the forge refuses the registration, no VM will come: the slot is free again at once."""
+    state = FleetState(MemoryStateTable())
+    provision = Provisioner({SMALL.name: SMALL}, state, FakeCompute(), {"github": RefusingRegistry()}, "k")
+
+    with pytest.raises(RuntimeError):
+        await provision(_request(SMALL.name, 5), message_id="m")
+
+    assert await state.slots(SMALL.name) == {}

@@ -78,7 +78,8 @@ def test_custom_data_is_base64_of_the_user_data() -> None:
 
 
 def test_gitlab_user_data_runs_one_job_with_the_token_off_the_command_line() -> None:
-    """GitLab user data runs run-single for one job with a wait timeout; the token goes via env."""
+    """GitLab user data runs run-single for one job with a wait timeout, its token in a config file,
+    and writes the executor that runs the job as the unprivileged job user."""
     pool = make_pool(
         "gl-aks",
         ("aks-prod",),
@@ -97,7 +98,10 @@ def test_gitlab_user_data_runs_one_job_with_the_token_off_the_command_line() -> 
         "https://gitlab.example",
         900,
     )
+    assert conf["job_user"] == "gitlab-job"
     script = files["/opt/runner-fleet/start-runner.sh"]["content"]
-    assert "run-single" in script and "--max-builds 1" in script and "--wait-timeout" in script
-    assert "CI_SERVER_TOKEN" in script and "--token" not in script
+    assert "run-single --config" in script and "--max-builds 1" in script and "--wait-timeout" in script
+    assert "CI_SERVER_TOKEN" not in script and "--token" not in script
+    executor = files["/opt/runner-fleet/gitlab-executor.sh"]
+    assert executor["permissions"] == "0755" and "setpriv" in executor["content"]
     assert "glrt-x" not in text

@@ -33,7 +33,7 @@ def test_default_download_is_the_pinned_upstream_build() -> None:
     conf = _runner_json(make_pool())
     assert conf["runner_download_url"] == pinned["x64"]["url"]
     assert conf["runner_download_sha256"] == pinned["x64"]["sha256"]
-    assert (conf["runner_version"], conf["runner_user"], conf["runner_path"]) == (
+    assert (conf["runner_version"], conf["job_user"], conf["runner_path"]) == (
         pinned["version"],
         "runner",
         pinned["install_dir"],
@@ -46,7 +46,7 @@ def test_mirror_serves_the_same_pinned_file() -> None:
     software = runner_software(_gitlab(runner_download={"mirror_url": "https://mirror.corp.example/ci/"}))
     assert software.download_url == f"https://mirror.corp.example/ci/{pinned['mirror_path']}"
     assert software.download_sha256 == pinned["sha256"]
-    assert software.user == "gitlab-runner"
+    assert software.job_user == "gitlab-job"
 
 
 def test_own_build_brings_its_own_checksum() -> None:

@@ -15,6 +15,7 @@ import os
 import socket
 import stat
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,10 +45,15 @@ STUBS = {
     "id": "exit 1",
     "ldconfig": 'echo "libicuuc.so.74 (libc6,x86-64) => /usr/lib/libicuuc.so.74"',
     # sudo: record the command line (it must never carry a secret), then run the command.
-    "sudo": 'echo "sudo $*" >>"$RF_TEST_CALLS"; while [ "$1" != "--" ]; do shift; done; shift; exec "$@"',
+    "sudo": (
+        'echo "sudo $*" >>"$RF_TEST_CALLS"\n'
+        'case " $* " in *" -- "*) ;; *) exit 1 ;; esac\n'  # `sudo -l`: no rights listed
+        'while [ "$1" != "--" ]; do shift; done; shift; exec "$@"'
+    ),
     "getent": """case "$1" in
   ahostsv4) if [ -n "${RF_TEST_RESOLVE:-}" ]; then echo "$RF_TEST_RESOLVE STREAM $2"; fi ;;
   passwd) echo "$2:x:1001:1001::$RF_TEST_HOME:/bin/bash" ;;
+  group) echo "$2:x:999:" ;;
   *) exit 2 ;;
 esac""",
     # curl -fsSL ... -o DEST URL: "downloads" the file named by RF_TEST_DOWNLOAD.
@@ -62,10 +68,16 @@ GITHUB_RUN_SH = """#!/bin/bash
 ls "$RF_TEST_ETC" >>"$RF_TEST_SEEN"
 echo "2025-01-01 00:00:00Z: Job deploy completed with result: Succeeded"
 """
-GITLAB_RUNNER = """#!/bin/bash
-{ echo "argv=$*"; echo "url=${CI_SERVER_URL:-}"; echo "token=${CI_SERVER_TOKEN:-}"; } >"$RF_TEST_SEEN"
-ls "$RF_TEST_ETC" >>"$RF_TEST_SEEN"
-echo "Job succeeded   duration_s=3.2 job=4242"
+# gitlab-runner runs with a cleared environment: it reports to the file named in its own text.
+GITLAB_RUNNER = """#!{python}
+import json, os, stat, sys, tomllib
+config = sys.argv[sys.argv.index("--config") + 1]
+mode = stat.S_IMODE(os.stat(config).st_mode)
+folder = stat.S_IMODE(os.stat(os.path.dirname(config)).st_mode)
+seen = {{"argv": sys.argv[1:], "env": dict(os.environ), "config": tomllib.load(open(config, "rb")),
+        "mode": mode, "dir_mode": folder, "etc": sorted(os.listdir({etc!r}))}}
+json.dump(seen, open({seen!r}, "w"))
+print("Job succeeded   duration_s=3.2 job=4242")
 """
 
 
@@ -115,7 +127,10 @@ class Sandbox:
 
     def prebake_gitlab(self) -> Path:
         binary = self.root / "gitlab-runner"
-        self._executable(binary, GITLAB_RUNNER)
+        text = GITLAB_RUNNER.format(
+            python=sys.executable, etc=str(self.etc), seen=str(self.root / "seen.log")
+        )
+        self._executable(binary, text)
         return binary
 
     def run(self, forge: str, **env: str) -> Run:
@@ -133,6 +148,7 @@ class Sandbox:
             "RF_TEST_SEEN": str(seen),
             "RF_TEST_ETC": str(self.etc),
             "RF_TEST_HOME": str(self.root / "home"),
+            "RF_GITLAB_DIR": str(self.root / "gitlab"),
             **self.env,
             **env,
         }
@@ -303,17 +319,56 @@ def test_no_runner_and_no_download_is_explained(sandbox: Sandbox, tmp_path: Path
     assert "no prebaked runner" in run.console and "no download URL with a checksum" in run.console
 
 
-def test_gitlab_runs_one_job_with_the_token_only_in_its_environment(sandbox: Sandbox) -> None:
-    """run-single gets URL and token from its environment, one build, the pool's wait timeout."""
+def test_gitlab_runner_reads_its_token_from_a_root_only_file_never_env_or_argv(sandbox: Sandbox) -> None:
+    """run-single gets the token only in a 0600 config file (0700 directory): not in env, argv or output."""
     sandbox.write_user_data(_gitlab_user_data(), runner_path=sandbox.prebake_gitlab())
     run = sandbox.run("gitlab")
     assert run.code == 0, run.output
-    assert f"token={TOKEN}" in run.seen and "url=https://gitlab.example" in run.seen
-    assert "run-single --executor shell --max-builds 1 --wait-timeout 600" in run.seen
+    seen = json.loads(run.seen)
+    config = seen["config"]["runners"][0]
+    assert config["token"] == TOKEN and config["url"] == "https://gitlab.example"
+    assert (config["executor"], config["custom"]["run_args"]) == ("custom", ["run"])
+    assert (seen["mode"], seen["dir_mode"]) == (0o600, 0o700)
+    assert seen["argv"][:3] == ["run-single", "--config", str(sandbox.root / "gitlab" / "config.toml")]
+    assert seen["argv"][3:] == [
+        "--runner",
+        "rf-gl-aks-0123456789",
+        "--max-builds",
+        "1",
+        "--wait-timeout",
+        "600",
+    ]
+    assert TOKEN not in json.dumps(seen["env"]) + json.dumps(seen["argv"])
+    assert seen["env"]["RF_JOB_USER"] == "gitlab-job"
     assert TOKEN not in run.output + run.console + run.calls
-    assert "runner.secret" not in run.seen.splitlines()
+    assert "runner.secret" not in seen["etc"]
+    assert not (sandbox.root / "gitlab" / "config.toml").exists()
     assert "runner-fleet: result: job succeeded" in run.console
     assert "shutdown -h now" in run.calls
+
+
+def test_gitlab_job_user_is_created_outside_the_docker_group(sandbox: Sandbox) -> None:
+    """GitLab's job user is created unprivileged and never added to the docker group; GitHub's runner is."""
+    sandbox.write_user_data(_gitlab_user_data(), runner_path=sandbox.prebake_gitlab())
+    run = sandbox.run("gitlab")
+    assert "useradd --create-home --shell /bin/bash gitlab-job" in run.calls
+    assert "usermod" not in run.calls
+    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
+    assert "usermod -aG docker runner" in sandbox.run("github").calls
+
+
+def test_a_job_user_in_a_root_equivalent_group_stops_the_vm(sandbox: Sandbox) -> None:
+    """If the image put the job user in the docker group, no runner starts: the console says why."""
+    sandbox.write_user_data(_gitlab_user_data(), runner_path=sandbox.prebake_gitlab())
+    sandbox.env["RF_PRIVILEGED_GROUPS"] = "docker"
+    (sandbox.bin / "id").write_text(
+        '#!/bin/bash\nif [ "$1" = "-nG" ]; then echo "gitlab-job docker"; else exit 0; fi\n'
+    )
+    run = sandbox.run("gitlab")
+    assert run.code == 1
+    assert "job user gitlab-job is in group docker, which is root-equivalent" in run.console
+    assert run.seen == ""
+    assert not (sandbox.etc / "runner.secret").exists()
 
 
 def test_hostile_forge_url_stays_data_in_the_shell(sandbox: Sandbox) -> None:
@@ -323,5 +378,5 @@ def test_hostile_forge_url_stays_data_in_the_shell(sandbox: Sandbox) -> None:
     sandbox.write_user_data(_gitlab_user_data(hostile), runner_path=sandbox.prebake_gitlab())
     run = sandbox.run("gitlab")
     assert run.code == 0, run.output
-    assert f"url={hostile}\n" in run.seen
+    assert json.loads(run.seen)["config"]["runners"][0]["url"] == hostile
     assert not marker.exists()

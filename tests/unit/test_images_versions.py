@@ -43,12 +43,12 @@ def test_every_download_has_an_https_url_and_a_sha256(tool: str, build: dict[str
 
 
 def test_runners_name_their_mirror_path_and_unprivileged_user() -> None:
-    """Both runners say where a mirror keeps them and which non-root user runs them."""
+    """Both runners say where a mirror keeps them and which non-root user runs their jobs."""
     for tool in ("github_runner", "gitlab_runner"):
         entry = runner_versions()[tool]
         assert entry["x64"]["mirror_path"].endswith(entry["x64"]["url"].rsplit("/", 1)[1])
         assert entry["version"] in entry["x64"]["mirror_path"]
-        assert entry["user"] not in ("", "root")
+        assert entry["job_user"] not in ("", "root")
 
 
 def test_no_version_is_written_anywhere_but_versions_json() -> None:

@@ -36,6 +36,10 @@ class FakeResolver:
         pool = match_gitlab_pool(tags, pools)
         return Resolution(pool, "" if pool else "no pool serves tags")
 
+    async def status(self, job_id: int, project_id: int) -> str | None:
+        known = self.jobs.get(job_id)
+        return known[0] if known else None
+
     async def close(self) -> None:
         return None
 

@@ -86,6 +86,28 @@ def test_a_vm_whose_registration_is_gone_is_deleted() -> None:
     assert _action(_view(status=None)) == "delete"
 
 
+GITLAB_POOL = make_pool(
+    "aks-prod",
+    forge="gitlab",
+    github=None,
+    gitlab={"group_id": 100},
+    limits={"boot_timeout_s": 300, "idle_timeout_s": 600, "max_lifetime_s": 3600, "warm": 0},
+)
+
+
+def test_a_busy_gitlab_runner_loses_its_registration_but_keeps_its_vm() -> None:
+    """A GitLab runner running a job is deregistered (its token would take more jobs); nothing else."""
+    verdict = decide(_view(busy=True, age=3000, pool=GITLAB_POOL), NOW)
+    assert verdict is not None and verdict.action == "deregister"
+
+
+def test_a_running_gitlab_vm_without_its_registration_is_left_to_finish() -> None:
+    """A GitLab VM whose registration went when its job started is left alone until it powers off."""
+    assert _action(_view(status=None, pool=GITLAB_POOL)) is None
+    assert _action(_view(status=None, power="stopped", pool=GITLAB_POOL)) == "delete"
+    assert _action(_view(status=None, age=3601, pool=GITLAB_POOL)) == "delete"
+
+
 def test_a_registration_without_a_vm_is_deleted_unless_busy() -> None:
     """A registration whose VM is gone is removed, but never a busy one."""
     assert _action(_view(vm=False, status="offline")) == "delete"

@@ -52,32 +52,36 @@ class World:
     registry: FakeRegistry = field(default_factory=FakeRegistry)
     queue: MemoryWorkQueue = field(default_factory=MemoryWorkQueue)
     feed: FakeFeed = field(default_factory=FakeFeed)
+    pool: Pool = POOL
     state: FleetState = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = FleetState(MemoryStateTable(), clock=self.clock)
 
     def reconciler(self) -> Reconciler:
+        forge = self.pool.forge
         return Reconciler(
-            {POOL.name: POOL},
+            {self.pool.name: self.pool},
             self.state,
             self.compute,
-            {"github": self.registry},
+            {forge: self.registry},
             self.queue,
-            feeds={"github": self.feed},
+            feeds={forge: self.feed},
             now=self.clock,
         )
 
     async def provision(self, job_id: int) -> str:
         provisioner = Provisioner(
-            {POOL.name: POOL},
+            {self.pool.name: self.pool},
             self.state,
             self.compute,
-            {"github": self.registry},
+            {self.pool.forge: self.registry},
             "ssh-ed25519 AAAA",
             now=self.clock,
         )
-        request = ProvisionRequest(forge="github", pool=POOL.name, job_id=job_id, org="example-org")
+        request = ProvisionRequest(
+            forge=self.pool.forge, pool=self.pool.name, job_id=job_id, org="example-org"
+        )
         result = await provisioner(request, message_id=f"m-{job_id}")
         assert result.runner_name is not None
         return result.runner_name
@@ -99,6 +103,32 @@ async def test_a_never_registered_vm_is_marked_then_deleted_next_round(world: Wo
     second = await world.reconciler()()
     assert [a["runner"] for a in second.acted] == [name]
     assert world.compute.vms == {} and world.registry.runners == {}
+
+
+GITLAB_POOL = make_pool(
+    "gl-aks",
+    forge="gitlab",
+    github=None,
+    gitlab={"group_id": 100},
+    limits={"boot_timeout_s": 300, "idle_timeout_s": 600, "max_lifetime_s": 3600},
+)
+
+
+async def test_a_busy_gitlab_runner_is_deregistered_in_the_same_round_and_its_vm_kept() -> None:
+    """A GitLab registration whose job started is deleted at once (no suspect round); the VM runs on."""
+    world = World(pool=GITLAB_POOL, registry=FakeRegistry(refuses_busy=False))
+    name = await world.provision(1)
+    world.registry.set_status(name, "online", busy=True, job_id=77)
+
+    report = await world.reconciler()()
+
+    assert [(a["runner"], a["action"], a["outcome"]) for a in report.acted] == [
+        (name, "deregister", "deregistered")
+    ]
+    assert world.registry.runners == {} and name in world.compute.vms
+    assert await world.state.job_binding("gitlab", "77") == (name, 100)
+    later = await world.reconciler()()
+    assert later.marked == [] and later.acted == [] and name in world.compute.vms
 
 
 async def test_a_vm_still_booting_is_not_touched(world: World) -> None:

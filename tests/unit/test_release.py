@@ -5,6 +5,8 @@ from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.messages import ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.compute import VmInfo
 from runner_fleet.ports.forge import RunnerInfo
+from runner_fleet.ports.jobs import Resolution
+from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.release import Releaser
@@ -132,3 +134,82 @@ async def test_release_settles_the_job_the_vm_was_made_for(
     )
     assert again.outcome == "already-served"
     assert compute.vms == {}
+
+
+class FakeConfirmer:
+    """The forge's answer to "what is this job's status now?"."""
+
+    def __init__(self, status: str | None) -> None:
+        self.current = status
+        self.asked: list[tuple[int, int]] = []
+
+    async def resolve(self, job_id: int, project_id: int, project_path: str, pools: list[Pool]) -> Resolution:
+        raise AssertionError("a release never resolves pools")
+
+    async def status(self, job_id: int, project_id: int) -> str | None:
+        self.asked.append((job_id, project_id))
+        return self.current
+
+    async def close(self) -> None:
+        return None
+
+
+def _confirmed_releaser(parts: tuple[FakeCompute, FakeRegistry, FleetState], status: str | None) -> Releaser:
+    compute, registry, state = parts
+    return Releaser(
+        {"aks-prod": POOL}, state, compute, {"github": registry}, confirmers={"github": FakeConfirmer(status)}
+    )
+
+
+@pytest.mark.parametrize("status", ["running", "pending", "canceling", None])
+async def test_a_release_the_forge_does_not_confirm_deletes_nothing_and_settles_nothing(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState], status: str | None
+) -> None:
+    """A forged or stale "job finished" for a job still running (or unknown) leaves VM and job as they are."""
+    runner_id = await _provisioned(parts)
+    compute, registry, state = parts
+
+    result = await _confirmed_releaser(parts, status)(_request(runner_id=runner_id, project_id=7))
+
+    assert result.outcome == "not-confirmed"
+    assert NAME in compute.vms and runner_id in registry.runners
+    record = await state.job("github", "42")
+    assert record is not None and record.data["state"] == "provisioned"
+
+
+async def test_a_confirmed_release_deletes_the_vm(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState],
+) -> None:
+    """When the forge says the job succeeded, the release goes ahead."""
+    runner_id = await _provisioned(parts)
+    result = await _confirmed_releaser(parts, "success")(_request(runner_id=runner_id, project_id=7))
+    assert (result.outcome, result.vm_deleted) == ("released", True)
+
+
+async def test_a_release_without_a_runner_only_settles_the_confirmed_job(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState],
+) -> None:
+    """No runner named: the job is marked done (a queued provision for it makes no VM), nothing deleted."""
+    await _provisioned(parts)
+    compute, _, state = parts
+
+    result = await _confirmed_releaser(parts, "canceled")(_request(runner_name="", project_id=7))
+
+    assert result.outcome == "settled" and NAME in compute.vms
+    record = await state.job("github", "42")
+    assert record is not None and record.data["state"] == "done"
+
+
+async def test_a_registration_the_forge_removes_itself_is_not_looked_up(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState],
+) -> None:
+    """GitHub deletes a JIT runner after its job: release spends no API call on it (the reconciler
+    removes a leftover)."""
+    runner_id = await _provisioned(parts)
+    compute, registry, _ = parts
+    registry.removes_itself_after_job = True
+
+    result = await _releaser(parts)(_request(runner_id=runner_id))
+
+    assert (result.vm_deleted, result.registration_removed) == (True, False)
+    assert compute.vms == {} and runner_id in registry.runners

@@ -5,7 +5,7 @@ import pytest
 
 from runner_fleet.settings import SettingsError, load_pools, load_service_settings
 from runner_fleet.settings.load import parse_pools
-from tests.builders import pool_dict
+from tests.builders import make_pool, pool_dict
 
 GOOD_ENV = {"GITHUB_WEBHOOK_SECRET": "s3cret-value", "GITHUB_TOKEN": "ghp_" + "a" * 36}
 
@@ -155,3 +155,10 @@ def test_gitlab_scope_needs_exactly_one_of_group_or_project() -> None:
     for scope in ({"group_id": 4, "project_id": 5}, {}):
         with pytest.raises(SettingsError, match=r"field 'gitlab'"):
             _load([pool_dict("gl-aks", forge="gitlab", github=None, gitlab=scope)])
+
+
+def test_gitlab_pools_default_to_protected_refs_and_half_an_hour() -> None:
+    """A GitLab pool that says nothing serves only protected refs, with a 30-minute maximum job timeout."""
+    pool = make_pool("gl-aks", forge="gitlab", github=None, gitlab={"group_id": 7})
+    assert pool.gitlab is not None
+    assert (pool.gitlab.access_level, pool.gitlab.maximum_timeout_s) == ("ref_protected", 1800)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 
 import gitlab
+import requests
 
+from runner_fleet.adapters.gitlab.rate_limit import RateLimitObserver
 from runner_fleet.logs import register_secret
 
 
@@ -13,10 +15,15 @@ class GitLabClient:
     def __init__(self, url: str, token: str, *, timeout_s: float = 15.0) -> None:
         register_secret(token)
         self.url = url.rstrip("/")
+        self.rate_limit = RateLimitObserver()
+        session = requests.Session()
+        # requests' own response hooks: every answer's RateLimit-* headers reach the observer.
+        session.hooks["response"].append(self.rate_limit.hook)
         self._gl = gitlab.Gitlab(
             self.url,
             private_token=token,
             timeout=timeout_s,
+            session=session,
             # python-gitlab retries 429/5xx honouring Retry-After: the one retry layer for GitLab calls.
             retry_transient_errors=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from gitlab.exceptions import GitlabError, GitlabGetError
@@ -23,6 +24,9 @@ def _scrubbed(exc: GitlabError) -> GitLabApiError:
 
 
 class GitLabRegistry:
+    # A GitLab runner stays registered (and its token live) until someone deletes it.
+    removes_itself_after_job = False
+
     def __init__(self, client: GitLabClient) -> None:
         self._client = client
 
@@ -82,7 +86,8 @@ class GitLabRegistry:
                 raise _scrubbed(exc) from None
             except GitlabError as exc:
                 raise _scrubbed(exc) from None
-            return _info(runner.attributes, busy=bool(running))
+            job_id = int(running[0].id) if running else None
+            return _info(runner.attributes, busy=job_id is not None, job_id=job_id)
 
         return await asyncio.to_thread(_get)
 
@@ -99,7 +104,30 @@ class GitLabRegistry:
         return await asyncio.to_thread(_remove)
 
     async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]:
-        return await asyncio.to_thread(self._list, scope)
+        """Our scope's runners, each online one with the job it runs (GitLab's list has no `busy`)."""
+
+        def _with_jobs() -> list[RunnerInfo]:
+            listed = self._list(scope)
+            return [
+                self._with_running_job(runner) if runner.status == "online" else runner for runner in listed
+            ]
+
+        return await asyncio.to_thread(_with_jobs)
+
+    def _with_running_job(self, runner: RunnerInfo) -> RunnerInfo:
+        try:
+            running = (
+                self._client.api()
+                .runners.get(runner.runner_id, lazy=True)
+                .jobs.list(status="running", per_page=1, get_all=False)
+            )
+        except GitlabError as exc:
+            if exc.response_code == 404:
+                return runner  # deleted since it was listed
+            raise _scrubbed(exc) from None
+        if not running:
+            return runner
+        return dataclasses.replace(runner, busy=True, job_id=int(running[0].id))
 
     def _list(self, scope: RunnerScope) -> list[RunnerInfo]:
         gitlab_scope = scope.pool.gitlab
@@ -118,11 +146,12 @@ class GitLabRegistry:
         await asyncio.to_thread(self._client.close)
 
 
-def _info(data: dict[str, Any], *, busy: bool = False) -> RunnerInfo:
+def _info(data: dict[str, Any], *, busy: bool = False, job_id: int | None = None) -> RunnerInfo:
     return RunnerInfo(
         runner_id=int(data["id"]),
         name=str(data.get("description") or ""),
         status=str(data.get("status") or ("online" if data.get("online") else "offline")),
         busy=busy,
         labels=tuple(data.get("tag_list") or ()),
+        job_id=job_id,
     )

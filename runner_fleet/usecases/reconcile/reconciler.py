@@ -11,7 +11,7 @@ from typing import Any
 from runner_fleet import naming
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
-from runner_fleet.ports.feeds import JobFeed, WaitingJob
+from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, WaitingJob
 from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope, distinct_scopes
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
@@ -43,6 +43,10 @@ class ReconcileReport:
     recovered: list[str] = field(default_factory=list)
     jobs_enqueued: list[str] = field(default_factory=list)
     redelivered: int = 0
+    # Repositories (projects) the missed-job scan read, and those it left for a later round because
+    # the forge's request budget ran short.
+    repositories_scanned: int = 0
+    repositories_skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -156,6 +160,12 @@ class Reconciler:
             "action": verdict.action,
             "reason": verdict.reason,
         }
+        if verdict.action == "deregister":
+            # Not destructive to anything running (the job keeps its own token), and every minute the
+            # registration lives its token could take another job: no second round.
+            outcome = "would act (dry run)" if dry_run else await self._deregister(view)
+            report.acted.append(entry | {"outcome": outcome})
+            return
         if prior is None or prior.data.get("action") != verdict.action:
             report.marked.append(entry)
             log.info("reconcile.suspect", **entry)
@@ -199,6 +209,27 @@ class Reconciler:
             view.name in leases,
             view.idle_since,
         )
+
+    async def _deregister(self, view: RunnerView) -> str:
+        registration = view.registration
+        assert registration is not None  # a deregister verdict is about a registration
+        ctx = {"forge": view.forge, "pool": view.pool.name, "runner": view.name}
+        if registration.job_id is not None:
+            # Bound first: once the registration is gone GitLab reports the job without its runner.
+            await self.state.bind_job(
+                view.forge, str(registration.job_id), runner_name=view.name, runner_id=registration.runner_id
+            )
+        removed = await self.registries[view.forge].remove(
+            RunnerScope.of_pool(view.pool), registration.runner_id
+        )
+        log.info(
+            "runner.deregistered",
+            **ctx,
+            job_id=registration.job_id,
+            removed=removed,
+            reason="its job started",
+        )
+        return "deregistered"
 
     async def _act(self, view: RunnerView, verdict: Verdict) -> str:
         ctx = {"forge": view.forge, "pool": view.pool.name, "runner": view.name, "reason": verdict.reason}
@@ -258,6 +289,10 @@ class Reconciler:
                 if not dry_run:
                     report.redelivered += await feed.redeliver_failed(REDELIVERY_WINDOW_S)
                 waiting = await feed.waiting_jobs(pools)
+                coverage = feed.last_coverage() if isinstance(feed, ReportsCoverage) else None
+                if coverage is not None:
+                    report.repositories_scanned += coverage.scanned
+                    report.repositories_skipped += coverage.skipped
             except Exception as exc:
                 log.exception("reconcile.feed_failed", forge=forge)
                 report.errors.append(f"{forge} feed: {type(exc).__name__}")

@@ -9,7 +9,9 @@ from runner_fleet.ports.compute import VmInfo
 from runner_fleet.ports.forge import RunnerInfo
 from runner_fleet.settings.pool import Pool
 
-Action = Literal["delete", "retire"]
+# delete: VM and registration; retire: deregister first, then delete the VM; deregister: delete
+# only the registration of a GitLab runner whose job has started (the VM goes on running it).
+Action = Literal["delete", "retire", "deregister"]
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,17 @@ class RunnerView:
 @dataclass(frozen=True)
 class Verdict:
     name: str
-    action: Action  # delete: VM and registration; retire: deregister first, then delete the VM
+    action: Action
     reason: str
     loud: bool = False  # a busy runner is being killed (max lifetime): log it as an error
 
 
 def decide(view: RunnerView, now: float) -> Verdict | None:
-    """The action this runner needs, or None. Never a verdict for a busy runner, but past max lifetime."""
+    """The action this runner needs, or None.
+
+    A busy runner's VM is never touched before its max lifetime; a busy GitLab runner loses only its
+    registration, which its running job does not need.
+    """
     if view.lease_active:
         return None  # a provision is creating it right now; its VM or registration may not exist yet
     registration, vm, limits = view.registration, view.vm, view.pool.limits
@@ -53,14 +59,13 @@ def decide(view: RunnerView, now: float) -> Verdict | None:
             view.name, "delete", f"past the pool's max lifetime ({limits.max_lifetime_s}s)", loud=busy
         )
     if busy:
-        return None
+        return _busy(view)
     if vm.provisioning_state == "Failed":
         return Verdict(view.name, "delete", "VM failed to provision")
     if vm.exited:
         return Verdict(view.name, "delete", "runner exited and its VM powered off")
     if registration is None:
-        # GitHub removes a JIT runner after its one job; a GitLab runner we made was deleted by someone.
-        return Verdict(view.name, "delete", "runner registration is gone (job done or removed)")
+        return _registration_gone(view)
     if registration.status != "online":
         if age is not None and age > limits.boot_timeout_s:
             return Verdict(view.name, "delete", f"runner never came online within {limits.boot_timeout_s}s")
@@ -68,6 +73,22 @@ def decide(view: RunnerView, now: float) -> Verdict | None:
     if view.idle_since is not None and now - view.idle_since > limits.idle_timeout_s:
         return Verdict(view.name, "retire", f"idle for more than {limits.idle_timeout_s}s")
     return None
+
+
+def _busy(view: RunnerView) -> Verdict | None:
+    if view.forge == "gitlab":
+        # Its glrt- token would take further jobs: the webhook path missed deleting it.
+        return Verdict(view.name, "deregister", "its job started; the runner token must go")
+    return None
+
+
+def _registration_gone(view: RunnerView) -> Verdict | None:
+    if view.forge == "gitlab":
+        # Deleted when its job started (or by someone while it waited): run-single ends after that
+        # job or its wait timeout and the VM powers off, which the `exited` rule reaps.
+        return None
+    # GitHub removes a JIT runner after its one job.
+    return Verdict(view.name, "delete", "runner registration is gone (job done or removed)")
 
 
 def keep_warm(verdicts: list[Verdict], views: dict[str, RunnerView]) -> list[Verdict]:

@@ -1,12 +1,12 @@
 """The GitLab runner, as far as the simulators need it: `gitlab-runner run-single --max-builds 1
---wait-timeout N` with the `glrt-` token from runner.secret. It connects, asks for a job until
-the wait timeout, runs the one job it gets, and exits (the VM then powers off)."""
+--wait-timeout N` with the `glrt-` token from runner.secret. It verifies its token, asks for a job
+(`POST /api/v4/jobs/request`) until the wait timeout, runs the one job it gets, and exits (the VM
+then powers off). Only the runner process stops there: the token would take more jobs if asked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import aiohttp
 
@@ -21,26 +21,29 @@ class GitLabGuest:
     async def run(self, ctx: GuestContext, files: RunnerFiles) -> None:
         url, token, wait_timeout_s = _settings(files)
         ctx.console(
-            f"Runtime platform arch=amd64 os=linux; run-single --url {url} --executor shell "
+            f"Runtime platform arch=amd64 os=linux; run-single --runner {files.runner_name} "
             f"--max-builds 1 --wait-timeout {wait_timeout_s:g}"
         )
-        runner_id = await self._connect(ctx, url, token, files.runner_name)
+        runner_id = await self._verify(ctx, url, token, files.runner_name)
         ctx.console(f"Runner {files.runner_name} (id {runner_id}) checking for jobs at {url}")
-        job_id = await self._wait_for_job(ctx, url, token, runner_id, wait_timeout_s)
-        if job_id is None:
+        job = await self._wait_for_job(ctx, url, token, files.runner_name, wait_timeout_s)
+        if job is None:
             ctx.console(f"No job received within the wait timeout ({wait_timeout_s:g}s); exiting")
             ctx.report(status="exited", job_id=None)
             return
+        job_id, job_token = job
         ctx.console(f"Checking for jobs... received job={job_id}")
         ctx.report(status="running", job_id=job_id)
-        await self._until_exited(ctx, url, token, runner_id, job_id)
+        final = await self._until_job_ends(ctx, url, job_id, job_token)
+        ctx.console(f"Job {job_id} ended ({final}); run-single reached --max-builds 1")
+        ctx.console("runner: exited")
+        ctx.report(status="exited", job_id=job_id)
 
     @staticmethod
-    async def _connect(ctx: GuestContext, url: str, token: str, name: str) -> int:
+    async def _verify(ctx: GuestContext, url: str, token: str, name: str) -> int:
+        body = {"token": token, "info": {"name": name}}
         try:
-            async with ctx.http.post(
-                f"{url}/_sim/runner/connect", json={"token": token, "name": name}
-            ) as resp:
+            async with ctx.http.post(f"{url}/api/v4/runners/verify", json=body) as resp:
                 text = await resp.text()
                 if resp.status != 200:
                     raise GuestError(f"runner: token rejected by {url}: HTTP {resp.status} {text[:200]}")
@@ -48,32 +51,32 @@ class GitLabGuest:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise GuestError(f"runner: cannot connect to {url}: {exc!r}") from None
         except json.JSONDecodeError:
-            raise GuestError("runner: the connect answer is not JSON") from None
-        runner_id = int(answer["runner_id"])
+            raise GuestError("runner: the verify answer is not JSON") from None
+        runner_id = int(answer["id"])
         ctx.report(runner_id=runner_id, runner_name=name, connected=True, status="waiting")
         return runner_id
 
     @staticmethod
     async def _wait_for_job(
-        ctx: GuestContext, url: str, token: str, runner_id: int, wait_timeout_s: float
-    ) -> int | None:
+        ctx: GuestContext, url: str, token: str, name: str, wait_timeout_s: float
+    ) -> tuple[int, str] | None:
         """Ask every poll interval until GitLab hands out a job or the wait timeout elapses.
 
-        A rejected token (registration deleted) does not end the wait early: the real runner
-        logs "forbidden" and keeps checking until its wait timeout, and so does this one.
+        A rejected token (registration deleted) does not end the wait early: run-single logs
+        "forbidden", counts itself unhealthy and keeps checking until its wait timeout
+        (commands/single.go, processBuild and checkFinishedConditions); so does this one.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ctx.clock.real(wait_timeout_s)
-        headers = {"Authorization": f"Bearer {token}"}
+        body = {"token": token, "info": {"name": name}}
         last_complaint: int | None = None
         failures = 0
         while loop.time() < deadline:
             try:
-                async with ctx.http.post(
-                    f"{url}/_sim/runner/{runner_id}/request_job", headers=headers
-                ) as resp:
-                    if resp.status == 200:
-                        return int((await resp.json())["job_id"])
+                async with ctx.http.post(f"{url}/api/v4/jobs/request", json=body) as resp:
+                    if resp.status == 201:
+                        job = await resp.json()
+                        return int(job["id"]), str(job["token"])
                     if resp.status not in (204, last_complaint):
                         ctx.console(
                             f"Checking for jobs... {'forbidden' if resp.status == 403 else resp.status}"
@@ -88,28 +91,30 @@ class GitLabGuest:
         return None
 
     @staticmethod
-    async def _until_exited(ctx: GuestContext, url: str, token: str, runner_id: int, job_id: int) -> None:
-        status_url = f"{url}/_sim/runner/{runner_id}"
-        headers = {"Authorization": f"Bearer {token}"}
+    async def _until_job_ends(ctx: GuestContext, url: str, job_id: int, job_token: str) -> str:
+        """Update the job with its job token (as the runner's trace updates do) until GitLab
+        answers 403 with the job's final `Job-Status`: finished, failed or cancelled.
+
+        The simulated job's script is its duration on GitLab's side; what matters here is that
+        the runner needs only the job token while the job runs, so its registration may go.
+        """
         failures = 0
         while True:
             await ctx.clock.sleep(ctx.poll_s)
             try:
-                async with ctx.http.get(status_url, headers=headers) as resp:
+                async with ctx.http.put(
+                    f"{url}/api/v4/jobs/{job_id}", json={"token": job_token, "state": "running"}
+                ) as resp:
+                    if resp.status == 403:
+                        return resp.headers.get("Job-Status") or "unknown"
                     if resp.status != 200:
-                        raise GuestError(f"runner: status check answered HTTP {resp.status}")
-                    state: dict[str, Any] = await resp.json()
-            except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+                        raise GuestError(f"runner: job update answered HTTP {resp.status}")
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 failures += 1
                 if failures >= MAX_POLL_FAILURES:
                     raise GuestError(f"runner: lost contact with {url}: {exc!r}") from None
                 continue
             failures = 0
-            if state.get("status") == "exited":
-                ctx.console(f"Job {job_id} finished; run-single reached --max-builds 1")
-                ctx.console("runner: exited")
-                ctx.report(status="exited", job_id=job_id)
-                return
 
 
 def _settings(files: RunnerFiles) -> tuple[str, str, float]:
