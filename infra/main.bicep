@@ -82,6 +82,9 @@ param enableGitLab bool = false
 @description('The GitLab instance, e.g. https://gitlab.com.')
 param gitlabUrl string = 'https://gitlab.com'
 
+@description('Require signed Job Hooks (the gitlab-webhook-signing-token Key Vault secret, also set as the webhook\'s signing token in GitLab). Without it a hook is authenticated by the shared secret token alone, which GitLab sends in clear in every request. Turn off only for GitLab versions that cannot sign webhooks.')
+param gitlabWebhookSigning bool = true
+
 @description('The pools, as JSON (the RUNNER_POOLS setting). See runner_fleet/defaults/example-pools.yaml for the fields.')
 param runnerPools string
 
@@ -319,6 +322,7 @@ module service 'modules/service.bicep' = {
     githubApiUrl: githubApiUrl
     enableGitLab: enableGitLab
     gitlabUrl: gitlabUrl
+    gitlabWebhookSigning: gitlabWebhookSigning
     runnerPools: runnerPools
     maximumInstanceCount: maximumInstanceCount
   }

@@ -42,6 +42,7 @@ param enableGitHub = true
 param githubAppId = '123456' // EDIT: the GitHub App's ID
 param enableGitLab = false
 param gitlabUrl = 'https://gitlab.com'
+param gitlabWebhookSigning = true
 
 // EDIT: the pools (RUNNER_POOLS). azure.subnet_id is the runnerSubnetId output; use the Compute
 // Gallery image (imageDefinitionId output + /versions/<version>) once the Packer build has run.

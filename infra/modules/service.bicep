@@ -20,6 +20,7 @@ param githubAppId string
 param githubApiUrl string
 param enableGitLab bool
 param gitlabUrl string
+param gitlabWebhookSigning bool
 param runnerPools string
 param maximumInstanceCount int
 
@@ -59,8 +60,13 @@ var gitlabOnly = {
   GITLAB_TOKEN: '${kvRef}gitlab-token)'
   GITLAB_WEBHOOK_TOKEN: '${kvRef}gitlab-webhook-token)'
 }
+// Signed hooks carry a timestamped HMAC over the body and a signed id: a captured hook cannot be
+// replayed later or under a new id, which the plain token alone does not prevent.
+var gitlabSigning = {
+  GITLAB_WEBHOOK_SIGNING_TOKEN: '${kvRef}gitlab-webhook-signing-token)'
+}
 var githubSettings = enableGitHub ? githubOnly : {}
-var gitlabSettings = enableGitLab ? gitlabOnly : {}
+var gitlabSettings = enableGitLab ? union(gitlabOnly, gitlabWebhookSigning ? gitlabSigning : {}) : {}
 
 var baseSettings = {
   AzureWebJobsStorage__accountName: storage.name

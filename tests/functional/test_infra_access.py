@@ -136,3 +136,12 @@ def matches(condition: dict[str, Any], resource: dict[str, Any]) -> bool:
     if "notEquals" in condition:
         return text != str(condition["notEquals"]).lower()
     raise AssertionError(f"condition not understood: {condition}")
+
+
+def test_gitlab_hooks_must_be_signed_unless_the_deployment_says_otherwise() -> None:
+    """The GitLab settings carry GITLAB_WEBHOOK_SIGNING_TOKEN from Key Vault, on by default."""
+    main = Template("main.bicep")
+    assert main.document["parameters"]["gitlabWebhookSigning"]["default"] is True
+    signing = SERVICE.variable("gitlabSigning")
+    assert list(signing) == ["GITLAB_WEBHOOK_SIGNING_TOKEN"]
+    assert "gitlab-webhook-signing-token" in str(signing["GITLAB_WEBHOOK_SIGNING_TOKEN"])
