@@ -23,7 +23,13 @@ from runner_fleet.adapters.github.auth import GitHubAuth, GitHubClientOptions
 from runner_fleet.ports.feeds import JobFeed
 from simulator.arm import ArmConfig, Timing
 from simulator.github import Repository, WebhookFaults
-from simulator.stack import DEMO_INSTALLATION_ID, DEMO_ORG, demo_github_config, demo_gitlab_config
+from simulator.stack import (
+    DEMO_GROUP_ORG_WIDE,
+    DEMO_INSTALLATION_ID,
+    DEMO_ORG,
+    demo_github_config,
+    demo_gitlab_config,
+)
 
 POOL = "gh-org"
 LABELS = ("aks-prod",)
@@ -44,6 +50,12 @@ KINDS = {
     "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}": "runner_delete",
     "GET /repos/{owner}/{repo}/actions/runs": "runs_list",
     "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs": "run_jobs_list",
+    # A provision reads its job (and, unless the repository is known private, the job's run) first;
+    # a release reads the job again to confirm it ended.
+    "GET /repos/{owner}/{repo}/actions/jobs/{job_id}": "job_read",
+    "GET /repos/{owner}/{repo}/actions/runs/{run_id}": "run_read",
+    "GET /orgs/{org}/actions/runner-groups/{runner_group_id}": "runner_group",
+    "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories": "runner_group",
     "GET /app/hook/deliveries": "deliveries_list",
     "POST /app/hook/deliveries/{delivery_id}/attempts": "redelivery",
     "POST /app/installations/{installation_id}/access_tokens": "installation_token",
@@ -98,7 +110,7 @@ def _specs(settings: ApiBudgetSettings) -> list[PoolSpec]:
         POOL,
         "github",
         LABELS,
-        {"org": DEMO_ORG},
+        {"org": DEMO_ORG, "runner_group_id": DEMO_GROUP_ORG_WIDE},
         ("Standard_D2ads_v5",),
         settings.max_runners,
         JobShape(POOL, "github", ("self-hosted", *LABELS), repository=names[0]),

@@ -11,7 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator.arm import Topology, default_topology
-from simulator.stack import DEMO_GITLAB_GROUP_ID, DEMO_GITLAB_OTHER_PROJECT_ID, DEMO_ORG
+from simulator.stack import (
+    DEMO_GITLAB_GROUP_ID,
+    DEMO_GITLAB_OTHER_PROJECT_ID,
+    DEMO_GROUP_ORG_WIDE,
+    DEMO_GROUP_PAYMENTS,
+    DEMO_GROUP_PLATFORM_DEPLOY,
+    DEMO_ORG,
+)
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 RESOURCE_GROUP = "rg-runners"
@@ -85,7 +92,7 @@ def bench_pools(*, max_runners: int, small_pool_max: int) -> tuple[PoolSpec, ...
             "gh-prod",
             "github",
             ("aks-prod",),
-            {"org": DEMO_ORG},
+            {"org": DEMO_ORG, "runner_group_id": DEMO_GROUP_ORG_WIDE},
             ("Standard_D2ads_v5", "Standard_D2s_v5"),
             max_runners,
             JobShape("gh-prod", "github", ("self-hosted", "aks-prod"), repository="platform-deploy"),
@@ -94,7 +101,11 @@ def bench_pools(*, max_runners: int, small_pool_max: int) -> tuple[PoolSpec, ...
             "gh-dev",
             "github",
             ("aks-dev", "helm"),
-            {"org": DEMO_ORG, "repositories": ["platform-deploy"]},
+            {
+                "org": DEMO_ORG,
+                "repositories": ["platform-deploy"],
+                "runner_group_id": DEMO_GROUP_PLATFORM_DEPLOY,
+            },
             ("Standard_D2s_v5",),
             max_runners,
             JobShape("gh-dev", "github", ("self-hosted", "aks-dev", "helm"), repository="platform-deploy"),
@@ -106,7 +117,7 @@ def bench_pools(*, max_runners: int, small_pool_max: int) -> tuple[PoolSpec, ...
             "gh-payments",
             "github",
             ("payments",),
-            {"org": DEMO_ORG, "repositories": ["payments-api"]},
+            {"org": DEMO_ORG, "repositories": ["payments-api"], "runner_group_id": DEMO_GROUP_PAYMENTS},
             ("Standard_D2ads_v5",),
             max_runners,
             JobShape("gh-payments", "github", ("self-hosted", "payments"), repository="payments-api"),

@@ -15,4 +15,4 @@ async def housekeeping(timer: func.TimerRequest) -> None:
 # Every minute: webhooks make the fleet fast, this makes it correct.
 @bp.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False)
 async def reconcile(timer: func.TimerRequest) -> None:
-    await runtime.current().reconciler()()
+    await runtime.current().reconcile_round()

@@ -46,13 +46,15 @@ param gitlabWebhookSigning = true
 
 // EDIT: the pools (RUNNER_POOLS). azure.subnet_id is the runnerSubnetId output; use the Compute
 // Gallery image (imageDefinitionId output + /versions/<version>) once the Packer build has run.
+// github.runner_group_id: a runner group of the pool's own (never 1, the org's Default group) that
+// admits exactly the pool's repositories (all private ones for a pool that lists none).
 param runnerPools = '''
 [
   {
     "name": "aks-prod",
     "forge": "github",
     "labels": ["aks-prod"],
-    "github": {"org": "example-org", "runner_group_id": 1},
+    "github": {"org": "example-org", "runner_group_id": 2},
     "azure": {
       "subscription_id": "00000000-0000-0000-0000-000000000001",
       "resource_group": "rg-rfprod-runners",

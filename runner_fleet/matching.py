@@ -1,4 +1,4 @@
-"""Which pool serves a job (DESIGN.md "Label matching")."""
+"""Which pool serves a job (docs/architecture.md "Label matching")."""
 
 from __future__ import annotations
 
@@ -21,25 +21,41 @@ def serves_repository(pool: Pool, org: str | None, repository: str | None) -> bo
     return any(listed.split("/")[-1].lower() == name for listed in pool.github.repositories)
 
 
-def match_github_pool(
-    job_labels: Iterable[str], pools: Sequence[Pool], *, org: str | None = None, repository: str | None = None
-) -> Pool | None:
-    """The most specific GitHub pool serving every label of the job, or None.
+def labels_fit(job_labels: Iterable[str], pool: Pool) -> bool:
+    """Every label of the job is served (implied ones count) and the job names one of the pool's own.
 
-    `self-hosted` and the pool's OS and architecture are implied; labels compare case-insensitively
-    as GitHub compares them. Only pools of the job's org (and repository, where a pool lists them)
-    are candidates. Ties on specificity (fewest labels the job did not ask for) go to the pool
-    configured first.
+    Implied labels alone (`runs-on: self-hosted`, `[linux, x64]`) would let any repository's job take
+    any pool's runner: a job gets one only by asking for the pool by name.
     """
     wanted = {label.lower() for label in job_labels}
-    if not wanted:
-        return None
+    if not wanted or not wanted <= {label.lower() for label in pool.runner_labels}:
+        return False
+    return bool(wanted & {label.lower() for label in pool.labels})
+
+
+def match_github_pool(
+    job_labels: Iterable[str],
+    pools: Sequence[Pool],
+    *,
+    org: str | None = None,
+    repository: str | None = None,
+    public: bool = False,
+) -> Pool | None:
+    """The most specific GitHub pool serving the job, or None.
+
+    Labels compare case-insensitively as GitHub compares them (`labels_fit`). Only pools of the job's
+    org (and repository, where a pool lists them) are candidates, and for a job of a public
+    repository only pools that allow public repositories. Ties on specificity (fewest labels the
+    job did not ask for) go to the pool configured first.
+    """
+    wanted = {label.lower() for label in job_labels}
     best: tuple[int, int, Pool] | None = None
     for order, pool in enumerate(pools):
         if pool.forge != "github" or not serves_repository(pool, org, repository):
             continue
-        offered = {label.lower() for label in pool.runner_labels}
-        if not wanted <= offered:
+        if public and not (pool.github is not None and pool.github.allow_public_repositories):
+            continue
+        if not labels_fit(wanted, pool):
             continue
         extra = len({label.lower() for label in pool.labels} - wanted)
         if best is None or (extra, order) < best[:2]:

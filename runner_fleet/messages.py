@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from runner_fleet.ports.jobs import JobRef
+
 Forge = Literal["github", "gitlab"]
 
 
@@ -22,10 +24,19 @@ class _Message(BaseModel):
     project_id: int | None = None  # GitLab only
     installation_id: int | None = None
     delivery_id: str = ""
-    enqueued_at: float = Field(default_factory=time.time)
 
     def to_json(self) -> str:
         return self.model_dump_json()
+
+    def job_ref(self) -> JobRef:
+        """The job as the message claims it, for asking its forge."""
+        return JobRef(
+            self.job_id,
+            self.repository,
+            project_id=self.project_id,
+            org=self.org,
+            installation_id=self.installation_id,
+        )
 
 
 class ProvisionRequest(_Message):

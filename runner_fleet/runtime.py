@@ -26,6 +26,7 @@ from runner_fleet.state.table import StateTable
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
 from runner_fleet.usecases.accept_gitlab_webhook import GitLabIntake
 from runner_fleet.usecases.deregister import Deregisterer
+from runner_fleet.usecases.outcome import rejections
 from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
 from runner_fleet.usecases.release import Releaser
@@ -34,6 +35,10 @@ log = get_logger("runtime")
 
 DELIVERY_RETENTION = timedelta(days=3)  # GitHub keeps deliveries for redelivery this long
 RECOVERY_RETENTION = timedelta(days=1)  # far longer than any job waits for a runner
+
+
+# Forges whose job-end hooks are checked against the forge before a VM is deleted.
+CONFIRMED_RELEASES = frozenset({"gitlab"})
 
 
 @dataclass
@@ -48,8 +53,11 @@ class Runtime:
     resolver_factories: Mapping[str, Callable[[], JobResolver]] = field(default_factory=dict)
     preflight_factory: Callable[[], PreflightGate] | None = None
     feed_factories: Mapping[str, Callable[[], JobFeed]] = field(default_factory=dict)
+    # Per forge, what checks a pool's scope on the forge before its first VM (GitHub: its runner group).
+    access_factories: Mapping[str, Callable[[], ForgeAccess]] = field(default_factory=dict)
     _compute: Compute | None = field(default=None, init=False)
     _preflight: PreflightGate | None = field(default=None, init=False)
+    _forge_gate: PreflightGate | None = field(default=None, init=False)
     _registries: dict[str, RunnerRegistry] = field(default_factory=dict, init=False)
     _resolvers: dict[str, JobResolver] = field(default_factory=dict, init=False)
     _feeds: dict[str, JobFeed] = field(default_factory=dict, init=False)
@@ -57,13 +65,14 @@ class Runtime:
     def __post_init__(self) -> None:
         for secret in (
             self.settings.github_webhook_secret,
+            self.settings.github_app_private_key,
             self.settings.github_token,
             self.settings.gitlab_token,
             self.settings.gitlab_webhook_token,
             self.settings.gitlab_webhook_signing_token,
         ):
             if secret is not None:
-                register_secret(secret.get_secret_value())
+                register_secret(secret.get_secret_value(), keep=True)
         self.state = FleetState(self.table)
         self.pools_by_name = {pool.name: pool for pool in self.pools}
 
@@ -106,6 +115,14 @@ class Runtime:
             self._preflight = self.preflight_factory()
         return self._preflight
 
+    @property
+    def forge_gate(self) -> PreflightGate | None:
+        if self._forge_gate is None and self.access_factories:
+            from runner_fleet.preflight.forge_gate import ForgeAccessGate
+
+            self._forge_gate = ForgeAccessGate(self.access_factories)
+        return self._forge_gate
+
     def resolvers(self) -> dict[str, JobResolver]:
         for forge, build in self.resolver_factories.items():
             if forge not in self._resolvers:
@@ -127,11 +144,16 @@ class Runtime:
             key,
             resolvers=self.resolvers(),
             preflight=self.preflight,
+            forge_gate=self.forge_gate,
         )
 
     def releaser(self) -> Releaser:
+        # GitHub's hooks are HMAC-signed and each delivery is taken once, so a `completed` is GitHub's
+        # word; asking again would cost a request per job (about 1,000 an hour at full load) for
+        # nothing. GitLab's may be guarded by a shared token alone, so its word is checked.
+        confirmers = {forge: r for forge, r in self.resolvers().items() if forge in CONFIRMED_RELEASES}
         return Releaser(
-            self.pools_by_name, self.state, self.compute, self._lazy_registries(), confirmers=self.resolvers()
+            self.pools_by_name, self.state, self.compute, self._lazy_registries(), confirmers=confirmers
         )
 
     def deregisterer(self) -> Deregisterer:
@@ -146,6 +168,12 @@ class Runtime:
         return Reconciler(
             self.pools_by_name, self.state, self.compute, registries, self.queue, feeds=self._feeds
         )
+
+    async def reconcile_round(self) -> None:
+        """What the every-minute timer does: one reconcile round, and the rejected-webhook lines a
+        flood made the log hold back (their counts would otherwise wait for the next rejection)."""
+        await self.reconciler()()
+        rejections().flush(get_logger("webhook"))
 
     async def housekeeping(self) -> dict[str, int]:
         removed = {
@@ -174,6 +202,8 @@ class Runtime:
             await resolver.close()
         if self._preflight is not None:
             await self._preflight.close()
+        if self._forge_gate is not None:
+            await self._forge_gate.close()
         for feed in self._feeds.values():
             await feed.close()
         await self.queue.close()
@@ -216,11 +246,13 @@ class _GitLabClients:
 
 @dataclass(frozen=True)
 class ForgeFactories:
-    """Per forge, how to build its registry, job resolver and job feed; nothing is built until used."""
+    """Per forge, how to build its registry, job resolver, job feed and the check of a pool's scope
+    that gates provisioning; nothing is built until used."""
 
     registries: dict[str, Callable[[], RunnerRegistry]]
     resolvers: dict[str, Callable[[], JobResolver]]
     feeds: dict[str, Callable[[], JobFeed]]
+    access: dict[str, Callable[[], ForgeAccess]] = field(default_factory=dict)
 
 
 def forge_factories(settings: ServiceSettings, table: StateTable | None = None) -> ForgeFactories:
@@ -248,6 +280,16 @@ def forge_factories(settings: ServiceSettings, table: StateTable | None = None) 
 
         return GitHubRegistry(github_auth.get(), base_url=settings.github_api_url)
 
+    def github_resolver() -> JobResolver:
+        from runner_fleet.adapters.github.jobs import GitHubJobResolver
+
+        return GitHubJobResolver(github_auth.get())
+
+    def github_access() -> ForgeAccess:
+        from runner_fleet.adapters.github.access import GitHubAccess
+
+        return GitHubAccess(github_auth.get(), base_url=settings.github_api_url)
+
     def github_feed() -> JobFeed:
         from runner_fleet.adapters.github.feed import GitHubFeed
         from runner_fleet.state.recent_repositories import RecentRepositories
@@ -263,8 +305,10 @@ def forge_factories(settings: ServiceSettings, table: StateTable | None = None) 
 
     return ForgeFactories(
         registries={"github": github_registry, "gitlab": gitlab_registry},
-        resolvers={"gitlab": gitlab_resolver},
+        resolvers={"github": github_resolver, "gitlab": gitlab_resolver},
         feeds={"github": github_feed, "gitlab": gitlab_feed},
+        # The runner group decides who may take a runner: a pool whose group is wrong gets no VM.
+        access={"github": github_access},
     )
 
 
@@ -275,6 +319,10 @@ def forge_access(settings: ServiceSettings, forges: set[str]) -> dict[str, Forge
         from runner_fleet.adapters.gitlab.access import GitLabAccess
 
         access["gitlab"] = GitLabAccess(_GitLabClients(settings).get())
+    if "github" in forges and (settings.github_uses_app or settings.github_token is not None):
+        from runner_fleet.adapters.github.access import GitHubAccess
+
+        access["github"] = GitHubAccess(_GitHubAuths(settings).get(), base_url=settings.github_api_url)
     return access
 
 
@@ -335,6 +383,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
         forges.registries,
         resolver_factories=forges.resolvers,
         feed_factories=forges.feeds,
+        access_factories=forges.access,
         preflight_factory=azure_preflight_factory(settings, pools),
     )
 

@@ -5,6 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+
+# What GitHub sends: anything else is refused before the body is hashed.
+_GITHUB_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
+# A shared secret longer than this is not one anybody configured; refusing it keeps compares cheap.
+MAX_TOKEN_CHARS = 4096
+# Standard Webhooks: ids are short visible-ASCII strings (GitLab sends a UUID), timestamps are
+# seconds since the epoch, and a header lists a few `v1,<base64>` signatures during key rotation.
+_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+MAX_SIGNATURE_HEADER_CHARS = 1024
 
 
 def github_signature(secret: bytes, body: bytes) -> str:
@@ -15,13 +26,16 @@ def verify_github_signature(secret: bytes, body: bytes, header: str | None) -> b
     """Check `X-Hub-Signature-256` over the raw body, in constant time."""
     if not header or not secret:
         return False
+    header = header.strip()
+    if not _GITHUB_SIGNATURE.fullmatch(header):
+        return False
     expected = github_signature(secret, body)
-    return hmac.compare_digest(expected.encode(), header.strip().encode("utf-8", "replace"))
+    return hmac.compare_digest(expected.encode(), header.encode())
 
 
 def verify_gitlab_token(expected: bytes, header: str | None) -> bool:
     """`X-Gitlab-Token` is the shared secret itself; compare in constant time."""
-    if not header or not expected:
+    if not header or not expected or len(header) > MAX_TOKEN_CHARS:
         return False
     return hmac.compare_digest(expected, header.encode("utf-8", "replace"))
 
@@ -57,10 +71,15 @@ def verify_standard_webhook(
     """
     if not (message_id and timestamp and signature_header):
         return "missing webhook-id, webhook-timestamp or webhook-signature"
-    try:
-        sent = int(timestamp)
-    except ValueError:
+    if not _MESSAGE_ID.fullmatch(message_id):
+        return "webhook-id is not a message id"
+    # Not int() alone: it also takes other scripts' digits, "_" and spaces, and numbers too large
+    # to subtract from a float.
+    if not _TIMESTAMP.fullmatch(timestamp):
         return "webhook-timestamp is not a number"
+    if len(signature_header) > MAX_SIGNATURE_HEADER_CHARS:
+        return "webhook-signature is too long"
+    sent = int(timestamp)
     if abs(now - sent) > SIGNATURE_TOLERANCE_S:
         return "webhook-timestamp is too old or in the future"
     expected = standard_webhooks_signature(standard_webhooks_key(signing_token), message_id, timestamp, body)

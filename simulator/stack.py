@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from simulator.arm import ArmConfig, ArmSimulator, Timing
 from simulator.clock import SimClock
-from simulator.github import Account, GitHubSimConfig, GitHubSimulator, Repository
+from simulator.github import Account, GitHubSimConfig, GitHubSimulator, Repository, RunnerGroup
 from simulator.gitlab import ApiToken, GitLabSimConfig, GitLabSimulator, Group, Project
 from simulator.gitlab.config import OWNER, Member, User
 from simulator.server import BackgroundLoop
@@ -20,6 +20,28 @@ from simulator.server import BackgroundLoop
 DEMO_ORG = "example-org"
 DEMO_REPOSITORIES = ("platform-deploy", "payments-api")
 DEMO_INSTALLATION_ID = 83000001
+# The runner groups the example and benchmark pools name: one per pool's reach, never the Default
+# group. An org-wide pool's group admits every private repository; the others only theirs.
+DEMO_GROUP_ORG_WIDE = 2
+DEMO_GROUP_PLATFORM_DEPLOY = 3
+DEMO_GROUP_OPS = 4
+DEMO_GROUP_PAYMENTS = 5
+DEMO_RUNNER_GROUPS = (
+    RunnerGroup(DEMO_GROUP_ORG_WIDE, "aks-prod"),
+    RunnerGroup(
+        DEMO_GROUP_PLATFORM_DEPLOY,
+        "aks-dev",
+        visibility="selected",
+        selected_repositories=(f"{DEMO_ORG}/platform-deploy",),
+    ),
+    RunnerGroup(DEMO_GROUP_OPS, "aks-ops"),
+    RunnerGroup(
+        DEMO_GROUP_PAYMENTS,
+        "payments",
+        visibility="selected",
+        selected_repositories=(f"{DEMO_ORG}/payments-api",),
+    ),
+)
 # GitLab: a group with a platform subgroup; the example GitLab pool serves the subgroup's projects.
 DEMO_GITLAB_GROUP_ID = 201
 DEMO_GITLAB_PROJECT_ID = 2101
@@ -38,6 +60,7 @@ def demo_github_config(**overrides: object) -> GitHubSimConfig:
             Repository(DEMO_ORG, name, 82000001 + i) for i, name in enumerate(DEMO_REPOSITORIES)
         ),
         "installations": {DEMO_ORG: DEMO_INSTALLATION_ID},
+        "runner_groups": DEMO_RUNNER_GROUPS,
         "job_duration_s": 60.0,
         "webhook_latency_s": 0.3,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -16,13 +17,33 @@ from multidict import CIMultiDict
 T = TypeVar("T")
 
 
+async def eventually(
+    probe: Callable[[], T | Awaitable[T | None] | None],
+    *,
+    within_s: float = 5.0,
+    poll_s: float = 0.01,
+    what: str = "the condition",
+) -> T:
+    """Call `probe` (plain or async) until it returns something truthy, and return that.
+
+    The one polling helper of the tests: a test waits for a positive sign, never a fixed time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() >= deadline:
+            raise AssertionError(f"{what} was not reached within {within_s:g}s")
+        await asyncio.sleep(poll_s)
+
+
 async def wait_until(predicate: Callable[[], bool], *, within_s: float = 5.0, poll_s: float = 0.01) -> None:
     """Poll `predicate` (e.g. over the simulator's in-process views) until it holds."""
-    async with asyncio.timeout(within_s):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(poll_s)
+    await eventually(predicate, within_s=within_s, poll_s=poll_s)
 
 
 async def poll_until(

@@ -26,7 +26,8 @@ def pool_dict(
         "name": name,
         "forge": "github",
         "labels": list(labels),
-        "github": {"org": "example-org"},
+        # A dedicated runner group: the Default group (1) is refused unless a pool says otherwise.
+        "github": {"org": "example-org", "runner_group_id": 2},
         "azure": {
             "subscription_id": SUBSCRIPTION,
             "resource_group": "rg-runners",

@@ -1,13 +1,52 @@
-"""In-memory fakes of the compute and forge ports, for use-case tests without I/O."""
+"""In-memory fakes of the compute and forge ports, for use-case tests without I/O.
+
+Every call suspends once, as a real one does on its network round trip, so that use cases run
+concurrently in a test (asyncio.gather) interleave for real instead of one after the other.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 
+from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.ports.compute import VmCreateRejected, VmInfo, VmSpec
 from runner_fleet.ports.forge import Registration, RunnerBusy, RunnerInfo, RunnerNameTaken, RunnerScope
 from runner_fleet.settings.pool import Pool
+from runner_fleet.state.table import Data, Record
+
+
+async def _io() -> None:
+    await asyncio.sleep(0)
+
+
+class YieldingStateTable(MemoryStateTable):
+    """The in-memory table, suspending before each primitive as a storage round trip would."""
+
+    async def insert(self, partition: str, key: str, data: Data) -> Record:
+        await _io()
+        return await super().insert(partition, key, data)
+
+    async def get(self, partition: str, key: str) -> Record | None:
+        await _io()
+        return await super().get(partition, key)
+
+    async def replace(self, record: Record, data: Data) -> Record:
+        await _io()
+        return await super().replace(record, data)
+
+    async def upsert(self, partition: str, key: str, data: Data) -> Record:
+        await _io()
+        return await super().upsert(partition, key, data)
+
+    async def delete(self, partition: str, key: str, *, etag: str | None = None) -> bool:
+        await _io()
+        return await super().delete(partition, key, etag=etag)
+
+    async def query(self, partition: str) -> list[Record]:
+        await _io()
+        return await super().query(partition)
 
 
 @dataclass
@@ -36,12 +75,14 @@ class FakeCompute:
         )
 
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
+        await _io()
         if name in self.foreign:
             return self.foreign[name]
         spec = self.vms.get(name)
         return None if spec is None else self._info(name, spec)
 
     async def create_vm(self, spec: VmSpec) -> VmInfo:
+        await _io()
         self.attempts.append((spec.size, spec.spot))
         if self.fail_create is not None:
             raise self.fail_create
@@ -53,12 +94,14 @@ class FakeCompute:
         return self._info(spec.name, spec)
 
     async def delete_vm(self, pool: Pool, name: str) -> bool:
+        await _io()
         if self.vms.pop(name, None) is None:
             return False
         self.deleted.append(name)
         return True
 
     async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
+        await _io()
         return [self._info(name, spec) for name, spec in self.vms.items()]
 
     async def close(self) -> None:
@@ -76,6 +119,7 @@ class FakeRegistry:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     async def register(self, scope: RunnerScope, name: str) -> Registration:
+        await _io()
         if any(r.name == name for r in self.runners.values()):
             raise RunnerNameTaken(name)
         runner_id = next(self._ids)
@@ -84,12 +128,15 @@ class FakeRegistry:
         return Registration(runner_id, name, f"jit-secret-for-{name}")
 
     async def find(self, scope: RunnerScope, name: str) -> RunnerInfo | None:
+        await _io()
         return next((r for r in self.runners.values() if r.name == name), None)
 
     async def get(self, scope: RunnerScope, runner_id: int) -> RunnerInfo | None:
+        await _io()
         return self.runners.get(runner_id)
 
     async def remove(self, scope: RunnerScope, runner_id: int) -> bool:
+        await _io()
         runner = self.runners.get(runner_id)
         if runner is None:
             return False
@@ -106,6 +153,7 @@ class FakeRegistry:
         )
 
     async def list_runners(self, scope: RunnerScope) -> list[RunnerInfo]:
+        await _io()
         return list(self.runners.values())
 
     def forge_url(self, scope: RunnerScope) -> str:

@@ -77,7 +77,6 @@ var baseSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   RUNNER_POOLS: runnerPools
-  RUNNER_FLEET_LOG_FORMAT: 'json'
 }
 
 var appSettings = [for setting in items(union(baseSettings, githubSettings, gitlabSettings)): {

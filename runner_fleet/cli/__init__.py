@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from runner_fleet.settings import SettingsError
 
-EXIT_OK, EXIT_FOUND_WRONG, EXIT_USAGE = 0, 1, 2
+EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

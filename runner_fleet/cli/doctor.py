@@ -27,8 +27,10 @@ Check names: cluster, subnet, peering, dns-link, dns-record, custom-dns, subnet-
 subnet-delegation, nsg-inbound, nsg-outbound, nsg-isolation, location, vm-sizes, image (and
 `preflight` when the preflight itself could not run); for GitLab pools, when GITLAB_URL and
 GITLAB_TOKEN are set, gitlab-role (the token's user has the role that creating the pool's runners
-needs). `--simulate` runs the network checks only. `--simulate list --json` prints
-{"scenarios": [{"name", "summary"}]}.
+needs); for GitHub pools, when GitHub credentials are set, github-runner-group (the pool's runner
+group admits exactly the pool's repositories, public repositories only if the pool serves them, and
+only the pool's allowed workflows if it names any). `--simulate` runs the network checks only.
+`--simulate list --json` prints {"scenarios": [{"name", "summary"}]}.
 """
 
 from __future__ import annotations
@@ -106,15 +108,9 @@ async def _with_access(
 ) -> PreflightReport:
     checker = access.get(pool.forge)
     if checker is None:
-        if pool.forge != "gitlab":
+        unchecked = _UNCHECKED.get(pool.forge)
+        if unchecked is None:
             return report
-        unchecked = CheckResult(
-            "gitlab-role",
-            "warn",
-            "GITLAB_URL",
-            "the token's role was not checked: GITLAB_URL or GITLAB_TOKEN is not set",
-            fix="set GITLAB_URL and GITLAB_TOKEN where doctor runs",
-        )
         return PreflightReport(report.pool, (*report.checks, unchecked))
     try:
         found = await checker.check(pool)
@@ -129,6 +125,24 @@ async def _with_access(
             )
         ]
     return PreflightReport(report.pool, (*report.checks, *found))
+
+
+_UNCHECKED = {
+    "gitlab": CheckResult(
+        "gitlab-role",
+        "warn",
+        "GITLAB_URL",
+        "the token's role was not checked: GITLAB_URL or GITLAB_TOKEN is not set",
+        fix="set GITLAB_URL and GITLAB_TOKEN where doctor runs",
+    ),
+    "github": CheckResult(
+        "github-runner-group",
+        "warn",
+        "GITHUB_APP_ID",
+        "the runner group was not checked: no GitHub credentials are set",
+        fix="set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_TOKEN) where doctor runs",
+    ),
+}
 
 
 def run(args: argparse.Namespace) -> int:

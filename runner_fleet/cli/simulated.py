@@ -63,6 +63,7 @@ def simulated_runtime(cloud: SimulatedCloud, environ: Mapping[str, str]) -> Runt
         forges.registries,
         resolver_factories=forges.resolvers,
         feed_factories=forges.feeds,
+        access_factories=forges.access,
         preflight_factory=azure_preflight_factory(
             settings, pools, credential=static_credential, polling_interval_s=0.5
         ),

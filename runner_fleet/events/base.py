@@ -1,7 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
+
+# GitHub and GitLab ids are signed 64-bit database keys; they also travel as Azure Tables Int64
+# properties and inside state keys, so a larger number is not an id and must not get that far.
+MAX_ID = 2**63 - 1
+
+
+def is_id(value: object) -> TypeGuard[int]:
+    # bool is an int in Python; JSON true is not an ID.
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
 class MalformedEvent(ValueError):
@@ -48,17 +57,16 @@ class DictWrapper:
 
     def _int(self, key: str) -> int:
         value = self._data.get(key)
-        # bool is an int in Python; JSON true is not an ID.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise MalformedEvent(f"'{key}' must be an integer")
+        if not is_id(value):
+            raise MalformedEvent(f"'{key}' must be an integer id")
         return value
 
     def _opt_int(self, key: str) -> int | None:
         value = self._data.get(key)
         if value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise MalformedEvent(f"'{key}' must be an integer or null")
+        if not is_id(value):
+            raise MalformedEvent(f"'{key}' must be an integer id or null")
         return value
 
     def _str_list(self, key: str) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from runner_fleet.events.base import DictWrapper, MalformedEvent
+from runner_fleet.events.base import DictWrapper, MalformedEvent, is_id
 
 WorkflowJobAction = Literal["queued", "waiting", "in_progress", "completed"]
 _ACTIONS = ("queued", "waiting", "in_progress", "completed")
@@ -78,6 +78,7 @@ class WorkflowJobEvent(DictWrapper):
         # Touch every field we act on so a malformed body fails here, at the edge, with a 400.
         _ = (self.action, self.job.id, self.job.labels, self.job.runner_name, self.repository.full_name)
         _ = (self.repository.owner_login, self.installation_id)
+        _ = (self.job.status, self.job.conclusion, self.job.runner_id)
 
     @property
     def action(self) -> WorkflowJobAction:
@@ -108,8 +109,8 @@ class WorkflowJobEvent(DictWrapper):
         if installation is None:
             return None
         value = installation.get("id")
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise MalformedEvent("'installation.id' must be an integer")
+        if not is_id(value):
+            raise MalformedEvent("'installation.id' must be an integer id")
         return value
 
     @property

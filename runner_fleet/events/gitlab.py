@@ -36,6 +36,8 @@ class JobHookEvent(DictWrapper):
         if self._str("object_kind") != "build":
             raise MalformedEvent("'object_kind' must be 'build' for a Job Hook")
         _ = (self.job_id, self.status, self.project_id, self.runner, self.project_path)
+        if self.runner is not None:
+            _ = (self.runner.id, self.runner.description)
 
     @property
     def job_id(self) -> int:

@@ -24,11 +24,14 @@ from runner_fleet.host.index import AppIndex, HttpFunction, QueueFunction, Timer
 from runner_fleet.host.ncrontab import Schedule
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.queue import ReceivedMessage, WorkQueue, poison_queue
+from runner_fleet.usecases.outcome import MAX_BODY_BYTES
 
 log = get_logger("host")
 
-# The Functions host's own request limit; the webhook use cases apply the contract's 25 MiB.
-MAX_REQUEST_BYTES = 100 * 1024 * 1024
+# The app's largest legitimate request is a webhook. Azure's front end reads a body whole before
+# the worker sees it; here a larger one is refused before it is read, or while it streams in.
+MAX_REQUEST_BYTES = MAX_BODY_BYTES
+_TOO_LARGE = {"status": "payload too large"}
 
 
 async def _invoke(handler: Callable[..., Any], **kwargs: Any) -> Any:
@@ -104,7 +107,12 @@ class LocalHost:
     # -- HTTP -----------------------------------------------------------------------------------
     def _http_handler(self, function: HttpFunction) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            body = await request.read()
+            if (request.content_length or 0) > MAX_REQUEST_BYTES:
+                return web.json_response(_TOO_LARGE, status=413)
+            try:
+                body = await request.read()  # client_max_size stops a chunked body at the limit
+            except web.HTTPRequestEntityTooLarge:
+                return web.json_response(_TOO_LARGE, status=413)
             req = func.HttpRequest(
                 method=request.method,
                 url=str(request.url),

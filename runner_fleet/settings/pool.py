@@ -30,6 +30,10 @@ _GALLERY_IMAGE = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Compute/", re.IGNORECASE
 )
 _VM_SIZE = re.compile(r"^[A-Za-z0-9_]+$")
+# GitHub's `selected_workflows`: "a ref, tag, or long SHA is required".
+_WORKFLOW_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/\.github/workflows/[^/@\s]+\.ya?ml@\S+$")
+# GitHub's organisation runner group every org has, open to all its private repositories by default.
+DEFAULT_RUNNER_GROUP_ID = 1
 
 Label = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -43,13 +47,53 @@ class GitHubScope(_Strict):
     # Empty: an org-level runner usable by every repository the runner group allows.
     repositories: tuple[str, ...] = ()
     repo_level: bool = False
-    runner_group_id: int = Field(default=1, ge=1)
+    allow_default_runner_group: bool = False
+    # The runner group decides who may use an org-level runner: any job its repositories run with
+    # fitting labels takes it, before the job it was made for. So never the Default group (1), which
+    # every private repository of the org may use, unless the admin says so. (Declared after the
+    # fields its check reads.)
+    runner_group_id: int = Field(default=DEFAULT_RUNNER_GROUP_ID, ge=1, validate_default=True)
+    # Workflows (`owner/repo/.github/workflows/file.yml@ref`) the runner group must be restricted to,
+    # exactly (checked before the first VM and by doctor); empty: no restriction is asked for.
+    allowed_workflows: tuple[str, ...] = ()
+    # Public repositories' jobs run code anyone can propose; never served unless asked for (and even
+    # then never a pull request from a fork).
+    allow_public_repositories: bool = False
+
+    @field_validator("allowed_workflows")
+    @classmethod
+    def _workflow_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [ref for ref in value if not _WORKFLOW_REF.match(ref)]
+        if bad:
+            raise ValueError(
+                f"not workflow refs of the form owner/repo/.github/workflows/<file>.yml@<ref>: {bad}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _repo_level_needs_one_repo(self) -> GitHubScope:
         if self.repo_level and len(self.repositories) != 1:
             raise ValueError("repo_level runners need exactly one entry in repositories")
         return self
+
+    @field_validator("runner_group_id")
+    @classmethod
+    def _not_the_default_group(cls, value: int, info: ValidationInfo) -> int:
+        # Repository-level runners serve their one repository, whatever group they are in.
+        if value != DEFAULT_RUNNER_GROUP_ID or info.data.get("repo_level"):
+            return value
+        if info.data.get("allow_default_runner_group"):
+            return value
+        raise ValueError(
+            "group 1 is the org's Default runner group, which every private repository of the org "
+            "may use: create a runner group for this pool's repositories and set its id here, or set "
+            "allow_default_runner_group: true"
+        )
+
+    @property
+    def repository_names(self) -> tuple[str, ...]:
+        """The listed repositories as `owner/name`."""
+        return tuple(r if "/" in r else f"{self.org}/{r}" for r in self.repositories)
 
 
 class GitLabScope(_Strict):
@@ -120,12 +164,6 @@ class AzurePlacement(_Strict):
         if not (_IMAGE_URN.match(value) or _GALLERY_IMAGE.match(value)):
             raise ValueError("must be publisher:offer:sku:version or an image / gallery image resource ID")
         return value
-
-    @property
-    def subnet_parts(self) -> dict[str, str]:
-        match = _SUBNET_ID.match(self.subnet_id)
-        assert match is not None  # validated above
-        return match.groupdict()
 
 
 class PrivateCluster(_Strict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runner_fleet.adapters.azure.clouds import UnknownArmEndpoint, cloud_for_endpoint
@@ -33,8 +33,6 @@ class ServiceSettings(BaseSettings):
     # Sovereign clouds use another Resource Manager endpoint; the simulators use a loopback one.
     arm_endpoint: str = Field(default="https://management.azure.com", validation_alias="ARM_ENDPOINT")
     arm_ca_bundle: Path | None = Field(default=None, validation_alias="ARM_CA_BUNDLE")
-
-    log_format: str = Field(default="json", validation_alias=AliasChoices("RUNNER_FLEET_LOG_FORMAT"))
 
     @field_validator("arm_endpoint")
     @classmethod

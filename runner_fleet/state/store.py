@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
@@ -64,13 +64,17 @@ class FleetState:
         await self._table.delete(f"delivery-{forge}", encode_key(delivery_id))
 
     async def purge_deliveries(self, forge: str, older_than: timedelta) -> int:
-        return await self._purge(f"delivery-{forge}", older_than)
+        return await self._purge(f"delivery-{forge}", older_than, "received_at")
 
-    async def _purge(self, partition: str, older_than: timedelta) -> int:
-        cutoff = datetime.now(UTC) - older_than
+    async def _purge(self, partition: str, older_than: timedelta, stamp: str) -> int:
+        """Delete rows whose `stamp` (written with this store's clock) is older than `older_than`."""
+        cutoff = self._clock() - older_than.total_seconds()
         removed = 0
         for record in await self._table.query(partition):
-            if record.updated_at < cutoff and await self._table.delete(record.partition, record.key):
+            written = record.data.get(stamp)
+            # A row without the stamp is from before it was written: the table's own time decides.
+            at = float(written) if isinstance(written, int | float) else record.updated_at.timestamp()
+            if at < cutoff and await self._table.delete(record.partition, record.key):
                 removed += 1
         return removed
 
@@ -154,7 +158,7 @@ class FleetState:
         return float(record.data.get("at") or 0) if record is not None else None
 
     async def purge_recoveries(self, forge: str, older_than: timedelta) -> int:
-        return await self._purge(f"recovery-{forge}", older_than)
+        return await self._purge(f"recovery-{forge}", older_than, "at")
 
     async def job(self, forge: str, job_key: str) -> Record | None:
         return await self._table.get(f"job-{forge}", encode_key(job_key))
@@ -184,7 +188,7 @@ class FleetState:
         return str(record.data["runner_name"]), int(record.data.get("runner_id") or 0)
 
     async def purge_bindings(self, forge: str, older_than: timedelta) -> int:
-        return await self._purge(f"binding-{forge}", older_than)
+        return await self._purge(f"binding-{forge}", older_than, "bound_at")
 
     # -- reconciler bookkeeping -----------------------------------------------------------------
     async def suspects(self) -> list[Record]:

@@ -6,7 +6,6 @@ management SDKs and of any forge API call.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,15 +13,24 @@ from runner_fleet import naming
 from runner_fleet.events.base import MalformedEvent
 from runner_fleet.events.github import WorkflowJobEvent
 from runner_fleet.logs import get_logger
-from runner_fleet.matching import match_github_pool
+from runner_fleet.matching import labels_fit, match_github_pool
 from runner_fleet.messages import ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
+from runner_fleet.provenance import is_public
 from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_github_signature
 from runner_fleet.state.recent_repositories import RecentRepositories
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.enqueue import enqueue_once
-from runner_fleet.usecases.outcome import MAX_BODY_BYTES, Headers, WebhookOutcome
+from runner_fleet.usecases.outcome import (
+    MAX_BODY_BYTES,
+    Headers,
+    WebhookOutcome,
+    is_delivery_id,
+    is_event_name,
+    load_json_object,
+    rejections,
+)
 
 log = get_logger("webhook.github")
 
@@ -39,18 +47,20 @@ class GitHubIntake:
         if len(body) > MAX_BODY_BYTES:
             return WebhookOutcome(413, "payload too large")
         if not verify_github_signature(self.secret, body, headers.get("x-hub-signature-256")):
-            log.warning("webhook.rejected", forge="github", reason="bad or missing signature")
+            rejections().record(log, forge="github", reason="bad or missing signature")
             return WebhookOutcome(401, "invalid signature")
         event_name = headers.get("x-github-event")
         delivery = headers.get("x-github-delivery")
         if not event_name or not delivery:
             return WebhookOutcome(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+        if not is_event_name(event_name) or not is_delivery_id(delivery):
+            return WebhookOutcome(400, "malformed X-GitHub-Event or X-GitHub-Delivery")
         if event_name == "ping":
             return WebhookOutcome(200, "pong")
         if event_name != "workflow_job":
             return WebhookOutcome(200, f"ignored event {event_name[:40]}")
         try:
-            event = WorkflowJobEvent(json.loads(body))
+            event = WorkflowJobEvent(load_json_object(body))
         except (ValueError, MalformedEvent) as exc:
             # json.JSONDecodeError is a ValueError; neither carries payload secrets in its text.
             reason = str(exc) if isinstance(exc, MalformedEvent) else "body is not JSON"
@@ -63,7 +73,12 @@ class GitHubIntake:
         if event.action == "in_progress":
             log.info("job.running", **ctx, runner=job.runner_name, pool=naming.pool_of(job.runner_name))
             return WebhookOutcome(200, "noted")
-        pool = match_github_pool(job.labels, self.pools, org=event.org, repository=event.repository.full_name)
+        # A hint only (the provision asks GitHub again): public repositories are left alone unless a
+        # pool serves them.
+        public = is_public(event.repository.raw)
+        pool = match_github_pool(
+            job.labels, self.pools, org=event.org, repository=event.repository.full_name, public=public
+        )
         if pool is not None:
             # Also for a job behind an approval: once approved, only the recovery scan may see it.
             await self._note_repository(event, ctx)
@@ -71,7 +86,7 @@ class GitHubIntake:
             # Behind an environment approval: a runner now would idle for as long as the approval takes.
             return WebhookOutcome(200, "job is waiting for approval")
         if pool is None:
-            log.info("job.unmatched", **ctx, labels=list(job.labels))
+            log.info("job.unmatched", **ctx, labels=list(job.labels), public=public)
             return WebhookOutcome(200, "no pool serves these labels")
         log.info("job.matched", **ctx, pool=pool.name)
         request = ProvisionRequest(
@@ -98,14 +113,15 @@ class GitHubIntake:
     ) -> WebhookOutcome:
         job = event.job
         pool_name = naming.pool_of(job.runner_name)
+        ours = pool_name is not None and any(p.name == pool_name for p in self.pools)
+        if ours or any(labels_fit(job.labels, p) for p in self.pools if p.forge == "github"):
+            # Over, whichever runner ran it (ours, another one of the group, none at all): a provision
+            # for it still in the queue must not make a VM. The event is signed, and a job that
+            # completed never queues again.
+            await self.state.settle_job("github", str(job.id))
         if job.runner_name is None:
-            # Cancelled while queued: its provision, if still waiting in the queue, must not make a VM.
-            if match_github_pool(
-                job.labels, self.pools, org=event.org, repository=event.repository.full_name
-            ):
-                await self.state.settle_job("github", str(job.id))
             return WebhookOutcome(200, "job ended before any runner took it")
-        if pool_name is None or all(p.name != pool_name for p in self.pools):
+        if pool_name is None or not ours:
             log.info("job.completed_elsewhere", **ctx, runner=job.runner_name)
             return WebhookOutcome(200, "runner not managed by runner-fleet")
         request = ReleaseRequest(

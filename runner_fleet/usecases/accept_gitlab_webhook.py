@@ -6,7 +6,6 @@ from the jobs API; here we only decide whether any GitLab pool could serve the p
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,15 @@ from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_gitlab_token, verify_standard_webhook
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.enqueue import enqueue_once
-from runner_fleet.usecases.outcome import MAX_BODY_BYTES, Headers, WebhookOutcome
+from runner_fleet.usecases.outcome import (
+    MAX_BODY_BYTES,
+    Headers,
+    WebhookOutcome,
+    is_delivery_id,
+    is_event_name,
+    load_json_object,
+    rejections,
+)
 
 log = get_logger("webhook.gitlab")
 
@@ -44,7 +51,7 @@ class GitLabIntake:
         if len(body) > MAX_BODY_BYTES:
             return WebhookOutcome(413, "payload too large")
         if not verify_gitlab_token(self.token, headers.get("x-gitlab-token")):
-            log.warning("webhook.rejected", forge="gitlab", reason="bad or missing token")
+            rejections().record(log, forge="gitlab", reason="bad or missing token")
             return WebhookOutcome(401, "invalid token")
         if self.signing_token:
             problem = verify_standard_webhook(
@@ -56,23 +63,26 @@ class GitLabIntake:
                 now=self.now(),
             )
             if problem is not None:
-                log.warning("webhook.rejected", forge="gitlab", reason=problem)
+                rejections().record(log, forge="gitlab", reason=problem)
                 return WebhookOutcome(401, f"invalid signature: {problem}")
         kind = headers.get("x-gitlab-event")
         if not kind:
             return WebhookOutcome(400, "missing X-Gitlab-Event")
+        if not is_event_name(kind):
+            return WebhookOutcome(400, "malformed X-Gitlab-Event")
         if kind != "Job Hook":
-            return WebhookOutcome(200, f"ignored event {kind[:40]}")
-        try:
-            event = JobHookEvent(json.loads(body))
-        except (ValueError, MalformedEvent) as exc:
-            reason = str(exc) if isinstance(exc, MalformedEvent) else "body is not JSON"
-            return WebhookOutcome(400, f"malformed Job Hook: {reason}"[:200])
+            return WebhookOutcome(200, f"ignored event {kind}")
         # With signing on, the signed `webhook-id` is the key: Idempotency-Key and the event UUID are
         # not covered by the signature, so a replay could present new ones.
         delivery = (headers.get("webhook-id") if self.signing_token else None) or (
             headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid")
         )
+        if delivery is not None and not is_delivery_id(delivery):
+            return WebhookOutcome(400, "malformed Idempotency-Key or X-Gitlab-Event-UUID")
+        try:
+            event = JobHookEvent(load_json_object(body))
+        except MalformedEvent as exc:
+            return WebhookOutcome(400, f"malformed Job Hook: {exc}"[:200])
         # Older GitLab sends neither header; a job reaches each status once, so that pair is the key.
         delivery = delivery or f"job-{event.job_id}-{event.status}"
         ctx = {"forge": "gitlab", "job_id": event.job_id, "delivery": delivery, "status": event.status}

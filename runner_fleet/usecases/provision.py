@@ -1,7 +1,9 @@
 """Provision: give one queued job a fresh runner VM.
 
-Steps, each safe to repeat: take the job's lease; if the VM already exists, the job is served;
-register the runner (JIT config / runner token); create the VM. A failed VM create removes the
+Steps, each safe to repeat: ask the forge about the job (nothing is made unless it still waits, and
+its pool comes from the forge's answer); check the pool's gates (network preflight, forge scope);
+take the job's lease; if the VM already exists, the job is served; register the runner (JIT config /
+runner token); create the VM. A failed VM create removes the
 registration it just made (reverse-order cleanup) before the error propagates to the queue's retry.
 """
 
@@ -74,22 +76,25 @@ class Provisioner:
     ssh_public_key: str
     resolvers: Mapping[str, JobResolver] = field(default_factory=dict)
     preflight: PreflightGate | None = None
+    # What the forge says of the pool's scope (GitHub: its runner group), checked like the network.
+    forge_gate: PreflightGate | None = None
     now: Callable[[], float] = time.time
 
     async def __call__(self, request: ProvisionRequest, *, message_id: str) -> ProvisionResult:
         ctx: dict[str, object] = {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
-        pool = await self._pool_for(request, ctx)
+        pool = await self._pool_for(request, ctx, message_id)
         if pool is None:
             # An earlier attempt of this message (killed mid-way) may hold the job's lease: give it back,
             # so the reconciler may clean up whatever that attempt left.
             await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
-            return ProvisionResult("not-needed" if not request.pool else "unknown-pool")
+            known = request.forge in self.resolvers or not request.pool
+            return ProvisionResult("not-needed" if known else "unknown-pool")
         ctx["pool"] = pool.name
-        if self.preflight is not None:
-            report = await self.preflight.check(pool)
-            if not report.ok:
-                # Never pay for a VM that cannot reach the cluster; the job waits and is retried.
-                raise ProvisionRetryLater(PREFLIGHT_RETRY_S, reason="preflight failed")
+        for gate, reason in ((self.preflight, "preflight failed"), (self.forge_gate, "forge check failed")):
+            if gate is not None and not (await gate.check(pool)).ok:
+                # Never pay for a VM that cannot reach the cluster, nor for a runner whose group lets
+                # other repositories take it: the job waits and is retried, never dropped.
+                raise ProvisionRetryLater(PREFLIGHT_RETRY_S, reason=reason)
         name = naming.runner_name(pool.name, request.forge, str(request.job_id))
         ctx["runner"] = name
         claim = await self.state.claim_job(
@@ -199,20 +204,34 @@ class Provisioner:
         assert last is not None  # a pool has at least one size
         raise last
 
-    async def _pool_for(self, request: ProvisionRequest, ctx: dict[str, object]) -> Pool | None:
-        if request.pool:
+    async def _pool_for(
+        self, request: ProvisionRequest, ctx: dict[str, object], message_id: str
+    ) -> Pool | None:
+        """The pool the forge's own record of the job leads to, where the forge can be asked.
+
+        A queue message is a claim: a GitHub delivery replayed under a new ID, or a webhook about a
+        job taken or cancelled since, must not make a VM. Without a resolver the message's pool is
+        taken as it is.
+        """
+        resolver = self.resolvers.get(request.forge)
+        if resolver is None:
+            if not request.pool:
+                log.error("provision.cannot_resolve_pool", **ctx)
+                return None
             pool = self.pools.get(request.pool)
             if pool is None:
                 log.error("provision.unknown_pool", **ctx)
             return pool
-        resolver = self.resolvers.get(request.forge)
-        if resolver is None or request.project_id is None:
-            log.error("provision.cannot_resolve_pool", **ctx)
-            return None
         candidates = [pool for pool in self.pools.values() if pool.forge == request.forge]
-        resolution = await resolver.resolve(
-            request.job_id, request.project_id, request.repository, candidates
-        )
+        job = request.job_ref()
+        try:
+            resolution = await resolver.resolve(job, candidates)
+        except ForgeRateLimited as limited:
+            # The job waits for the forge's budget, holding nothing (an earlier attempt of this message,
+            # killed mid-way, may have left its lease).
+            await self.state.drop_claim(request.forge, str(request.job_id), owner=message_id)
+            log.warning("provision.forge_rate_limited", **ctx, retry_after_s=round(limited.retry_after_s, 1))
+            raise ProvisionRetryLater(limited.retry_after_s, reason=limited.reason) from None
         if resolution.pool is None:
             # Left alone on purpose: not ours to serve, or already taken, cancelled or finished.
             log.info("provision.not_needed", **ctx, reason=resolution.reason)

@@ -1,6 +1,6 @@
 """Release: a job ended; delete the VM of the runner that ran it and its registration if still there.
 
-Where the forge can be asked (GitLab), the job's end is confirmed first; a release without a runner
+Where the forge can be asked, the job's end is confirmed first; a release without a runner
 only settles the job, so that no provision still in the queue makes a VM for it.
 """
 
@@ -92,10 +92,11 @@ class Releaser:
         confirmer = self.confirmers.get(request.forge)
         if confirmer is None:
             return True
-        if request.project_id is None:
+        if request.project_id is None and not request.repository:
             log.warning("release.not_confirmed", **ctx, reason="no project to ask about the job")
             return False
-        status = await confirmer.status(request.job_id, request.project_id)
+        job = request.job_ref()
+        status = await confirmer.status(job)
         if status in FINISHED:
             return True
         # Not over (or no such job): a hook that says otherwise is stale, reordered or forged.

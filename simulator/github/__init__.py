@@ -1,6 +1,6 @@
 """A GitHub simulator (App auth, JIT runners, Actions scheduling, App webhooks) for PyGithub clients."""
 
-from simulator.github.config import Account, GitHubSimConfig, PrimaryRateLimit, Repository
+from simulator.github.config import Account, GitHubSimConfig, PrimaryRateLimit, Repository, RunnerGroup
 from simulator.github.errors import ApiError
 from simulator.github.jitconfig import JitConfig, decode_jit_config, encode_jit_config
 from simulator.github.simulator import GitHubSimulator
@@ -14,6 +14,7 @@ __all__ = [
     "JitConfig",
     "PrimaryRateLimit",
     "Repository",
+    "RunnerGroup",
     "WebhookFaults",
     "decode_jit_config",
     "encode_jit_config",

@@ -195,8 +195,14 @@ class ActionsService:
         workflow_name: str = "CI",
         waiting: bool = False,
         hosted_runner_name: str | None = None,
+        event: str = "push",
+        head_repository: str | None = None,
+        head_branch: str | None = None,
+        workflow_path: str = ".github/workflows/ci.yml",
     ) -> Job:
         repository = self._directory.repo(owner, repo)
+        if head_repository is not None and "/" not in head_repository:
+            raise validation_failed("Run", "head_repository", "head_repository must be owner/name")
         clean_labels = _validate_labels(list(labels), "Job")
         duration = self._config.job_duration_s if duration_s is None else float(duration_s)
         if duration < 0:
@@ -211,8 +217,11 @@ class ActionsService:
             name=workflow_name,
             run_number=self._run_numbers[repository.full_name],
             head_sha=f"{self._rng.getrandbits(160):040x}",
-            head_branch=repository.default_branch,
+            head_branch=head_branch or repository.default_branch,
             created_at=now,
+            event=event,
+            head_repository=head_repository,
+            path=workflow_path,
         )
         job = Job(
             id=next(self._job_ids),
@@ -303,9 +312,15 @@ class ActionsService:
                 self._assign(job, runner)
                 return
 
-    @staticmethod
-    def _eligible(runner: Runner, job: Job) -> bool:
-        return runner.scope.covers(job.owner, job.repo) and runner.matches(job.labels)
+    def _eligible(self, runner: Runner, job: Job) -> bool:
+        if not (runner.scope.covers(job.owner, job.repo) and runner.matches(job.labels)):
+            return False
+        if runner.scope.repo is not None:
+            return True  # a repository's own runner: no group stands between them
+        # An organisation runner serves only what its group admits: its repositories, public ones
+        # only when allowed, and only its workflows when restricted.
+        group = self._directory.runner_group(runner.runner_group_id)
+        return group.admits(self._directory.repo(job.owner, job.repo), job.run.workflow_refs())
 
     def _assign(self, job: Job, runner: Runner) -> None:
         del self._queued[job.id]

@@ -81,6 +81,10 @@ class ControlRoutes:
             workflow_name=_optional_string(body, "workflow_name") or "CI",
             waiting=bool(body.get("waiting", False)),
             hosted_runner_name=_optional_string(body, "hosted_runner_name"),
+            event=_optional_string(body, "event") or "push",
+            head_repository=_optional_string(body, "head_repository"),
+            head_branch=_optional_string(body, "head_branch"),
+            workflow_path=_optional_string(body, "workflow_path") or ".github/workflows/ci.yml",
         )
         return json_response(job, status=201)
 

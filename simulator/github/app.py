@@ -10,6 +10,7 @@ from simulator.github.api_apps import AppRoutes
 from simulator.github.api_control import ControlRoutes
 from simulator.github.api_deliveries import DeliveryRoutes
 from simulator.github.api_rate_limit import RateLimitRoutes
+from simulator.github.api_runner_groups import RunnerGroupRoutes
 from simulator.github.api_runner_protocol import RunnerProtocolRoutes
 from simulator.github.api_runners import RunnerRoutes
 from simulator.github.context import SimContext
@@ -34,6 +35,7 @@ def build_app(core: GitHubCore) -> web.Application:
     app = web.Application(middlewares=[github_errors, _refuse_when_stopped(ctx), metering(ctx)])
     app.add_routes(AppRoutes(ctx).routes())
     app.add_routes(RunnerRoutes(ctx).routes())
+    app.add_routes(RunnerGroupRoutes(ctx).routes())
     app.add_routes(ActionsRoutes(ctx).routes())
     app.add_routes(DeliveryRoutes(ctx).routes())
     app.add_routes(RateLimitRoutes(ctx).routes())

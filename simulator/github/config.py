@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from simulator.webhooks import WebhookFaults
 
 AccountType = Literal["Organization", "User"]
+RunnerGroupVisibility = Literal["all", "selected", "private"]
 
 DEFAULT_RUNNER_GROUP_ID = 1
 DEFAULT_RUNNER_GROUP_NAME = "Default"
@@ -62,6 +63,37 @@ class Repository:
         return f"{self.owner}/{self.name}"
 
 
+@dataclass(frozen=True)
+class RunnerGroup:
+    """An organisation runner group and who may use its runners ("Managing access to self-hosted
+    runners using groups"); the REST fields of the same names."""
+
+    id: int
+    name: str
+    # all: every private repository of the org; selected: those listed; private: private ones only.
+    visibility: RunnerGroupVisibility = "all"
+    selected_repositories: tuple[str, ...] = ()  # owner/name, for `selected`
+    allows_public_repositories: bool = False
+    restricted_to_workflows: bool = False
+    # `owner/repo/.github/workflows/file.yml@ref`; the ref a branch name, `refs/heads/...` or a SHA.
+    selected_workflows: tuple[str, ...] = ()
+
+    def admits(self, repo: Repository, workflow_refs: Collection[str]) -> bool:
+        """Whether a job of `repo` whose workflow is known by `workflow_refs` may use this group."""
+        if not repo.private and not self.allows_public_repositories:
+            return False
+        if self.visibility == "selected":
+            selected = {name.casefold() for name in self.selected_repositories}
+            if repo.full_name.casefold() not in selected:
+                return False
+        if self.visibility == "private" and not repo.private:
+            return False
+        if self.restricted_to_workflows:
+            allowed = {ref.casefold() for ref in self.selected_workflows}
+            return any(ref.casefold() in allowed for ref in workflow_refs)
+        return True
+
+
 def _default_accounts() -> tuple[Account, ...]:
     return (Account("acme", 90001, "Organization"), Account("octocat", 583231, "User"))
 
@@ -88,8 +120,12 @@ class GitHubSimConfig:
     repositories: tuple[Repository, ...] = field(default_factory=_default_repositories)
     # account login -> installation id of the App on that account
     installations: Mapping[str, int] = field(default_factory=_default_installations)
-    # Organisation runner groups besides id 1 "Default", which always exists.
-    runner_groups: Mapping[int, str] = field(default_factory=dict)
+    # Organisation runner groups besides id 1 "Default", which always exists (each organisation has
+    # them all; a `selected` group's repositories are named in full).
+    runner_groups: tuple[RunnerGroup, ...] = ()
+    default_runner_group: RunnerGroup = field(
+        default_factory=lambda: RunnerGroup(DEFAULT_RUNNER_GROUP_ID, DEFAULT_RUNNER_GROUP_NAME)
+    )
     # A personal access token accepted everywhere an installation token is.
     static_token: str = "ghp_SimulatedStaticToken0000000000000000"  # noqa: S105 - a simulator's fake
     # The user named as `sender` of workflow_job events.
@@ -125,7 +161,10 @@ class GitHubSimConfig:
         for login in self.installations:
             if login.casefold() not in logins:
                 raise ValueError(f"installation for unknown account {login}")
-        if DEFAULT_RUNNER_GROUP_ID in self.runner_groups:
+        ids = [group.id for group in self.runner_groups]
+        if DEFAULT_RUNNER_GROUP_ID in ids or self.default_runner_group.id != DEFAULT_RUNNER_GROUP_ID:
             raise ValueError("runner group 1 is always 'Default'")
+        if len(set(ids)) != len(ids):
+            raise ValueError("runner group ids must be unique")
         if self.registrations_per_window < 1:
             raise ValueError("registrations_per_window must be positive")

@@ -109,6 +109,10 @@ class GitHubCore:
         workflow_name: str = "CI",
         waiting: bool = False,
         hosted_runner_name: str | None = None,
+        event: str = "push",
+        head_repository: str | None = None,
+        head_branch: str | None = None,
+        workflow_path: str = ".github/workflows/ci.yml",
     ) -> dict[str, Any]:
         job = self.actions.queue_job(
             owner,
@@ -119,6 +123,10 @@ class GitHubCore:
             workflow_name=workflow_name,
             waiting=waiting,
             hosted_runner_name=hosted_runner_name,
+            event=event,
+            head_repository=head_repository,
+            head_branch=head_branch,
+            workflow_path=workflow_path,
         )
         return job.snapshot()
 

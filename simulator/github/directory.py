@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from simulator.github.config import (
     DEFAULT_RUNNER_GROUP_ID,
-    DEFAULT_RUNNER_GROUP_NAME,
     Account,
     GitHubSimConfig,
     Repository,
+    RunnerGroup,
 )
 from simulator.github.errors import ApiError, not_found
 
@@ -52,7 +52,8 @@ class Directory:
         self._installation_by_login = {
             inst.account.login.casefold(): inst for inst in self._installations.values()
         }
-        self._org_groups = {DEFAULT_RUNNER_GROUP_ID: DEFAULT_RUNNER_GROUP_NAME, **config.runner_groups}
+        self._default_group = config.default_runner_group
+        self._org_groups = {g.id: g for g in (config.default_runner_group, *config.runner_groups)}
 
     def account(self, login: str) -> Account:
         account = self._accounts.get(login.casefold())
@@ -89,14 +90,22 @@ class Directory:
 
     def runner_group_name(self, scope: RunnerScope, group_id: int) -> str:
         # Repositories have only the default group; organisations may have more.
-        groups = (
-            self._org_groups if scope.repo is None else {DEFAULT_RUNNER_GROUP_ID: DEFAULT_RUNNER_GROUP_NAME}
-        )
-        name = groups.get(group_id)
-        if name is None:
+        groups = self._org_groups if scope.repo is None else {DEFAULT_RUNNER_GROUP_ID: self._default_group}
+        group = groups.get(group_id)
+        if group is None:
             raise ApiError(
                 422,
                 f"Runner group {group_id} does not exist.",
                 errors=[{"resource": "Runner", "field": "runner_group_id", "code": "invalid"}],
             )
-        return name
+        return group.name
+
+    def runner_groups(self) -> list[RunnerGroup]:
+        """An organisation's runner groups, the Default group first."""
+        return sorted(self._org_groups.values(), key=lambda g: g.id)
+
+    def runner_group(self, group_id: int) -> RunnerGroup:
+        group = self._org_groups.get(group_id)
+        if group is None:
+            raise not_found()
+        return group

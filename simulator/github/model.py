@@ -96,6 +96,22 @@ class WorkflowRun:
     head_branch: str
     created_at: float
     job_ids: list[int] = field(default_factory=list)
+    # What started the run (`push`, `pull_request`, ...), and for a pull request from a fork the
+    # fork's `owner/name` (None: the head is in the repository itself).
+    event: str = "push"
+    head_repository: str | None = None
+    path: str = ".github/workflows/ci.yml"
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repository is not None and (
+            self.head_repository.casefold() != f"{self.owner}/{self.repo}".casefold()
+        )
+
+    def workflow_refs(self) -> tuple[str, ...]:
+        """How a runner group's `selected_workflows` may name this run's workflow file."""
+        base = f"{self.owner}/{self.repo}/{self.path}@"
+        return (base + self.head_branch, f"{base}refs/heads/{self.head_branch}", base + self.head_sha)
 
 
 @dataclass(eq=False)
@@ -135,6 +151,8 @@ class Job:
             "repo": self.repo,
             "name": self.name,
             "workflow_name": self.run.name,
+            "event": self.run.event,
+            "head_repository": self.run.head_repository,
             "labels": list(self.labels),
             "status": self.status,
             "conclusion": self.conclusion,

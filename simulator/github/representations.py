@@ -223,6 +223,25 @@ def run_state(jobs: list[Job]) -> tuple[str, str | None]:
     return "queued", None
 
 
+def fork_json(base: str, full_name: str) -> dict[str, Any]:
+    """The head repository of a pull request from a fork: a public fork, outside the directory."""
+    owner, name = full_name.split("/", 1)
+    ident = 900_000_000 + sum(ord(c) for c in full_name)  # stable per name, unlike hash()
+    fork_owner = Account(owner, ident, "User")
+    return {
+        "id": ident,
+        "node_id": node_id("R_", ident),
+        "name": name,
+        "full_name": full_name,
+        "private": False,
+        "visibility": "public",
+        "owner": account_json(base, fork_owner),
+        "html_url": f"{base}/{full_name}",
+        "fork": True,
+        "url": f"{base}/repos/{full_name}",
+    }
+
+
 def run_json(base: str, run: WorkflowRun, jobs: list[Job], repository: dict[str, Any]) -> dict[str, Any]:
     repo_url = f"{base}/repos/{run.owner}/{run.repo}"
     url = f"{repo_url}/actions/runs/{run.id}"
@@ -237,10 +256,10 @@ def run_json(base: str, run: WorkflowRun, jobs: list[Job], repository: dict[str,
         "node_id": node_id("WFR_", run.id),
         "head_branch": run.head_branch,
         "head_sha": run.head_sha,
-        "path": ".github/workflows/ci.yml",
+        "path": run.path,
         "display_title": run.name,
         "run_number": run.run_number,
-        "event": "push",
+        "event": run.event,
         "status": status,
         "conclusion": conclusion,
         "workflow_id": 1,
@@ -260,7 +279,10 @@ def run_json(base: str, run: WorkflowRun, jobs: list[Job], repository: dict[str,
         "run_attempt": 1,
         "run_started_at": iso(min(started) if started else run.created_at),
         "repository": repository,
-        "head_repository": repository,
+        # GitHub lists no pull request for a run whose head is in a fork.
+        "head_repository": fork_json(base, run.head_repository)
+        if run.from_fork and run.head_repository is not None
+        else repository,
     }
 
 

@@ -77,8 +77,16 @@ class GitHubSimulator:
         workflow_name: str = "CI",
         waiting: bool = False,
         hosted_runner_name: str | None = None,
+        event: str = "push",
+        head_repository: str | None = None,
+        head_branch: str | None = None,
+        workflow_path: str = ".github/workflows/ci.yml",
     ) -> dict[str, Any]:
-        """Start a workflow run with one job and announce it with a `queued` workflow_job webhook."""
+        """Start a workflow run with one job and announce it with a `queued` workflow_job webhook.
+
+        `event` is what started the run; `head_repository` (`owner/name`) makes it a pull request
+        from that fork, with `head_branch` its branch.
+        """
         return self._on_loop(
             lambda: self._core.queue_job(
                 owner,
@@ -89,6 +97,10 @@ class GitHubSimulator:
                 workflow_name=workflow_name,
                 waiting=waiting,
                 hosted_runner_name=hosted_runner_name,
+                event=event,
+                head_repository=head_repository,
+                head_branch=head_branch,
+                workflow_path=workflow_path,
             )
         )
 

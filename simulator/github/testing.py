@@ -137,7 +137,10 @@ def installation_client(sim: GitHubSimulator, login: str) -> Github:
     )
 
 
-def org_jit_config(sim: GitHubSimulator, name: str, labels: list[str], *, org: str = "acme") -> str:
-    """Register an organisation JIT runner in group 1 and return its encoded config."""
+def org_jit_config(
+    sim: GitHubSimulator, name: str, labels: list[str], *, org: str = "acme", group: int = 1
+) -> str:
+    """Register an organisation JIT runner in `group` (the Default group 1 unless said) and return its
+    encoded config."""
     runner_org = static_client(sim).get_organization(org)
-    return runner_org.create_self_hosted_runner_jitconfig(name, 1, labels).encoded_jit_config
+    return runner_org.create_self_hosted_runner_jitconfig(name, group, labels).encoded_jit_config

@@ -8,10 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 
 E2E_SECRET = "e2e-webhook-secret-8d1f"
@@ -44,6 +45,20 @@ class ServeProcess:
     @property
     def logs(self) -> str:
         return "".join(self.stderr_lines)
+
+    def events(self, name: str, **fields: object) -> list[dict[str, Any]]:
+        """The service's structured log events called `name` whose fields include `fields`."""
+        found = []
+        for line in list(self.stderr_lines):
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == name and all(record.get(k) == v for k, v in fields.items()):
+                found.append(record)
+        return found
 
 
 def _drain(stream: Any, sink: list[str]) -> None:
@@ -96,3 +111,17 @@ def served() -> Iterator[ServeProcess]:
     except subprocess.TimeoutExpired:
         process.kill()
         pytest.fail("serve --simulate did not stop on SIGTERM")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def post(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
+) -> tuple[int, Any]:
+    """POST a raw body; the status and the parsed JSON answer."""
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status, await response.json(content_type=None)

@@ -12,6 +12,7 @@ from runner_fleet.adapters.gitlab.feed import GitLabFeed
 from runner_fleet.adapters.gitlab.jobs import GitLabJobResolver
 from runner_fleet.adapters.gitlab.registry import GitLabApiError, GitLabRegistry
 from runner_fleet.ports.forge import RunnerNameTaken, RunnerScope
+from runner_fleet.ports.jobs import JobRef
 from simulator.clock import SimClock
 from simulator.gitlab import ApiToken, GitLabSimulator
 from simulator.gitlab.config import MAINTAINER, OWNER, Member
@@ -121,11 +122,13 @@ async def test_resolver_reads_tags_and_scope(sim: GitLabSimulator) -> None:
     pools = [GROUP_POOL, PROJECT_POOL]
     inside = sim.create_job(DEMO_GITLAB_PROJECT_ID, ["deploy"])
     assert (
-        await resolver.resolve(inside["id"], DEMO_GITLAB_PROJECT_ID, "example-group/platform/deploy", pools)
+        await resolver.resolve(
+            JobRef(inside["id"], "example-group/platform/deploy", project_id=DEMO_GITLAB_PROJECT_ID), pools
+        )
     ).pool is GROUP_POOL
     outside = sim.create_job(DEMO_GITLAB_OTHER_PROJECT_ID, ["deploy"])
     resolution = await resolver.resolve(
-        outside["id"], DEMO_GITLAB_OTHER_PROJECT_ID, "example-group/website", pools
+        JobRef(outside["id"], "example-group/website", project_id=DEMO_GITLAB_OTHER_PROJECT_ID), pools
     )
     assert resolution.pool is None and "no pool" in resolution.reason
     untagged = sim.create_job(DEMO_GITLAB_PROJECT_ID, [])
@@ -133,13 +136,14 @@ async def test_resolver_reads_tags_and_scope(sim: GitLabSimulator) -> None:
         "untagged"
         in (
             await resolver.resolve(
-                untagged["id"], DEMO_GITLAB_PROJECT_ID, "example-group/platform/deploy", pools
+                JobRef(untagged["id"], "example-group/platform/deploy", project_id=DEMO_GITLAB_PROJECT_ID),
+                pools,
             )
         ).reason
     )
     sim.cancel_job(inside["id"])
     left = await resolver.resolve(
-        inside["id"], DEMO_GITLAB_PROJECT_ID, "example-group/platform/deploy", pools
+        JobRef(inside["id"], "example-group/platform/deploy", project_id=DEMO_GITLAB_PROJECT_ID), pools
     )
     assert left.pool is None and "no longer pending" in left.reason
 
@@ -152,8 +156,12 @@ async def test_ref_protected_pools_get_only_jobs_on_protected_refs(sim: GitLabSi
     feature = sim.create_job(DEMO_GITLAB_PROJECT_ID, ["aks-prod"], ref="feature/login", duration_s=3600)
     main = sim.create_job(DEMO_GITLAB_PROJECT_ID, ["aks-prod"], duration_s=3600)
 
-    refused = await resolver.resolve(feature["id"], DEMO_GITLAB_PROJECT_ID, path, [PROTECTED_POOL])
-    served = await resolver.resolve(main["id"], DEMO_GITLAB_PROJECT_ID, path, [PROTECTED_POOL])
+    refused = await resolver.resolve(
+        JobRef(feature["id"], path, project_id=DEMO_GITLAB_PROJECT_ID), [PROTECTED_POOL]
+    )
+    served = await resolver.resolve(
+        JobRef(main["id"], path, project_id=DEMO_GITLAB_PROJECT_ID), [PROTECTED_POOL]
+    )
     waiting = {job.request.job_id for job in await feed.waiting_jobs([PROTECTED_POOL])}
 
     assert refused.pool is None and "on this ref" in refused.reason
@@ -166,7 +174,9 @@ async def test_ref_protected_pools_get_only_jobs_on_protected_refs(sim: GitLabSi
         github=None,
         gitlab={"group_id": DEMO_GITLAB_GROUP_ID, "access_level": "not_protected"},
     )
-    either = await resolver.resolve(feature["id"], DEMO_GITLAB_PROJECT_ID, path, [PROTECTED_POOL, any_branch])
+    either = await resolver.resolve(
+        JobRef(feature["id"], path, project_id=DEMO_GITLAB_PROJECT_ID), [PROTECTED_POOL, any_branch]
+    )
     assert either.pool is any_branch
     for job in (feature, main):
         sim.cancel_job(job["id"])
@@ -226,10 +236,15 @@ async def test_the_resolver_trusts_gitlab_for_the_project_path_not_the_hook(sim:
     outside = sim.create_job(DEMO_GITLAB_OTHER_PROJECT_ID, ["aks-prod", "deploy"], duration_s=3600)
 
     forged = await resolver.resolve(
-        outside["id"], DEMO_GITLAB_OTHER_PROJECT_ID, "example-group/platform/deploy", [GROUP_POOL]
+        JobRef(outside["id"], "example-group/platform/deploy", project_id=DEMO_GITLAB_OTHER_PROJECT_ID),
+        [GROUP_POOL],
     )
 
     assert forged.pool is None
-    assert await resolver.status(outside["id"], DEMO_GITLAB_OTHER_PROJECT_ID) == "pending"
-    assert await resolver.status(outside["id"], DEMO_GITLAB_PROJECT_ID) is None  # not that project's job
+    assert (
+        await resolver.status(JobRef(outside["id"], "", project_id=DEMO_GITLAB_OTHER_PROJECT_ID)) == "pending"
+    )
+    assert (
+        await resolver.status(JobRef(outside["id"], "", project_id=DEMO_GITLAB_PROJECT_ID)) is None
+    )  # not that project's job
     sim.cancel_job(outside["id"])

@@ -13,8 +13,15 @@ import pytest
 
 from runner_fleet.cli import main
 from runner_fleet.cli.doctor import diagnose
+from runner_fleet.runtime import forge_access
+from runner_fleet.settings import load_service_settings
 from simulator.arm.scenarios import AKS_ZONE, AKS_ZONE_ID, RUNNERS_VNET, scenario_names
-from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
+from simulator.clock import SimClock
+from simulator.github import GitHubSimulator
+from simulator.server import BackgroundLoop
+from simulator.stack import DEMO_ORG, demo_github_config
+from tests.builders import make_pool
+from tests.e2e.preflight_sim import TIME_SCALE, example_pools, reader_for, simulated_arm
 
 pytestmark = pytest.mark.e2e
 
@@ -191,3 +198,49 @@ def test_open_vnet_names_the_default_rules_and_the_rules_to_add(capsys: pytest.C
         "add an outbound rule denying VirtualNetwork at a priority below 65000, after one allowing TCP 443 "
         "to 10.10.0.4"
     )
+
+
+async def test_doctor_checks_each_github_pools_runner_group() -> None:
+    """github-runner-group passes the example pools' groups, fails a group wider than its pool with a fix,
+    and is a warning saying what to set where no GitHub credentials are."""
+    github_loop = BackgroundLoop("doctor-github")
+    github = GitHubSimulator(github_loop, clock=SimClock(TIME_SCALE), config=demo_github_config())
+    github.start()
+    settings = load_service_settings(
+        {
+            "GITHUB_API_URL": github.base_url,
+            "GITHUB_APP_ID": str(github.app_id),
+            "GITHUB_APP_PRIVATE_KEY": github.app_private_key_pem,
+        }
+    )
+    widened = make_pool("aks-wide", github={"org": DEMO_ORG, "repositories": ["platform-deploy"]})
+    pools = (*example_pools(), widened)
+    try:
+        with simulated_arm("healthy") as arm:
+            reader = reader_for(arm)
+            try:
+                access = forge_access(settings, {"github", "gitlab"})
+                diagnosis = await diagnose(pools, reader, access=access, configured=pools)
+                unchecked = await diagnose(pools[:1], reader, access={}, configured=pools)
+            finally:
+                await reader.close()
+                for checker in access.values():
+                    await checker.close()
+    finally:
+        github.stop()
+        github_loop.close()
+    checks = {
+        report.pool: next((c for c in report.checks if c.name == "github-runner-group"), None)
+        for report in diagnosis.reports
+    }
+    assert {name: check.status for name, check in checks.items() if check is not None} == {
+        "aks-prod": "pass",
+        "aks-dev": "pass",
+        "aks-ops": "pass",
+        "aks-wide": "fail",
+    }
+    wide = checks["aks-wide"]
+    assert wide is not None and "selected repositories: example-org/platform-deploy" in wide.fix
+    assert checks["gl-aks"] is None
+    [warning] = [c for c in unchecked.reports[0].checks if c.name == "github-runner-group"]
+    assert warning.status == "warn" and "GITHUB_APP_ID" in warning.fix

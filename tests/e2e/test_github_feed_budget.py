@@ -167,3 +167,39 @@ async def test_failed_deliveries_on_later_pages_are_redelivered(loop: Background
         assert sim.request_counts()["POST /app/hook/deliveries/{delivery_id}/attempts"] == {"202": 2}
     await asyncio.to_thread(sim.stop)
     await feed.close()
+
+
+async def test_the_scan_reads_and_recovers_only_what_a_pool_may_serve(loop: BackgroundLoop) -> None:
+    """Public repositories are scanned only for pools serving them, and their forks' PRs never recovered."""
+    config = demo_github_config(
+        repositories=(
+            Repository(DEMO_ORG, "private-app", 82100001),
+            Repository(DEMO_ORG, "public-site", 82100002, private=False),
+        ),
+    )
+    sim = GitHubSimulator(loop, clock=SimClock(20), config=config)
+    sim.start()
+    private = sim.queue_job(DEMO_ORG, "private-app", LABELS, duration_s=3600)
+    fork = sim.queue_job(
+        DEMO_ORG,
+        "public-site",
+        LABELS,
+        duration_s=3600,
+        event="pull_request",
+        head_repository="eve/public-site",
+    )
+    public = sim.queue_job(DEMO_ORG, "public-site", LABELS, duration_s=3600)
+    feed, _ = _adapters(sim)
+
+    waiting = {job.request.job_id for job in await feed.waiting_jobs([POOL])}
+    private_only = feed.last_coverage()
+    opted = make_pool("oss", github={"org": DEMO_ORG, "allow_public_repositories": True})
+    with_public = {job.request.job_id for job in await feed.waiting_jobs([opted])}
+
+    assert waiting == {private["id"]}
+    assert private_only is not None and private_only.scanned == 1  # the public repository was not read
+    assert with_public == {private["id"], public["id"]}
+    assert fork["id"] not in waiting | with_public
+    for job in (private, fork, public):
+        sim.cancel_job(job["id"])
+    await feed.close()

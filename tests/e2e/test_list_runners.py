@@ -29,25 +29,26 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
     """A provisioned runner is listed with its VM and registration; after release nothing is."""
     rt: Runtime = simulated_runtime(cloud, {})
     try:
+        # No webhook is connected: the provision alone serves the job, once GitHub says it is queued.
+        job = await asyncio.to_thread(
+            cloud.github.queue_job, "example-org", "platform-deploy", ["aks-prod"], duration_s=40
+        )
         request = ProvisionRequest(
             forge="github",
             pool="aks-prod",
-            job_id=555,
+            job_id=job["id"],
             org="example-org",
+            repository="example-org/platform-deploy",
             installation_id=DEMO_INSTALLATION_ID,
         )
         result = await rt.provisioner()(request, message_id="m-1")
-        name = naming.runner_name("aks-prod", "github", "555")
+        name = naming.runner_name("aks-prod", "github", str(job["id"]))
         assert result.runner_name == name
         rows = await list_runners(rt.pools, rt.compute, _registries(rt))
         [row] = rows
-        assert (row.name, row.pool, row.forge, row.job) == (name, "aks-prod", "github", "555")
+        assert (row.name, row.pool, row.forge, row.job) == (name, "aks-prod", "github", str(job["id"]))
         assert row.vm.startswith("Succeeded")
         assert row.registration in {"offline", "online"}
-
-        await asyncio.to_thread(
-            cloud.github.queue_job, "example-org", "platform-deploy", ["aks-prod"], duration_s=10
-        )
 
         async def ran() -> bool:
             jobs = await asyncio.to_thread(cloud.github.jobs)

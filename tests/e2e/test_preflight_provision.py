@@ -41,6 +41,7 @@ async def test_a_job_for_a_refused_pool_waits_and_runs_once_the_link_exists(clou
             pool="aks-ops",
             job_id=job["id"],
             org="example-org",
+            repository="example-org/platform-deploy",
             installation_id=DEMO_INSTALLATION_ID,
         ).model_dump_json()
         queue = rt.queue

@@ -175,7 +175,7 @@ def aks_pool(name: str, cluster_id: str, subnet_id: str = RUNNERS_SUBNET) -> Poo
             "name": name,
             "forge": "github",
             "labels": [name],
-            "github": {"org": "example-org"},
+            "github": {"org": "example-org", "runner_group_id": 2},
             "azure": {
                 "subscription_id": "00000000-0000-0000-0000-000000000001",
                 "resource_group": "rg-runners",

@@ -24,6 +24,7 @@ from runner_fleet.usecases.reconcile.reconciler import ReconcileReport
 from simulator.github import WebhookFaults
 from simulator.gitlab import WebhookFaults as GitLabWebhookFaults
 from simulator.stack import DEMO_GITLAB_PROJECT_ID, SimulatedCloud
+from simulator.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -61,16 +62,8 @@ async def stack() -> AsyncIterator[Stack]:
         cloud.stop()
 
 
-async def _eventually(probe: Callable[[], Any], within_s: float = 40.0) -> Any:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not reached in time")
+async def _eventually(probe: Callable[[], Any], within_s: float = 60.0) -> Any:
+    return await eventually(probe, within_s=within_s, poll_s=0.2)
 
 
 async def test_a_vm_that_never_boots_is_reaped_and_its_job_still_runs(stack: Stack) -> None:
@@ -113,8 +106,7 @@ async def test_a_vm_that_never_boots_is_reaped_and_its_job_still_runs(stack: Sta
     await _eventually(lambda: not stack.cloud.arm.vms())
 
 
-async def test_a_dropped_github_webhook_is_recovered(stack: Stack) -> None:
-    """A queued job whose webhook was dropped is found by the reconciler and runs."""
+async def _queue_with_webhooks_dropped(stack: Stack) -> dict[str, Any]:
     stack.cloud.github.set_faults(WebhookFaults(drop_probability=1.0))
     job = await asyncio.to_thread(
         stack.cloud.github.queue_job,
@@ -123,18 +115,40 @@ async def test_a_dropped_github_webhook_is_recovered(stack: Stack) -> None:
         ["self-hosted", "aks-dev", "helm"],
         duration_s=30,
     )
-    await asyncio.sleep(1.0)
+    # The positive sign: GitHub tried to deliver the `queued` event and the delivery failed.
+    await _eventually(lambda: stack.cloud.github.stats()["webhooks_dropped"] >= 1)
     assert stack.cloud.arm.vms() == []
-    stack.cloud.github.set_faults(WebhookFaults())
-    stack.ahead_s = 60  # past the grace given to the webhook path
-    report = await stack.reconcile()
-    # Either path recovers it: the failed delivery is redelivered, or the waiting job is enqueued.
-    assert report.redelivered >= 1 or report.jobs_enqueued == [f"github:{job['id']}"]
+    return job
+
+
+async def _runs_to_success(stack: Stack, job: dict[str, Any]) -> None:
     done = await _eventually(
         lambda: stack.github_job(job["id"])["status"] == "completed" and stack.github_job(job["id"])
     )
     assert done["conclusion"] == "success"
+
+
+async def test_a_failed_github_delivery_is_redelivered(stack: Stack) -> None:
+    """A `queued` delivery that failed is redelivered through the App's deliveries API, and the job runs."""
+    job = await _queue_with_webhooks_dropped(stack)
+    stack.cloud.github.set_faults(WebhookFaults())
+
+    report = await stack.reconcile()  # within the webhook grace: only redelivery may act
+
+    assert (report.redelivered, report.jobs_enqueued) == (1, [])
+    await _runs_to_success(stack, job)
     await _eventually(lambda: not stack.cloud.arm.vms())
+
+
+async def test_a_job_whose_webhook_never_arrives_is_found_by_the_scan(stack: Stack) -> None:
+    """With every delivery (redeliveries too) failing, the waiting-job scan enqueues the job, and it runs."""
+    job = await _queue_with_webhooks_dropped(stack)
+    stack.ahead_s = 60  # past the grace given to the webhook path
+
+    report = await stack.reconcile()
+
+    assert report.jobs_enqueued == [f"github:{job['id']}"]
+    await _runs_to_success(stack, job)
 
 
 async def test_a_missed_completed_webhook_leaves_no_vm(stack: Stack) -> None:
@@ -162,7 +176,9 @@ async def test_a_dropped_gitlab_hook_is_recovered(stack: Stack) -> None:
     job = await asyncio.to_thread(
         stack.cloud.gitlab.create_job, DEMO_GITLAB_PROJECT_ID, ["aks-prod"], duration_s=30
     )
-    await asyncio.sleep(1.0)
+    # The positive sign: GitLab's `created` and `pending` hooks were both attempted and dropped.
+    await _eventually(lambda: stack.cloud.gitlab.stats()["webhooks_dropped"] >= 2)
+    assert stack.cloud.arm.vms() == []
     stack.cloud.gitlab.set_faults(GitLabWebhookFaults())
     stack.ahead_s = 60
     report = await stack.reconcile()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl as _ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -15,6 +14,7 @@ import pytest
 
 from runner_fleet.signatures import standard_webhooks_key, standard_webhooks_signature
 from simulator.stack import DEMO_GITLAB_OTHER_PROJECT_ID, DEMO_GITLAB_PROJECT_ID
+from simulator.testing import eventually
 from tests.e2e.conftest import E2E_GITLAB_SIGNING, E2E_GITLAB_TOKEN, ServeProcess
 from tests.unit.test_gitlab_events import gitlab_event
 
@@ -22,20 +22,8 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def _eventually(probe: Callable[[], Awaitable[T | None]], within_s: float = 60.0) -> T:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not reached in time")
+    return await eventually(probe, within_s=within_s, poll_s=0.2)
 
 
 async def _get(http: aiohttp.ClientSession, url: str, *, ca: str | None = None) -> Any:
@@ -106,7 +94,12 @@ async def test_jobs_no_pool_serves_stay_pending_and_untouched(
     """A job with a tag no pool has, and a job outside the pool's group, stay pending with no runner."""
     gpu = await _create_job(http, served, project_id=DEMO_GITLAB_PROJECT_ID, tags=["gpu-h100"])
     outside = await _create_job(http, served, project_id=DEMO_GITLAB_OTHER_PROJECT_ID, tags=["aks-prod"])
-    await asyncio.sleep(3.0)
+
+    async def both_judged() -> bool:
+        # The positive sign: the provision step looked each job up and decided no pool serves it.
+        return all(served.events("provision.not_needed", job_id=job["id"]) for job in (gpu, outside))
+
+    await _eventually(both_judged)
     jobs = {j["id"]: j for j in await _get(http, f"{served.gitlab}/_sim/jobs")}
     for job in (gpu, outside):
         assert jobs[job["id"]]["status"] == "pending"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,17 @@ async def test_unreadable_queue_message_is_dropped_not_retried(
     assert fakes[0].created == []
 
 
-async def test_housekeeping_timer_runs(installed: runtime.Runtime) -> None:
-    """The housekeeping timer function runs against the installed runtime."""
+async def test_housekeeping_timer_forgets_old_deliveries_and_keeps_recent_ones(
+    installed: runtime.Runtime,
+) -> None:
+    """The housekeeping timer deletes delivery records older than GitHub's three-day redelivery window."""
+    table = installed.table
+    await table.insert("delivery-github", "old", {"received_at": time.time() - 4 * 86400})
+    await table.insert("delivery-github", "recent", {"received_at": time.time() - 3600})
+
     await _handler("housekeeping")(TimerRequest(past_due=False))
+
+    assert [record.key for record in await table.query("delivery-github")] == ["recent"]
 
 
 def test_webhook_path_imports_no_azure_management_sdk() -> None:

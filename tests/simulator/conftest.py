@@ -4,7 +4,6 @@ azure-mgmt clients pointed at it with a static bearer token."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
@@ -17,6 +16,7 @@ from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from simulator.arm import DEFAULT_SUBSCRIPTION_ID, ArmConfig, ArmSimulator, Timing, VmSize, default_sizes
 from simulator.clock import SimClock
 from simulator.server import BackgroundLoop
+from simulator.testing import eventually as poll_eventually
 from simulator.tls import LoopbackTls, make_loopback_tls
 
 T = TypeVar("T")
@@ -140,14 +140,8 @@ def network(sim: ArmSimulator, network_for: NetworkFactory) -> NetworkManagement
 
 
 async def _eventually(check: Callable[[], T | None], *, within: float = 5.0, interval: float = 0.02) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await asyncio.to_thread(check)  # the check may block on the simulator's loop
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
-        await asyncio.sleep(interval)
+    # The check may block on the simulator's loop: it runs in a thread.
+    return await poll_eventually(lambda: asyncio.to_thread(check), within_s=within, poll_s=interval)
 
 
 @pytest.fixture

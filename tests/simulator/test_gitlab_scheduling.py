@@ -3,7 +3,6 @@ client speaking the protocol a runner VM uses."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
 
@@ -273,8 +272,10 @@ async def test_a_taken_job_is_not_dropped_as_stuck(
     _, token = _register(client, ["deploy"])
     runner = RunnerClient(gitlab_http, sim.base_url, token)
     taken = await runner.wait_for_job()
+    untaken = sim.create_job(1001, ["nobody-has-this"])
 
-    await asyncio.sleep(sim.clock.real(15.0))
+    # The positive sign: the pending timeout has passed for a job created later than the taken one.
+    await wait_until(lambda: sim.job(untaken["id"])["status"] == "failed", within_s=5)
 
     assert sim.job(job["id"])["status"] == "running"
     assert await runner.wait_until_job_ends(taken) == "success"

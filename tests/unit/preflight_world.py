@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -196,51 +197,53 @@ class MemoryTopologyReader:
     fail_with: Exception | None = None
     closed: bool = False
 
-    def _count(self) -> None:
+    async def _count(self) -> None:
+        # A real read suspends: yielding here lets concurrent checks interleave as they would.
+        await asyncio.sleep(0)
         self.reads += 1
         if self.fail_with is not None:
             raise self.fail_with
 
     async def vnet(self, vnet_id: str) -> VNetFacts | None:
-        self._count()
+        await self._count()
         return self.vnets.get(vnet_id.lower())
 
     async def subnet(self, subnet_id: str) -> SubnetFacts | None:
-        self._count()
+        await self._count()
         return self.subnets.get(subnet_id.lower())
 
     async def nsg(self, nsg_id: str) -> NsgFacts | None:
-        self._count()
+        await self._count()
         return self.nsgs.get(nsg_id.lower())
 
     async def vnets_in(self, subscription: str, resource_group: str) -> list[str]:
-        self._count()
+        await self._count()
         return [
             v.id for v in self.vnets.values() if f"/resourcegroups/{resource_group.lower()}/" in v.id.lower()
         ]
 
     async def zone(self, zone_id: str) -> ZoneFacts | None:
-        self._count()
+        await self._count()
         return self.zones.get(zone_id.lower())
 
     async def zones_in(self, subscription: str, resource_group: str) -> list[str]:
-        self._count()
+        await self._count()
         return list(self.zones_by_group.get(resource_group.lower(), []))
 
     async def a_record(self, zone_id: str, relative_name: str) -> tuple[str, ...] | None:
-        self._count()
+        await self._count()
         return self.records.get(f"{zone_id}/A/{relative_name}".lower())
 
     async def cluster(self, cluster_id: str) -> AksFacts | None:
-        self._count()
+        await self._count()
         return self.clusters.get(cluster_id.lower())
 
     async def vm_sizes(self, subscription: str, location: str) -> dict[str, SizeOffer]:
-        self._count()
+        await self._count()
         return dict(self.sizes)
 
     async def image(self, subscription: str, location: str, reference: str) -> ImageFacts:
-        self._count()
+        await self._count()
         return ImageFacts(reference, checked=True, found=True, resolved_version="24.04.1")
 
     async def create_link(self, zone_id: str, vnet_id: str, name: str) -> ZoneLinkFacts:

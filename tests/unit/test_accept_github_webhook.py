@@ -77,7 +77,7 @@ async def test_signed_wrong_shape_is_400(intake: GitHubIntake) -> None:
 
 
 async def test_oversized_body_is_413(intake: GitHubIntake) -> None:
-    """A body over 25 MiB is refused before anything else."""
+    """A body over 1 MiB is refused before anything else."""
     outcome = await intake.handle({}, b" " * (MAX_BODY_BYTES + 1))
     assert outcome.status == 413
 
@@ -192,3 +192,57 @@ async def test_answer_body_is_json_with_a_reason(intake: GitHubIntake) -> None:
     """The response body is a small JSON object with the reason."""
     outcome = await intake.handle(*signed(event("workflow_job.queued.json")))
     assert json.loads(json.dumps(outcome.body)) == {"status": "accepted", "queued": PROVISION_QUEUE}
+
+
+async def test_a_job_naming_only_implied_labels_is_left_alone(
+    intake: GitHubIntake, queue: MemoryWorkQueue
+) -> None:
+    """`runs-on: self-hosted` (or `[self-hosted, linux, x64]`) names no pool: nothing is enqueued."""
+    for labels in (["self-hosted"], ["self-hosted", "linux", "x64"]):
+        payload = event("workflow_job.queued.json")
+        payload["workflow_job"]["labels"] = labels
+        outcome = await intake.handle(*signed(payload))
+        assert outcome.status == 200 and "no pool" in outcome.reason
+    assert await queue.depth(PROVISION_QUEUE) == 0
+
+
+async def test_a_public_repositorys_job_is_left_alone_unless_a_pool_serves_public_ones(
+    queue: MemoryWorkQueue,
+) -> None:
+    """A job of a public repository is enqueued only for a pool with allow_public_repositories."""
+    payload = event("workflow_job.queued.json")
+    payload["repository"]["private"] = False
+    closed = GitHubIntake(WEBHOOK_SECRET.encode(), (make_pool(),), queue, FleetState(MemoryStateTable()))
+    assert (await closed.handle(*signed(payload))).status == 200
+    assert await queue.depth(PROVISION_QUEUE) == 0
+    scope = {"org": "example-org", "runner_group_id": 5, "allow_public_repositories": True}
+    opted = GitHubIntake(
+        WEBHOOK_SECRET.encode(), (make_pool(github=scope),), queue, FleetState(MemoryStateTable())
+    )
+    assert (await opted.handle(*signed(payload))).status == 202
+
+
+async def test_every_completed_job_a_pool_could_serve_is_settled_whoever_ran_it(
+    queue: MemoryWorkQueue,
+) -> None:
+    """`completed` settles the job (no VM may follow) whether our runner, another runner or none ran it."""
+    state = FleetState(MemoryStateTable())
+    intake = GitHubIntake(WEBHOOK_SECRET.encode(), (make_pool(),), queue, state)
+    elsewhere = event("workflow_job.completed.json")
+    elsewhere["workflow_job"]["runner_name"] = "someone-elses-runner"
+    await intake.handle(*signed(elsewhere))
+    [settled] = await state.jobs("github")
+    assert (settled.data["state"], await queue.depth(RELEASE_QUEUE)) == ("done", 0)
+
+    hosted = event("workflow_job.completed_hosted.json")
+    await intake.handle(*signed(hosted))
+    assert len(await state.jobs("github")) == 1  # no pool could have served ubuntu-latest
+
+
+async def test_a_completed_job_is_settled_before_its_release_is_enqueued(
+    intake: GitHubIntake, queue: MemoryWorkQueue
+) -> None:
+    """`completed` on our runner settles the job and enqueues the release that deletes the VM."""
+    assert (await intake.handle(*signed(event("workflow_job.completed.json")))).status == 202
+    record = await intake.state.job("github", "2832853555")
+    assert record is not None and record.data["state"] == "done"

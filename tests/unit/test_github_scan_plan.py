@@ -73,12 +73,13 @@ def test_in_progress_runs_are_read_on_the_first_and_every_tenth_read() -> None:
 
 
 def test_the_reserve_covers_every_pool_filling_its_slots_once() -> None:
-    """Three calls per runner slot of every pool of the credential, and never less than the minimum."""
+    """Six calls per runner slot of every pool of the credential (the job and run read before it, its
+    registration, a stale lookup, its removal, the release's read), and never less than the minimum."""
     pools = [
         make_pool("pa", limits={"max_runners": 80}),
         make_pool("pb", ("pb",), limits={"max_runners": 20}),
     ]
-    assert reserve_for(pools) == 3 * 100
+    assert reserve_for(pools) == 6 * 100
     assert reserve_for([make_pool("pc", limits={"max_runners": 2})]) == MIN_RESERVE
 
 

@@ -13,7 +13,7 @@ from runner_fleet.usecases.accept_github_webhook import GitHubIntake
 from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
 from runner_fleet.usecases.release import Releaser
 from tests.builders import WEBHOOK_SECRET, event, make_pool, signed
-from tests.fakes import FakeCompute, FakeRegistry
+from tests.fakes import FakeCompute, FakeRegistry, YieldingStateTable
 
 POOL = make_pool("aks-prod")
 
@@ -80,7 +80,9 @@ async def test_a_message_delivered_twice_makes_one_vm() -> None:
 
 async def test_two_workers_racing_on_one_job_make_one_vm() -> None:
     """Two workers handling two messages for one job at once: one provisions, the other defers."""
-    _, provision, compute, _ = _setup()
+    compute = FakeCompute()
+    state = FleetState(YieldingStateTable())  # every storage call suspends: the two really interleave
+    provision = Provisioner({POOL.name: POOL}, state, compute, {"github": FakeRegistry()}, "ssh-ed25519 AAAA")
     request = ProvisionRequest(forge="github", pool="aks-prod", job_id=1, org="example-org")
     outcomes = await asyncio.gather(
         provision(request, message_id="a"), provision(request, message_id="b"), return_exceptions=True

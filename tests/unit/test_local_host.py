@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.host.hostjson import QueueHostSettings, read_queue_settings
 from runner_fleet.host.index import AppIndex, HttpFunction, QueueFunction, TimerFunction
 from runner_fleet.host.local import LocalHost
+from simulator.testing import wait_until
 
 FAST = QueueHostSettings(
     batch_size=4,
@@ -24,10 +24,7 @@ FAST = QueueHostSettings(
 
 
 async def _until(predicate: Any, within_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
+    await wait_until(predicate, within_s=within_s, poll_s=0.02)
 
 
 async def test_a_handled_message_is_deleted() -> None:

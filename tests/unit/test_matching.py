@@ -41,9 +41,29 @@ def test_jobs_without_labels_match_nothing() -> None:
     assert match_github_pool([], POOLS) is None
 
 
-def test_only_implied_labels_match_the_least_specific_pool() -> None:
-    """A plain self-hosted job goes to the pool with the fewest extra labels."""
-    assert match_github_pool(["self-hosted"], POOLS) is PROD
+def test_a_job_naming_only_implied_labels_matches_no_pool() -> None:
+    """A job must name one of a pool's own labels: `self-hosted` or `[linux, x64]` alone take no runner."""
+    assert match_github_pool(["self-hosted"], POOLS) is None
+    assert match_github_pool(["linux", "x64"], POOLS) is None
+    assert match_github_pool(["self-hosted", "linux", "x64"], POOLS) is None
+
+
+def test_implied_labels_still_count_towards_every_label_being_served() -> None:
+    """A job naming a pool label and implied labels is served; one implied label the pool lacks is not."""
+    assert match_github_pool(["self-hosted", "x64", "aks-dev"], POOLS) is DEV
+    assert match_github_pool(["self-hosted", "arm64", "aks-dev"], POOLS) is None
+
+
+def test_jobs_of_public_repositories_match_only_pools_that_allow_them() -> None:
+    """A public repository's job matches no pool unless a pool opts in with allow_public_repositories."""
+    assert match_github_pool(["aks-prod"], POOLS, org="example-org", public=True) is None
+    opted = make_pool(
+        "oss",
+        ("aks-prod",),
+        github={"org": "example-org", "runner_group_id": 5, "allow_public_repositories": True},
+    )
+    assert match_github_pool(["aks-prod"], [PROD, opted], org="example-org", public=True) is opted
+    assert match_github_pool(["aks-prod"], [PROD, opted], org="example-org", public=False) is PROD
 
 
 def test_gitlab_pools_never_serve_github_jobs() -> None:

@@ -10,7 +10,7 @@ from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.matching import match_gitlab_pool
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.compute import VmCreateRejected
-from runner_fleet.ports.jobs import Resolution
+from runner_fleet.ports.jobs import JobRef, Resolution
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner
@@ -28,16 +28,16 @@ class FakeResolver:
     jobs: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     asked: list[int] = field(default_factory=list)
 
-    async def resolve(self, job_id: int, project_id: int, project_path: str, pools: list[Pool]) -> Resolution:
-        self.asked.append(job_id)
-        status, tags = self.jobs[job_id]
+    async def resolve(self, job: JobRef, pools: list[Pool]) -> Resolution:
+        self.asked.append(job.job_id)
+        status, tags = self.jobs[job.job_id]
         if status != "pending":
             return Resolution(None, f"job is {status}")
         pool = match_gitlab_pool(tags, pools)
         return Resolution(pool, "" if pool else "no pool serves tags")
 
-    async def status(self, job_id: int, project_id: int) -> str | None:
-        known = self.jobs.get(job_id)
+    async def status(self, job: JobRef) -> str | None:
+        known = self.jobs.get(job.job_id)
         return known[0] if known else None
 
     async def close(self) -> None:

@@ -5,7 +5,7 @@ from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.messages import ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.compute import VmInfo
 from runner_fleet.ports.forge import RunnerInfo
-from runner_fleet.ports.jobs import Resolution
+from runner_fleet.ports.jobs import JobRef, Resolution
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner
@@ -141,13 +141,13 @@ class FakeConfirmer:
 
     def __init__(self, status: str | None) -> None:
         self.current = status
-        self.asked: list[tuple[int, int]] = []
+        self.asked: list[JobRef] = []
 
-    async def resolve(self, job_id: int, project_id: int, project_path: str, pools: list[Pool]) -> Resolution:
+    async def resolve(self, job: JobRef, pools: list[Pool]) -> Resolution:
         raise AssertionError("a release never resolves pools")
 
-    async def status(self, job_id: int, project_id: int) -> str | None:
-        self.asked.append((job_id, project_id))
+    async def status(self, job: JobRef) -> str | None:
+        self.asked.append(job)
         return self.current
 
     async def close(self) -> None:
@@ -213,3 +213,23 @@ async def test_a_registration_the_forge_removes_itself_is_not_looked_up(
 
     assert (result.vm_deleted, result.registration_removed) == (True, False)
     assert compute.vms == {} and runner_id in registry.runners
+
+
+async def test_a_github_release_is_confirmed_by_the_jobs_status_on_github(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState],
+) -> None:
+    """GitHub's `completed` confirms a release for our runner, asked about the job in its repository."""
+    runner_id = await _provisioned(parts)
+    compute, _, state = parts
+    confirmer = FakeConfirmer("in_progress")
+    releaser = Releaser(
+        {"aks-prod": POOL}, state, compute, {"github": parts[1]}, confirmers={"github": confirmer}
+    )
+    request = _request(runner_id=runner_id, repository="example-org/platform-deploy", installation_id=9)
+
+    assert (await releaser(request)).outcome == "not-confirmed" and NAME in compute.vms
+    confirmer.current = "completed"
+    assert (await releaser(request)).outcome == "released" and compute.vms == {}
+    assert {(j.job_id, j.repository, j.installation_id) for j in confirmer.asked} == {
+        (42, "example-org/platform-deploy", 9)
+    }

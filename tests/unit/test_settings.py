@@ -162,3 +162,40 @@ def test_gitlab_pools_default_to_protected_refs_and_half_an_hour() -> None:
     pool = make_pool("gl-aks", forge="gitlab", github=None, gitlab={"group_id": 7})
     assert pool.gitlab is not None
     assert (pool.gitlab.access_level, pool.gitlab.maximum_timeout_s) == ("ref_protected", 1800)
+
+
+def test_the_default_runner_group_is_refused_naming_the_pool_and_field() -> None:
+    """An org-level pool in runner group 1 (Default), named or by default, fails naming the pool and field."""
+    named = pool_dict(github={"runner_group_id": 1})
+    unnamed = pool_dict()
+    del unnamed["github"]["runner_group_id"]
+    for pool in (named, unnamed):
+        with pytest.raises(SettingsError, match=r"pool 'aks-prod' \(#1\): field 'github.runner_group_id'"):
+            _load([pool])
+
+
+def test_the_default_runner_group_is_allowed_when_said_explicitly() -> None:
+    """allow_default_runner_group: true accepts group 1."""
+    scope = {"org": "example-org", "runner_group_id": 1, "allow_default_runner_group": True}
+    [pool] = _load([pool_dict(github=scope)])
+    assert pool.github.runner_group_id == 1  # type: ignore[attr-defined]
+
+
+def test_repository_level_runners_need_no_runner_group() -> None:
+    """A repo_level pool registers on its one repository, where group 1 is the only one and is fine."""
+    scope = {"org": "example-org", "runner_group_id": 1, "repositories": ["deploy"], "repo_level": True}
+    assert _load([pool_dict(github=scope)])
+
+
+def test_allowed_workflows_must_be_workflow_refs() -> None:
+    """allowed_workflows take owner/repo/.github/workflows/<file>@<ref>; others fail naming the field."""
+    good = "example-org/platform-deploy/.github/workflows/deploy.yml@refs/heads/main"
+    assert _load([pool_dict(github={"allowed_workflows": [good]})])
+    for bad in ("deploy.yml", "example-org/platform-deploy/.github/workflows/deploy.yml"):
+        with pytest.raises(SettingsError, match=r"field 'github.allowed_workflows'"):
+            _load([pool_dict(github={"allowed_workflows": [bad]})])
+
+
+def test_public_repositories_are_off_unless_a_pool_opts_in() -> None:
+    """A GitHub pool serves no public repository unless allow_public_repositories is set."""
+    assert make_pool().github.allow_public_repositories is False  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""The one PUT that creates a runner VM, as the ARM JSON body (the wire format DESIGN.md describes)."""
+"""The one PUT that creates a runner VM, as the ARM JSON body (the wire format of docs/architecture.md)."""
 
 from __future__ import annotations
 

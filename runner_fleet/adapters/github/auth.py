@@ -74,7 +74,7 @@ class GitHubAuth:
         )
         self._token = token
         if token:
-            register_secret(token)
+            register_secret(token, keep=True)
         self._lock = threading.Lock()
         self._tokens: dict[int, tuple[str, float]] = {}
         self._installations: dict[str, int] = {}

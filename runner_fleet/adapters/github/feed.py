@@ -27,9 +27,10 @@ from runner_fleet.adapters.github.scan_plan import (
     reserve_for,
 )
 from runner_fleet.logs import get_logger
-from runner_fleet.matching import match_github_pool
+from runner_fleet.matching import match_github_pool, serves_repository
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.feeds import ScanCoverage, WaitingJob
+from runner_fleet.provenance import from_fork, is_public
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.recent_repositories import RecentRepositories
 
@@ -44,10 +45,17 @@ INSTALLATION_REPOSITORIES_EVERY = 10
 def waiting_job(
     job: dict[str, Any], run: dict[str, Any], pools: list[Pool], *, org: str, repository: str
 ) -> WaitingJob | None:
-    """What the `queued` webhook would have enqueued for a job found waiting, if a pool serves it."""
+    """What the `queued` webhook would have enqueued for a job found waiting, if a pool serves it.
+
+    The run the job was listed under says whether its repository is public and whether it comes from
+    a fork: no extra request is needed to leave those jobs alone.
+    """
     if job.get("status") != "queued":
         return None  # waiting for an approval, or no longer waiting at all
-    pool = match_github_pool(job.get("labels", []), pools, org=org, repository=repository)
+    public = is_public(run.get("repository"))
+    if public and from_fork(run):
+        return None
+    pool = match_github_pool(job.get("labels", []), pools, org=org, repository=repository, public=public)
     if pool is None:
         return None
     request = ProvisionRequest(
@@ -106,7 +114,7 @@ class GitHubFeed:
         self._pace = pace or RoundPace()
         self._etags = EtagCache()
         self._deliveries = DeliveryLog()
-        self._installation_repositories: dict[str, tuple[int, set[str]]] = {}
+        self._installation_repositories: dict[str, tuple[int, dict[str, bool]]] = {}
         self._rounds = 0
         self._coverage: ScanCoverage | None = None
 
@@ -139,13 +147,13 @@ class GitHubFeed:
         return list(found.values())
 
     def _likely_repositories(self, pools: list[Pool], recent: dict[str, set[str]]) -> dict[str, set[str]]:
-        """Per org: the repositories pools name, and those recent webhooks mentioned."""
+        """Per org: the repositories pools name, and those recent webhooks mentioned that a pool serves."""
         likely: dict[str, set[str]] = {}
         for pool in pools:
             assert pool.github is not None
             org = pool.github.org
-            named = {r if "/" in r else f"{org}/{r}" for r in pool.github.repositories}
-            likely.setdefault(org, set()).update(named | recent.get(org, set()))
+            served = {r for r in recent.get(org, set()) if serves_repository(pool, org, r)}
+            likely.setdefault(org, set()).update(set(pool.github.repository_names) | served)
         return likely
 
     def _scan_org(self, org: str, pools: Sequence[Pool], likely: set[str], round_s: float) -> _OrgScan:
@@ -158,7 +166,11 @@ class GitHubFeed:
             return scan.counted < allowance and session.budget.above_reserve(reserve)
 
         org_wide = any(not p.github or not p.github.repositories for p in pools)
-        rest = self._installation_repos(session, org, scan, may_spend) if org_wide else set()
+        # Only repositories a pool may serve: public ones only for a pool that takes them.
+        public_too = any(
+            p.github and not p.github.repositories and p.github.allow_public_repositories for p in pools
+        )
+        rest = self._installation_repos(session, org, scan, may_spend, public_too) if org_wide else set()
         plan = self._plans.setdefault(org, ScanPlan(per_round=self._per_round))
         planned, scan.not_due = plan.next_round(likely, rest)
         for index, full_name in enumerate(planned):
@@ -185,13 +197,25 @@ class GitHubFeed:
         return scan
 
     def _installation_repos(
-        self, session: Session, org: str, scan: _OrgScan, may_spend: Callable[[], bool]
+        self, session: Session, org: str, scan: _OrgScan, may_spend: Callable[[], bool], public_too: bool
     ) -> set[str]:
-        """An org-wide pool's repositories, read again every few rounds (the last list meanwhile)."""
+        """An org-wide pool's repositories of `org` (public ones only with `public_too`), read again
+        every few rounds (the last list meanwhile)."""
         known = self._installation_repositories.get(org)
-        if known is not None and self._rounds - known[0] < INSTALLATION_REPOSITORIES_EVERY:
-            return known[1]
-        names: set[str] = set()
+        if known is None or self._rounds - known[0] >= INSTALLATION_REPOSITORIES_EVERY:
+            known = self._read_installation_repos(session, org, scan, may_spend, known)
+        return {name for name, public in known[1].items() if public_too or not public}
+
+    def _read_installation_repos(
+        self,
+        session: Session,
+        org: str,
+        scan: _OrgScan,
+        may_spend: Callable[[], bool],
+        known: tuple[int, dict[str, bool]] | None,
+    ) -> tuple[int, dict[str, bool]]:
+        """Every repository of the installation and whether it is public."""
+        names: dict[str, bool] = {}
         page = 1
         try:
             while len(names) < MAX_REPOSITORIES:
@@ -201,14 +225,14 @@ class GitHubFeed:
                 )
                 scan.counted += 0 if answer.not_modified else 1
                 batch = answer.data.get("repositories", []) if isinstance(answer.data, dict) else []
-                names.update(str(r["full_name"]) for r in batch)
+                names.update((str(r["full_name"]), is_public(r)) for r in batch)
                 if len(batch) < 100:
                     break
                 page += 1
         except (RateLimited, _Spent):
-            return known[1] if known is not None else names
+            return known if known is not None else (self._rounds, names)
         self._installation_repositories[org] = (self._rounds, names)
-        return names
+        return self._installation_repositories[org]
 
     def _scan_repository(
         self,

@@ -25,9 +25,10 @@ REST_PERIOD_ROUNDS = 30
 # `needs` another): their listing changes with every run that starts or ends, so it is read only
 # every this many reads of a repository.
 IN_PROGRESS_EVERY = 10
-# A runner costs the fleet a few calls the scan must leave room for: its JIT registration, the
-# lookup of a stale registration when a provision is repeated, and its removal.
-ESSENTIAL_CALLS_PER_RUNNER = 3
+# A runner costs the fleet a few calls the scan must leave room for: reading its job and the job's
+# run before anything is made, its JIT registration, the lookup of a stale registration when a
+# provision is repeated, its removal, and reading the job again to confirm its release.
+ESSENTIAL_CALLS_PER_RUNNER = 6
 MIN_RESERVE = 100
 
 

@@ -13,7 +13,7 @@ from runner_fleet.logs import register_secret
 
 class GitLabClient:
     def __init__(self, url: str, token: str, *, timeout_s: float = 15.0) -> None:
-        register_secret(token)
+        register_secret(token, keep=True)
         self.url = url.rstrip("/")
         self.rate_limit = RateLimitObserver()
         session = requests.Session()

@@ -10,7 +10,7 @@ from gitlab.exceptions import GitlabError
 from runner_fleet.adapters.gitlab.client import GitLabClient
 from runner_fleet.adapters.gitlab.protection import ProtectedRefs
 from runner_fleet.matching import match_gitlab_pool
-from runner_fleet.ports.jobs import Resolution
+from runner_fleet.ports.jobs import JobRef, Resolution
 from runner_fleet.settings.pool import Pool
 
 
@@ -21,10 +21,12 @@ class GitLabJobResolver:
         self._group_paths: dict[int, str] = {}
         self._lock = threading.Lock()
 
-    async def resolve(self, job_id: int, project_id: int, project_path: str, pools: list[Pool]) -> Resolution:
-        return await asyncio.to_thread(self._resolve, job_id, project_id, project_path, pools)
+    async def resolve(self, job: JobRef, pools: list[Pool]) -> Resolution:
+        if job.project_id is None:
+            return Resolution(None, "no project to ask about the job")
+        return await asyncio.to_thread(self._resolve, job.job_id, job.project_id, pools)
 
-    def _resolve(self, job_id: int, project_id: int, project_path: str, pools: list[Pool]) -> Resolution:
+    def _resolve(self, job_id: int, project_id: int, pools: list[Pool]) -> Resolution:
         gl = self._client.api()
         try:
             # GitLab answers 404 unless the job belongs to this project: id and project agree.
@@ -64,7 +66,11 @@ class GitLabJobResolver:
         # Read each time, not cached: a project moved out of the group must stop being served.
         return str(self._client.api().projects.get(project_id).path_with_namespace)
 
-    async def status(self, job_id: int, project_id: int) -> str | None:
+    async def status(self, job: JobRef) -> str | None:
+        job_id, project_id = job.job_id, job.project_id
+        if project_id is None:
+            return None
+
         def _status() -> str | None:
             try:
                 job = self._client.api().projects.get(project_id, lazy=True).jobs.get(job_id)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import logging
 import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -30,13 +29,14 @@ from runner_fleet.adapters.storage.connection import (
     identity_credential,
     queue_service_client,
 )
+from runner_fleet.logs import get_logger
 from runner_fleet.ports.queue import MessageLeaseLost, ReceivedMessage
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
     from azure.storage.queue import QueueMessage
 
-_log = logging.getLogger(__name__)
+log = get_logger("storage.queue")
 
 _NEVER_EXPIRE = -1
 # A stale receipt or a message deleted since: either way this lease is gone.
@@ -198,5 +198,5 @@ def _decode_body(queue: str, message_id: str, raw: object) -> str:
     except (binascii.Error, UnicodeDecodeError):
         # Hand a foreign, unencoded message over as is rather than wedge every receive on it; the
         # handler rejects what it cannot parse and the message reaches the poison queue.
-        _log.warning("message %s in %s is not base64; delivering its raw text", message_id, queue)
+        log.warning("queue.message_not_base64", message_id=message_id, queue=queue)
         return text
