@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.burst_run import BurstSettings
 
 HEADLINE = [
     "jobs",
@@ -23,33 +26,20 @@ HEADLINE = [
 ]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from bench.burst_run import BurstSettings
-    from bench.cli import add_run_options
-
-    d = BurstSettings()
-    parser = argparse.ArgumentParser(prog="bench/burst.py", description=__doc__)
-    add_run_options(parser, d)
-    parser.add_argument("--burst-seconds", type=float, default=d.burst_s, help="queue every job within this")
-    return parser.parse_args(argv)
-
-
 def _clean(result: dict[str, Any]) -> bool:
     return not (result["lost"] or result["duplicate_vms"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    from bench.burst_run import BurstSettings, run_burst
-    from bench.cli import run, run_options
-
-    args = parse_args(argv)
-    settings = BurstSettings(**run_options(args), burst_s=args.burst_seconds)
-    return run(
-        "burst", settings.jobs, lambda report: run_burst(settings, report), args, HEADLINE, clean=_clean
+def _options(parser: argparse.ArgumentParser, d: BurstSettings) -> None:
+    parser.add_argument(
+        "--burst-seconds", dest="burst_s", type=float, default=d.burst_s, help="queue every job within this"
     )
 
 
 if __name__ == "__main__":
     # Run as a script: make the project root importable so `bench` resolves as a package.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    sys.exit(main())
+    from bench.burst_run import BurstSettings, run_burst
+    from bench.cli import run_script
+
+    sys.exit(run_script(__name__, BurstSettings, run_burst, _options, HEADLINE, clean=_clean))

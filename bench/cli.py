@@ -1,97 +1,107 @@
-"""What both benchmark scripts share: logs to a file, progress to stderr, JSON (only) to stdout."""
+"""What the benchmark scripts share: their options, logs to a file, progress to stderr, JSON (only) to stdout.
+
+A script names its settings (a dataclass), the coroutine that runs them, its own options, the figures
+its table shows and what makes a run clean; `run_script` does the rest.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, ClassVar, Protocol, TextIO, TypeVar
 
 from runner_fleet import logs
 
 Progress = Callable[[str], None]
 
 
-class RunDefaults(Protocol):
-    """The settings both benchmarks have (their dataclasses' defaults fill in the options)."""
+class Settings(Protocol):
+    """A benchmark's settings: a dataclass whose fields the options fill in."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     @property
-    def jobs(self) -> int: ...
-
-    @property
-    def time_scale(self) -> float: ...
-
-    @property
-    def max_seconds(self) -> float: ...
-
-    @property
-    def settle_s(self) -> float: ...
-
-    @property
-    def stall_s(self) -> float: ...
-
-    @property
-    def instances(self) -> int: ...
-
-    @property
-    def seed(self) -> int: ...
+    def jobs(self) -> int:
+        """What the first progress line reports."""
+        ...
 
 
-def add_run_options(parser: argparse.ArgumentParser, d: RunDefaults) -> None:
-    parser.add_argument("--jobs", type=int, default=d.jobs, help=f"jobs to queue (default {d.jobs})")
-    parser.add_argument("--time-scale", type=float, default=d.time_scale, help="simulated s per real s")
-    parser.add_argument("--max-seconds", type=float, default=d.max_seconds, help="bound on the whole run")
-    parser.add_argument("--settle-seconds", type=float, default=d.settle_s, help="reserved for settling")
-    parser.add_argument("--stall-seconds", type=float, default=d.stall_s, help="stop waiting when stuck")
-    parser.add_argument("--instances", type=int, default=d.instances, help="function host instances")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    add_common(parser)
+S = TypeVar("S", bound=Settings)
 
 
-def run_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The options of `add_run_options`, named as the settings dataclasses name them."""
-    return {
-        "jobs": args.jobs,
-        "time_scale": args.time_scale,
-        "max_seconds": args.max_seconds,
-        "settle_s": args.settle_seconds,
-        "stall_s": args.stall_seconds,
-        "instances": args.instances,
-        "seed": args.seed,
-    }
+class _HelpFormatter(argparse.HelpFormatter):
+    """Names an option's value after its flag (`--rate RATE`), not after the settings field it fills."""
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        return action.option_strings[-1].removeprefix("--").upper().replace("-", "_")
 
 
-def run(
-    name: str,
-    jobs: int,
-    bench: Callable[[Progress], Coroutine[Any, Any, dict[str, Any]]],
-    args: argparse.Namespace,
+# The options of a run of the simulated fleet (flag, settings field, type, help). A script has those
+# whose field its settings have, with the field's default.
+RUN_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None], ...] = (
+    ("--jobs", "jobs", int, "jobs to queue (default %(default)s)"),
+    ("--time-scale", "time_scale", float, "simulated s per real s"),
+    ("--max-seconds", "max_seconds", float, "bound on the whole run"),
+    ("--settle-seconds", "settle_s", float, "reserved for settling"),
+    ("--stall-seconds", "stall_s", float, "stop waiting when stuck"),
+    ("--instances", "instances", int, "function host instances"),
+    ("--seed", "seed", int, None),
+)
+
+
+def run_script(
+    script: str,
+    settings: Callable[..., S],
+    bench: Callable[[S, Progress], Coroutine[Any, Any, dict[str, Any]]],
+    options: Callable[[argparse.ArgumentParser, S], None],
     headline: list[str],
     *,
     clean: Callable[[dict[str, Any]], bool],
 ) -> int:
-    """Run one benchmark with its logs in a file; print its figures; exit 0 when `clean`."""
-    log_path, log_stream = open_log(args.log_file, name)
-    progress(f"{name}: {jobs} jobs; service logs in {log_path}")
-    try:
-        result = asyncio.run(bench(progress))
-    finally:
-        log_stream.close()
-    result["log_file"] = str(log_path)
-    emit(result, as_json=args.json, headline=headline)
-    return 0 if clean(result) else 1
+    """Run the benchmark script of module `script` (its `__name__`) with the options on its command line.
 
-
-def add_common(parser: argparse.ArgumentParser) -> None:
+    `options` adds the script's own options, each with a field of `settings` as its `dest` and the
+    field's default; the run options (`RUN_OPTIONS`), `--json` and `--log-file` come with every
+    script, and its docstring is the help. The service's logs go to a file; the figures of `bench`
+    are printed, in full as JSON or as a `headline` table. Exit 0 when `clean` says the figures met
+    the script's target, else 1.
+    """
+    module = sys.modules[script]
+    path = Path(str(module.__file__))
+    name = path.stem.replace("_", "-")  # in the log file's name and the first progress line
+    defaults = settings()
+    parser = argparse.ArgumentParser(
+        prog=f"bench/{path.name}", description=module.__doc__, formatter_class=_HelpFormatter
+    )
+    fields = {field.name for field in dataclasses.fields(defaults)}
+    for flag, field, kind, text in RUN_OPTIONS:
+        if field in fields:
+            parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field), help=text)
+    options(parser, defaults)
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object (and nothing else) on stdout"
     )
     parser.add_argument("--log-file", type=Path, help="the service's structured logs (default: a temp file)")
+    values = vars(parser.parse_args())
+    as_json, log_file = values.pop("json"), values.pop("log_file")
+    chosen = settings(**values)
+
+    log_path, log_stream = open_log(log_file, name)
+    progress(f"{name}: {chosen.jobs} jobs; service logs in {log_path}")
+    try:
+        result = asyncio.run(bench(chosen, progress))
+    finally:
+        log_stream.close()
+    result["log_file"] = str(log_path)
+    emit(result, as_json=as_json, headline=headline)
+    return 0 if clean(result) else 1
 
 
 def open_log(path: Path | None, name: str) -> tuple[Path, TextIO]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import azure.functions as func
 
+from runner_fleet.forges import Forge
 from runner_fleet.host.index import AppIndex, QueueFunction
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import parse_provision
@@ -127,7 +128,7 @@ class KillableState(FleetState):
         super().__init__(table)
         self._switch = switch
 
-    async def mark_job(self, forge: str, job_key: str, state: JobState, **extra: str | float | int) -> None:
+    async def mark_job(self, forge: Forge, job_key: str, state: JobState, **extra: str | float | int) -> None:
         if state == "provisioned":
             await self._switch.checkpoint("after-vm-create")
         await super().mark_job(forge, job_key, state, **extra)
@@ -166,8 +167,8 @@ class KillableRegistry:
 
 
 def killable_registries(
-    factories: Mapping[str, Callable[[], RunnerRegistry]], switch: KillSwitch
-) -> dict[str, Callable[[], RunnerRegistry]]:
+    factories: Mapping[Forge, Callable[[], RunnerRegistry]], switch: KillSwitch
+) -> dict[Forge, Callable[[], RunnerRegistry]]:
     def wrap(build: Callable[[], RunnerRegistry]) -> Callable[[], RunnerRegistry]:
         return lambda: KillableRegistry(build(), switch)
 

@@ -12,18 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner_fleet import naming
+from runner_fleet.forges import Forge
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY
+from runner_fleet_dev.simulated_jobs import SimulatedJob, simulated_jobs
 from simulator.stack import SimulatedCloud
-
-_GITHUB_STATUS = {"queued": "queued", "waiting": "queued", "in_progress": "running", "completed": "done"}
-_GITLAB_STATUS = {
-    "created": "queued",
-    "pending": "queued",
-    "running": "running",
-    "success": "done",
-    "failed": "failed",
-    "canceled": "failed",
-}
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,12 @@ class Observation:
         )
 
 
-def vm_names(jobs: Mapping[str, str], pools: Mapping[str, str]) -> dict[str, str]:
+def _status(job: SimulatedJob) -> str:
+    """queued, running, done or failed: a job cancelled, or finished without success, failed."""
+    return "failed" if job.phase == "canceled" or (job.phase == "done" and not job.succeeded) else job.phase
+
+
+def vm_names(jobs: Mapping[str, str], pools: Mapping[str, Forge]) -> dict[str, str]:
     """VM name -> job key for every job of `jobs` (forge:id) in every pool (name -> forge) of its forge.
 
     Names are deterministic, and the simulator keeps no tags for a deleted VM: this is how a
@@ -88,7 +85,7 @@ def vm_names(jobs: Mapping[str, str], pools: Mapping[str, str]) -> dict[str, str
         forge, _, job_id = key.partition(":")
         for pool, pool_forge in pools.items():
             if pool_forge == forge:
-                names[naming.runner_name(pool, forge, job_id)] = key
+                names[naming.runner_name(pool, pool_forge, job_id)] = key
     return names
 
 
@@ -101,33 +98,13 @@ def observe(cloud: SimulatedCloud, pools: set[str], names: Mapping[str, str]) ->
     def ours(name: Any) -> bool:
         return naming.pool_of(str(name) if name else None) in pools
 
-    jobs: dict[str, JobSeen] = {}
-    for job in cloud.github.jobs():
-        status = _GITHUB_STATUS.get(str(job["status"]), str(job["status"]))
-        if status == "done" and job.get("conclusion") != "success":
-            status = "failed"
-        key = f"github:{job['id']}"
-        jobs[key] = JobSeen(
-            key,
-            status,
-            job.get("conclusion") == "success",
-            job.get("runner_name"),
-            job.get("queued_at"),
-            job.get("started_at"),
-            job.get("completed_at"),
-        )
     gitlab_runners = cloud.gitlab.runners()
-    described = {runner["id"]: runner["description"] for runner in gitlab_runners}
-    for job in cloud.gitlab.jobs():
-        key = f"gitlab:{job['id']}"
+    jobs: dict[str, JobSeen] = {}
+    for job in simulated_jobs(cloud, gitlab_runners):
+        key = f"{job.forge}:{job.id}"
+        queued_at = job.queued_at or job.created_at
         jobs[key] = JobSeen(
-            key,
-            _GITLAB_STATUS.get(str(job["status"]), str(job["status"])),
-            job.get("status") == "success",
-            described.get(job.get("runner_id")),
-            job.get("pending_at") or job.get("created_at"),
-            job.get("started_at"),
-            job.get("finished_at"),
+            key, _status(job), job.succeeded, job.runner, queued_at, job.started_at, job.finished_at
         )
     vms: list[VmSeen] = []
     live = cloud.arm.vms()

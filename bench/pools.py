@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from runner_fleet.forges import Forge
 from simulator.arm import Topology, default_topology
 from simulator.stack import (
     DEMO_GITLAB_GROUP_ID,
@@ -44,7 +45,7 @@ class JobShape:
     """How to queue a job that one pool, and only that pool, serves."""
 
     pool: str
-    forge: str
+    forge: Forge
     labels: tuple[str, ...]  # GitHub: the job's runs-on labels; GitLab: the job's tags
     repository: str = ""  # GitHub repository name (in DEMO_ORG)
     project_id: int = 0  # GitLab project
@@ -53,7 +54,7 @@ class JobShape:
 @dataclass(frozen=True)
 class PoolSpec:
     name: str
-    forge: str
+    forge: Forge
     labels: tuple[str, ...]
     scope: dict[str, Any]
     vm_sizes: tuple[str, ...]

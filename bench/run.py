@@ -13,6 +13,7 @@ from bench.observe import Observation, observe, vm_names
 from bench.pools import PoolSpec
 from bench.stack import BenchStack, ReconcileCadence
 from bench.workload import Plan, queue_jobs
+from runner_fleet.forges import Forge
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ async def _wait(
     plan: Plan,
     *,
     queueing: asyncio.Task[Plan] | None,
-    pools: dict[str, str],
+    pools: dict[str, Forge],
     until: float,
     stall_s: float,
     say: Callable[[str], None],

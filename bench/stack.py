@@ -17,12 +17,12 @@ from typing import Any
 from bench.killer import KillableState, KillSwitch, killable_index, killable_registries
 from runner_fleet import runtime
 from runner_fleet.cli.serve import host_json_path
-from runner_fleet.cli.simulated import connect_forges, simulated_runtime
 from runner_fleet.host.hostjson import read_queue_settings
 from runner_fleet.host.index import AppIndex, index_app
 from runner_fleet.host.local import LocalHost
 from runner_fleet.logs import get_logger
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
+from runner_fleet_dev.simulated import connect_forges, simulated_runtime
 from simulator.arm import ArmConfig
 from simulator.github import GitHubSimConfig
 from simulator.gitlab import GitLabSimConfig

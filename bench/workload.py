@@ -52,43 +52,23 @@ async def queue_jobs(
     The pacing loop runs on a thread of its own, so a busy service loop cannot hold a burst back.
     """
     stop = threading.Event()
+
+    def queue_all() -> None:
+        rng = random.Random(seed)
+        started = time.monotonic()
+        for i in range(count):
+            if stop.wait(max(0.0, started + i / per_second - time.monotonic())):
+                return
+            shape = shapes[i % len(shapes)]
+            key = _queue_one(cloud, shape, round(rng.uniform(*durations_s), 1), f"job-{i + 1}")
+            plan.jobs[key] = shape.pool
+            now = time.time()
+            plan.first_at = plan.first_at or now
+            plan.last_at = now
+
     try:
-        await asyncio.to_thread(
-            _queue_all,
-            cloud,
-            shapes,
-            count=count,
-            per_second=per_second,
-            durations_s=durations_s,
-            plan=plan,
-            seed=seed,
-            stop=stop,
-        )
+        await asyncio.to_thread(queue_all)
     except asyncio.CancelledError:
         stop.set()  # the thread cannot be cancelled; it stops before its next job
         raise
     return plan
-
-
-def _queue_all(
-    cloud: SimulatedCloud,
-    shapes: Sequence[JobShape],
-    *,
-    count: int,
-    per_second: float,
-    durations_s: tuple[float, float],
-    plan: Plan,
-    seed: int,
-    stop: threading.Event,
-) -> None:
-    rng = random.Random(seed)
-    started = time.monotonic()
-    for i in range(count):
-        if stop.wait(max(0.0, started + i / per_second - time.monotonic())):
-            return
-        shape = shapes[i % len(shapes)]
-        key = _queue_one(cloud, shape, round(rng.uniform(*durations_s), 1), f"job-{i + 1}")
-        plan.jobs[key] = shape.pool
-        now = time.time()
-        plan.first_at = plan.first_at or now
-        plan.last_at = now

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from runner_fleet.forges import Forge
 from runner_fleet.settings.pool import Pool
 
 # osProfile.customData "is decoded to a binary array ... The maximum length of the binary array is
@@ -104,7 +105,7 @@ def runner_software(pool: Pool) -> RunnerSoftware:
 
 @dataclass(frozen=True)
 class RunnerBootConfig:
-    forge: str
+    forge: Forge
     runner_name: str
     pool: Pool
     forge_url: str

@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from runner_fleet.forges import Forge
 from runner_fleet.ports.jobs import JobRef
-
-Forge = Literal["github", "gitlab"]
 
 
 class _Message(BaseModel):

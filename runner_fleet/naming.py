@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import re
 
+from runner_fleet.forges import Forge
+
 PREFIX = "rf"
 _NAME = re.compile(r"^rf-(?P<pool>[a-z][a-z0-9-]{0,18}[a-z0-9])-(?P<suffix>[0-9a-f]{10})$")
 
 
-def runner_name(pool: str, forge: str, job_key: str) -> str:
+def runner_name(pool: str, forge: Forge, job_key: str) -> str:
     """The name of the runner (and VM) provisioned for one job of one pool."""
     digest = hashlib.sha256(f"{forge}\0{pool}\0{job_key}".encode()).hexdigest()[:10]
     return f"{PREFIX}-{pool}-{digest}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from runner_fleet.forges import FORGES, Forge
 from runner_fleet.logs import configure_default, get_logger, register_secret
 from runner_fleet.ports.compute import Compute
 from runner_fleet.ports.feeds import JobFeed
@@ -35,6 +36,21 @@ log = get_logger("runtime")
 
 DELIVERY_RETENTION = timedelta(days=3)  # GitHub keeps deliveries for redelivery this long
 RECOVERY_RETENTION = timedelta(days=1)  # far longer than any job waits for a runner
+# How long a finished (`done`) job record is kept. It tells a provision for that job to make nothing,
+# but it is the second guard: every provision first asks the forge whether the job still waits (GitHub:
+# queued; GitLab: pending), so a late, redelivered or replayed webhook for a finished job is turned
+# away whatever this table holds. The record covers the moments between that answer and the claim, and
+# a provision without a resolver. Kept as long as the delivery rows (3 days, GitHub's redelivery
+# window): while GitHub may still send anything about the job both guards hold, and a redelivery under
+# the same ID meets its delivery row as well. That is also longer than any job can wait (GitHub cancels
+# a queued self-hosted job after 24 h, GitLab drops a pending one after 1 h): no provision for a purged
+# job can find it waiting.
+JOB_RETENTION = DELIVERY_RETENTION
+# A record never settled (a job whose end we did not hear of: its `completed` hook lost past the
+# redelivery window, or a GitLab end the forge did not confirm) is only ever read for a job the forge
+# says is waiting, and after 24 h no job is. A week leaves a wide margin (GitHub's 3-day redelivery
+# window, its 5-day limit on a self-hosted job's run) and the purge never deletes a running lease.
+ABANDONED_JOB_RETENTION = timedelta(days=7)
 
 
 # Forges whose job-end hooks are checked against the forge before a VM is deleted.
@@ -48,19 +64,19 @@ class Runtime:
     queue: WorkQueue
     table: StateTable
     compute_factory: Callable[[], Compute]
-    registry_factories: Mapping[str, Callable[[], RunnerRegistry]]
+    registry_factories: Mapping[Forge, Callable[[], RunnerRegistry]]
     ssh_public_key_factory: Callable[[], str] | None = None
-    resolver_factories: Mapping[str, Callable[[], JobResolver]] = field(default_factory=dict)
+    resolver_factories: Mapping[Forge, Callable[[], JobResolver]] = field(default_factory=dict)
     preflight_factory: Callable[[], PreflightGate] | None = None
-    feed_factories: Mapping[str, Callable[[], JobFeed]] = field(default_factory=dict)
+    feed_factories: Mapping[Forge, Callable[[], JobFeed]] = field(default_factory=dict)
     # Per forge, what checks a pool's scope on the forge before its first VM (GitHub: its runner group).
-    access_factories: Mapping[str, Callable[[], ForgeAccess]] = field(default_factory=dict)
+    access_factories: Mapping[Forge, Callable[[], ForgeAccess]] = field(default_factory=dict)
     _compute: Compute | None = field(default=None, init=False)
     _preflight: PreflightGate | None = field(default=None, init=False)
     _forge_gate: PreflightGate | None = field(default=None, init=False)
-    _registries: dict[str, RunnerRegistry] = field(default_factory=dict, init=False)
-    _resolvers: dict[str, JobResolver] = field(default_factory=dict, init=False)
-    _feeds: dict[str, JobFeed] = field(default_factory=dict, init=False)
+    _registries: dict[Forge, RunnerRegistry] = field(default_factory=dict, init=False)
+    _resolvers: dict[Forge, JobResolver] = field(default_factory=dict, init=False)
+    _feeds: dict[Forge, JobFeed] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for secret in (
@@ -104,7 +120,7 @@ class Runtime:
             self._compute = self.compute_factory()
         return self._compute
 
-    def registry(self, forge: str) -> RunnerRegistry:
+    def registry(self, forge: Forge) -> RunnerRegistry:
         if forge not in self._registries:
             self._registries[forge] = self.registry_factories[forge]()
         return self._registries[forge]
@@ -123,13 +139,13 @@ class Runtime:
             self._forge_gate = ForgeAccessGate(self.access_factories)
         return self._forge_gate
 
-    def resolvers(self) -> dict[str, JobResolver]:
+    def resolvers(self) -> dict[Forge, JobResolver]:
         for forge, build in self.resolver_factories.items():
             if forge not in self._resolvers:
                 self._resolvers[forge] = build()
         return self._resolvers
 
-    def _lazy_registries(self) -> Mapping[str, RunnerRegistry]:
+    def _lazy_registries(self) -> Mapping[Forge, RunnerRegistry]:
         return _LazyRegistries(self)
 
     def provisioner(self) -> Provisioner:
@@ -164,7 +180,7 @@ class Runtime:
         for forge, build in self.feed_factories.items():
             if forge in forges and forge not in self._feeds:
                 self._feeds[forge] = build()
-        registries: dict[str, RunnerRegistry] = {forge: self.registry(forge) for forge in forges}
+        registries: dict[Forge, RunnerRegistry] = {forge: self.registry(forge) for forge in forges}
         return Reconciler(
             self.pools_by_name, self.state, self.compute, registries, self.queue, feeds=self._feeds
         )
@@ -175,21 +191,22 @@ class Runtime:
         await self.reconciler()()
         rejections().flush(get_logger("webhook"))
 
-    async def housekeeping(self) -> dict[str, int]:
-        removed = {
-            forge: await self.state.purge_deliveries(forge, DELIVERY_RETENTION)
-            for forge in ("github", "gitlab")
-        }
-        recoveries = {
-            forge: await self.state.purge_recoveries(forge, RECOVERY_RETENTION)
-            for forge in ("github", "gitlab")
-        }
+    async def housekeeping(self) -> dict[Forge, int]:
+        removed = {forge: await self.state.purge_deliveries(forge, DELIVERY_RETENTION) for forge in FORGES}
+        recoveries = {forge: await self.state.purge_recoveries(forge, RECOVERY_RETENTION) for forge in FORGES}
         # A job ends within its runner's maximum timeout; a day covers every binding still needed.
         await self.state.purge_bindings("gitlab", RECOVERY_RETENTION)
+        jobs = {
+            forge: await self.state.purge_jobs(
+                forge, finished_for=JOB_RETENTION, abandoned_for=ABANDONED_JOB_RETENTION
+            )
+            for forge in FORGES
+        }
         log.info(
             "housekeeping.done",
             deliveries_removed=sum(removed.values()),
             recoveries_removed=sum(recoveries.values()),
+            jobs_removed=sum(jobs.values()),
         )
         return removed
 
@@ -210,13 +227,13 @@ class Runtime:
         await self.table.close()
 
 
-class _LazyRegistries(Mapping[str, RunnerRegistry]):
+class _LazyRegistries(Mapping[Forge, RunnerRegistry]):
     """Forge clients built on first use, so a GitHub-only fleet never constructs a GitLab client."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    def __getitem__(self, forge: str) -> RunnerRegistry:
+    def __getitem__(self, forge: Forge) -> RunnerRegistry:
         return self._runtime.registry(forge)
 
     def __iter__(self) -> Any:
@@ -249,10 +266,10 @@ class ForgeFactories:
     """Per forge, how to build its registry, job resolver, job feed and the check of a pool's scope
     that gates provisioning; nothing is built until used."""
 
-    registries: dict[str, Callable[[], RunnerRegistry]]
-    resolvers: dict[str, Callable[[], JobResolver]]
-    feeds: dict[str, Callable[[], JobFeed]]
-    access: dict[str, Callable[[], ForgeAccess]] = field(default_factory=dict)
+    registries: dict[Forge, Callable[[], RunnerRegistry]]
+    resolvers: dict[Forge, Callable[[], JobResolver]]
+    feeds: dict[Forge, Callable[[], JobFeed]]
+    access: dict[Forge, Callable[[], ForgeAccess]] = field(default_factory=dict)
 
 
 def forge_factories(settings: ServiceSettings, table: StateTable | None = None) -> ForgeFactories:
@@ -312,9 +329,9 @@ def forge_factories(settings: ServiceSettings, table: StateTable | None = None) 
     )
 
 
-def forge_access(settings: ServiceSettings, forges: set[str]) -> dict[str, ForgeAccess]:
+def forge_access(settings: ServiceSettings, forges: set[Forge]) -> dict[Forge, ForgeAccess]:
     """What `doctor` asks each forge about the service's own credentials, where they are set."""
-    access: dict[str, ForgeAccess] = {}
+    access: dict[Forge, ForgeAccess] = {}
     if "gitlab" in forges and settings.gitlab_url and settings.gitlab_token is not None:
         from runner_fleet.adapters.gitlab.access import GitLabAccess
 
@@ -348,44 +365,69 @@ class _GitHubAuths:
         return self._auth
 
 
-def azure_compute_factory(settings: ServiceSettings, credential: Any = None) -> Callable[[], Compute]:
+def azure_compute_factory(
+    settings: ServiceSettings, *, credential: Callable[[], Any] | None = None, polling_interval_s: float = 5.0
+) -> Callable[[], Compute]:
     def build() -> Compute:
-        from runner_fleet.adapters.azure.clients import ArmConnection
+        from runner_fleet.adapters.azure.clients import arm_connection
         from runner_fleet.adapters.azure.compute import AzureCompute
-        from runner_fleet.adapters.azure.credentials import default_credential
 
-        connection = ArmConnection(
-            credential=credential if credential is not None else default_credential(),
-            endpoint=settings.arm_endpoint,
-            ca_bundle=str(settings.arm_ca_bundle) if settings.arm_ca_bundle else None,
+        return AzureCompute(
+            arm_connection(
+                settings.arm_endpoint,
+                ca_bundle=settings.arm_ca_bundle_path,
+                credential=credential,
+                polling_interval_s=polling_interval_s,
+            )
         )
-        return AzureCompute(connection)
 
     return build
 
 
-def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
-    """The runtime Azure Functions runs: Azure Storage for queue and state, Azure and forge APIs."""
-    from runner_fleet.adapters.storage import storage_from_settings
+def build_runtime(
+    environ: Mapping[str, str],
+    *,
+    storage: tuple[WorkQueue, StateTable] | None = None,
+    example_pools: bool = False,
+    credential: Callable[[], Any] | None = None,
+    polling_interval_s: float = 5.0,
+) -> Runtime:
+    """The one composition root: production, `serve`, the demo, tests and benchmarks all build here.
+
+    Production passes only the environment. The rest is for running against the simulators:
+    `storage` (default: Azure Storage from AzureWebJobsStorage), `example_pools` (the built-in
+    example when no pools are configured), `credential` (a factory; default DefaultAzureCredential,
+    in Azure the Function App's managed identity) and the long-running-operation polling interval.
+    """
     from runner_fleet.preflight.factory import azure_preflight_factory
 
-    env = dict(os.environ if environ is None else environ)
-    settings = load_service_settings(env)
-    pools = load_pools(settings)
-    queue, table = storage_from_settings(env)
+    settings = load_service_settings(environ)
+    pools = load_pools(settings, use_example=example_pools)
+    if storage is None:
+        from runner_fleet.adapters.storage import storage_from_settings
+
+        storage = storage_from_settings(environ)
+    queue, table = storage
     forges = forge_factories(settings, table)
     return Runtime(
         settings,
         pools,
         queue,
         table,
-        azure_compute_factory(settings),
+        azure_compute_factory(settings, credential=credential, polling_interval_s=polling_interval_s),
         forges.registries,
         resolver_factories=forges.resolvers,
         feed_factories=forges.feeds,
         access_factories=forges.access,
-        preflight_factory=azure_preflight_factory(settings, pools),
+        preflight_factory=azure_preflight_factory(
+            settings, pools, credential=credential, polling_interval_s=polling_interval_s
+        ),
     )
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
+    """The runtime Azure Functions runs: Azure Storage for queue and state, Azure and forge APIs."""
+    return build_runtime(os.environ if environ is None else environ)
 
 
 _current: Runtime | None = None

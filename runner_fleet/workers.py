@@ -2,74 +2,76 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pydantic import ValidationError
 
 from runner_fleet.logs import get_logger
-from runner_fleet.messages import DeregisterRequest, parse_provision, parse_release
+from runner_fleet.messages import (
+    DeregisterRequest,
+    ProvisionRequest,
+    ReleaseRequest,
+    parse_provision,
+    parse_release,
+)
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.usecases.deregister import Deregisterer, DeregisterResult
 from runner_fleet.usecases.provision import Provisioner, ProvisionResult, ProvisionRetryLater
 from runner_fleet.usecases.release import Releaser, ReleaseResult
 
 log = get_logger("workers")
+_Request = TypeVar("_Request")
 
 
 async def run_provision(
     body: str, *, message_id: str, dequeue_count: int, provisioner: Provisioner, queue: WorkQueue
 ) -> ProvisionResult | None:
-    try:
-        request = parse_provision(body)
-    except ValidationError as exc:
-        # Retrying cannot fix a message we cannot read; dropping it loudly beats poisoning the queue.
-        log.error("provision.unreadable_message", message_id=message_id, errors=exc.error_count())
+    request = _read(parse_provision, body, "provision.unreadable_message", message_id)
+    if request is None:
         return None
     try:
         return await provisioner(request, message_id=message_id)
     except ProvisionRetryLater as wait:
         # Waiting is not failing: a fresh delayed message keeps the dequeue count for real failures.
         await queue.send(PROVISION_QUEUE, body, delay_s=wait.delay_s)
-        log.info(
-            "provision.deferred",
-            forge=request.forge,
-            pool=request.pool,
-            job_id=request.job_id,
-            delay_s=round(wait.delay_s, 1),
-            reason=wait.reason,
-        )
+        log.info("provision.deferred", **_job(request), delay_s=round(wait.delay_s, 1), reason=wait.reason)
         return ProvisionResult("deferred", retry_after_s=wait.delay_s)
     except Exception:
-        log.exception(
-            "provision.failed",
-            forge=request.forge,
-            pool=request.pool,
-            job_id=request.job_id,
-            attempt=dequeue_count,
-        )
+        log.exception("provision.failed", **_job(request), attempt=dequeue_count)
         raise
 
 
 async def run_release(
     body: str, *, message_id: str, dequeue_count: int, releaser: Releaser, deregisterer: Deregisterer
 ) -> ReleaseResult | DeregisterResult | None:
-    try:
-        request = parse_release(body)
-    except ValidationError as exc:
-        log.error("release.unreadable_message", message_id=message_id, errors=exc.error_count())
+    request = _read(parse_release, body, "release.unreadable_message", message_id)
+    if request is None:
         return None
     try:
         if isinstance(request, DeregisterRequest):
             return await deregisterer(request)
         return await releaser(request)
     except Exception:
-        log.exception(
-            "release.failed",
-            forge=request.forge,
-            pool=request.pool,
-            job_id=request.job_id,
-            runner=request.runner_name,
-            attempt=dequeue_count,
-        )
+        log.exception("release.failed", **_job(request), runner=request.runner_name, attempt=dequeue_count)
         raise
+
+
+def _read(parse: Callable[[str], _Request], body: str, unreadable: str, message_id: str) -> _Request | None:
+    """`parse(body)`, or None (logged as `unreadable`) for a message that cannot be read.
+
+    Retrying cannot fix a message we cannot read; dropping it loudly beats poisoning the queue.
+    """
+    try:
+        return parse(body)
+    except ValidationError as exc:
+        log.error(unreadable, message_id=message_id, errors=exc.error_count())
+        return None
+
+
+def _job(request: ProvisionRequest | ReleaseRequest | DeregisterRequest) -> dict[str, object]:
+    """The fields that name a request's job in the log."""
+    return {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
 
 
 def log_poisoned(queue: str, body: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runner_fleet.adapters.memory.state import MemoryStateTable
@@ -47,6 +48,10 @@ class YieldingStateTable(MemoryStateTable):
     async def query(self, partition: str) -> list[Record]:
         await _io()
         return await super().query(partition)
+
+    async def query_where(self, partition: str, equals: Mapping[str, str | bool]) -> list[Record]:
+        await _io()
+        return await super().query_where(partition, equals)
 
 
 @dataclass

@@ -1,41 +1,43 @@
-"""The `runner-fleet` command. Exit codes: 0 ok, 1 a check failed or something was wrong, 2 bad usage."""
+"""The `runner-fleet` command. Exit codes: 0 ok, 1 a check failed or something was wrong, 2 bad usage.
+
+Plugins extend it: every entry point in the `runner_fleet.cli` group is a function that takes
+`add_command` (adds a command, returns its parser) and the parsers of the built-in commands, and
+may add commands or options. Each command's handler is a `module:function` default (`run`), so a
+plugin can take over a command by setting its own. The devkit (devkit/pyproject.toml, never
+deployed) is one: it adds `demo`, `serve --simulate` and `doctor --simulate`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Protocol
 
 from runner_fleet.settings import SettingsError
 
 EXIT_USAGE = 2
+PLUGIN_GROUP = "runner_fleet.cli"
+
+AddCommand = Callable[[str, str], argparse.ArgumentParser]
 
 
-def build_parser() -> argparse.ArgumentParser:
+class CliPlugin(Protocol):
+    def __call__(self, add_command: AddCommand, commands: Mapping[str, argparse.ArgumentParser]) -> None: ...
+
+
+def build_parser(plugins: Sequence[CliPlugin] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runner-fleet",
         description="Single-use Azure VM runners for GitHub Actions and GitLab CI jobs on private networks.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser(
-        "demo", help="run the whole lifecycle against the simulators (no cloud account)"
-    )
-    demo.add_argument("--jobs", type=int, default=12, help="matched jobs to queue (default 12)")
-    demo.add_argument(
-        "--time-scale",
-        type=float,
-        default=15.0,
-        help="simulated seconds per real second (default 15: a 45 s VM create takes 3 s)",
-    )
-    demo.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
-    demo.add_argument("--plain", action="store_true", help="no live display; print progress lines")
-
     serve = commands.add_parser(
         "serve", help="run the function app's HTTP, queue and timer functions locally"
     )
-    serve.add_argument("--simulate", action="store_true", help="point every client at in-process simulators")
     serve.add_argument("--port", type=int, default=7071)
     serve.add_argument("--host", default="127.0.0.1")
 
@@ -54,9 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--fix", action="store_true", help="create missing private DNS zone links, nothing else"
     )
-    doctor.add_argument(
-        "--simulate", metavar="SCENARIO", help="run against the ARM simulator with a named topology ('list')"
-    )
 
     cloud_init = commands.add_parser(
         "cloud-init", help="print a pool's runner VM user data, with placeholder secrets"
@@ -70,12 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="report what would be done; change nothing")
     reconcile.add_argument("--json", action="store_true")
+
+    parsers = {"serve": serve, "pools": pools, "runners": runners, "doctor": doctor}
+    parsers |= {"cloud-init": cloud_init, "reconcile": reconcile}
+    for name, module in _COMMANDS.items():
+        parsers[name].set_defaults(run=f"{module}:run")
+
+    def add_command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help)
+
+    for extend in _plugins() if plugins is None else plugins:
+        extend(add_command, parsers)
     return parser
 
 
-# Each command's module is imported only when it runs: `pools` must not load the simulators.
+# Each command's module is imported only when it runs: `pools` must not load the Azure SDKs.
 _COMMANDS = {
-    "demo": "runner_fleet.cli.demo",
     "serve": "runner_fleet.cli.serve",
     "pools": "runner_fleet.cli.pools",
     "runners": "runner_fleet.cli.runners",
@@ -85,11 +94,21 @@ _COMMANDS = {
 }
 
 
+def _plugins() -> list[CliPlugin]:
+    return [entry.load() for entry in entry_points(group=PLUGIN_GROUP)]
+
+
+def handler(spec: str) -> Callable[[argparse.Namespace], int]:
+    """The function a `module:function` spec names."""
+    module, _, name = spec.partition(":")
+    found: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = importlib.import_module(_COMMANDS[args.command])
     try:
-        code: int = command.run(args)
+        code = handler(args.run)(args)
     except SettingsError as exc:
         print(f"runner-fleet: {exc}", file=sys.stderr)
         return EXIT_USAGE

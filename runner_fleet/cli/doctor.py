@@ -3,8 +3,8 @@
 Exit codes: 0 when no check fails (warnings allowed), 1 when a check fails, 2 on bad usage (unknown
 pool or scenario, invalid settings). `--fix` creates the private DNS zone links runner VNets are
 missing (and nothing else), says exactly what it created, then checks again: the exit code is the
-verdict after the fix. `--simulate SCENARIO` runs against the ARM simulator loaded with a named
-topology (`--simulate list` names them), with the example pools unless pools are configured.
+verdict after the fix. (With the devkit installed, `--simulate SCENARIO` runs it against the ARM
+simulator: runner_fleet_dev.doctor.)
 
 JSON (`--json`), stable: keys always present, in this order:
 
@@ -29,8 +29,7 @@ subnet-delegation, nsg-inbound, nsg-outbound, nsg-isolation, location, vm-sizes,
 GITLAB_TOKEN are set, gitlab-role (the token's user has the role that creating the pool's runners
 needs); for GitHub pools, when GitHub credentials are set, github-runner-group (the pool's runner
 group admits exactly the pool's repositories, public repositories only if the pool serves them, and
-only the pool's allowed workflows if it names any). `--simulate` runs the network checks only.
-`--simulate list --json` prints {"scenarios": [{"name", "summary"}]}.
+only the pool's allowed workflows if it names any).
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runner_fleet.forges import Forge
 from runner_fleet.ports.forge_access import ForgeAccess
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
 from runner_fleet.preflight.fix import FixOutcome, apply_link_fixes, plan_link_fixes
@@ -79,7 +78,7 @@ async def diagnose(
     reader: TopologyReader,
     *,
     fix: bool = False,
-    access: Mapping[str, ForgeAccess] | None = None,
+    access: Mapping[Forge, ForgeAccess] | None = None,
     configured: Sequence[Pool] | None = None,
 ) -> Diagnosis:
     """Every pool's preflight, and what its forge credentials may do (`access`, per forge).
@@ -104,7 +103,7 @@ async def diagnose(
 
 
 async def _with_access(
-    report: PreflightReport, pool: Pool, access: Mapping[str, ForgeAccess]
+    report: PreflightReport, pool: Pool, access: Mapping[Forge, ForgeAccess]
 ) -> PreflightReport:
     checker = access.get(pool.forge)
     if checker is None:
@@ -146,28 +145,24 @@ _UNCHECKED = {
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.simulate == "list":
-        return _list_scenarios(args.json)
-    if args.simulate is not None:
-        return _run_simulated(args)
     settings = load_service_settings()
     configured = load_pools(settings, require_credentials=False)
-    pools = _selected(configured, args.pool)
+    pools = selected(configured, args.pool)
     if pools is None:
         return EXIT_USAGE
     from runner_fleet.preflight.factory import azure_reader_factory
     from runner_fleet.runtime import forge_access
 
     access = forge_access(settings, {pool.forge for pool in pools})
-    diagnosis = _diagnose_with(azure_reader_factory(settings), pools, args.fix, access, configured)
-    return _finish(args, asyncio.run(diagnosis))
+    diagnosis = diagnose_with(azure_reader_factory(settings), pools, args.fix, access, configured)
+    return finish(args, asyncio.run(diagnosis))
 
 
-async def _diagnose_with(
+async def diagnose_with(
     build: Callable[[], TopologyReader],
     pools: Sequence[Pool],
     fix: bool,
-    access: Mapping[str, ForgeAccess] | None = None,
+    access: Mapping[Forge, ForgeAccess] | None = None,
     configured: Sequence[Pool] | None = None,
 ) -> Diagnosis:
     reader = build()
@@ -179,7 +174,7 @@ async def _diagnose_with(
             await checker.close()
 
 
-def _selected(pools: Sequence[Pool], name: str | None) -> list[Pool] | None:
+def selected(pools: Sequence[Pool], name: str | None) -> list[Pool] | None:
     if name is None:
         return list(pools)
     chosen = [p for p in pools if p.name == name]
@@ -192,71 +187,15 @@ def _selected(pools: Sequence[Pool], name: str | None) -> list[Pool] | None:
     return chosen
 
 
-def _list_scenarios(as_json: bool) -> int:
-    from simulator.arm.scenarios import scenarios
-
-    found = scenarios()
-    if as_json:
-        print(json.dumps({"scenarios": [{"name": s.name, "summary": s.summary} for s in found]}, indent=2))
-        return EXIT_OK
-    console = _console()
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    for item in found:
-        table.add_row(item.name, item.summary)
-    console.print(table)
-    return EXIT_OK
-
-
-def _run_simulated(args: argparse.Namespace) -> int:
-    from runner_fleet.adapters.azure.credentials import StaticTokenCredential
-    from runner_fleet.preflight.factory import azure_reader_factory
-    from simulator.arm import ArmConfig, ArmSimulator, Timing
-    from simulator.arm.scenarios import scenario
-    from simulator.clock import SimClock
-    from simulator.server import BackgroundLoop
-
-    try:
-        chosen = scenario(args.simulate)
-    except KeyError as exc:
-        print(f"runner-fleet: {exc.args[0]} (or: --simulate list)", file=sys.stderr)
-        return EXIT_USAGE
-    loop = BackgroundLoop("doctor-simulated-arm")
-    try:
-        # A quick cloud: a zone link created by --fix completes in about a second.
-        config = chosen.arm_config(ArmConfig(timing=Timing(link_s=20.0, poll_interval_s=1.0)))
-        arm = ArmSimulator(loop, clock=SimClock(20.0), config=config)
-        arm.start()
-        environ: Mapping[str, str] = {
-            **os.environ,
-            "ARM_ENDPOINT": arm.base_url,
-            "ARM_CA_BUNDLE": str(arm.ca_bundle),
-        }
-        settings = load_service_settings(environ)
-        configured = load_pools(settings, use_example=True, require_credentials=False)
-        pools = _selected(configured, args.pool)
-        if pools is None:
-            return EXIT_USAGE
-        if not args.json:
-            _console().print(f"simulated Azure, scenario [bold]{chosen.name}[/]: {chosen.summary}\n")
-        build = azure_reader_factory(settings, credential=StaticTokenCredential, polling_interval_s=0.2)
-        diagnosis = asyncio.run(_diagnose_with(build, pools, args.fix, configured=configured))
-        arm.stop()
-    finally:
-        loop.close()
-    return _finish(args, diagnosis)
-
-
-def _finish(args: argparse.Namespace, diagnosis: Diagnosis) -> int:
+def finish(args: argparse.Namespace, diagnosis: Diagnosis) -> int:
     if args.json:
         print(json.dumps(diagnosis.document(), indent=2))
     else:
-        render(diagnosis, _console())
+        render(diagnosis, make_console())
     return EXIT_OK if diagnosis.ok else EXIT_FAILED
 
 
-def _console() -> Console:
+def make_console() -> Console:
     # Rich sizes to the terminal; piped, it uses $COLUMNS or 80 and writes no colour codes.
     return Console()
 

@@ -9,6 +9,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from runner_fleet.forges import Forge
 from runner_fleet.ports.forge import RunnerRegistry
 from runner_fleet.runtime import azure_compute_factory, forge_factories
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 async def _collect(settings: ServiceSettings, pools: tuple[Pool, ...]) -> list[RunnerRow]:
     compute = azure_compute_factory(settings)()
     forges = {pool.forge for pool in pools}
-    registries: dict[str, RunnerRegistry] = {
+    registries: dict[Forge, RunnerRegistry] = {
         forge: build() for forge, build in forge_factories(settings).registries.items() if forge in forges
     }
     try:

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,41 +27,28 @@ def host_json_path() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     logs.configure(os.environ.get("RUNNER_FLEET_LOG_FORMAT", "console"), stream=sys.stderr)
-    cloud: Any = None
-    if args.simulate:
-        from runner_fleet.cli.simulated import simulated_runtime
-        from simulator.stack import SimulatedCloud
+    return serve(runtime.from_environment(), args.host, args.port)
 
-        cloud = SimulatedCloud.start(time_scale=float(os.environ.get("RUNNER_FLEET_SIM_TIME_SCALE", "1")))
-        try:
-            rt = simulated_runtime(cloud, os.environ)
-        except BaseException:
-            cloud.stop()
-            raise
-    else:
-        rt = runtime.from_environment()
+
+# Given the URL the app listens on, more for the ready line (and a chance to point clients at it).
+OnReady = Callable[[str], Mapping[str, Any]]
+
+
+def serve(rt: runtime.Runtime, host: str, port: int, on_ready: OnReady | None = None) -> int:
+    """Serve `rt` until SIGINT or SIGTERM, printing one JSON "ready" line on stdout once listening."""
     runtime.install(rt)
     try:
-        return asyncio.run(_serve(rt, cloud, args.host, args.port))
+        return asyncio.run(_serve(rt, host, port, on_ready))
     finally:
-        if cloud is not None:
-            cloud.stop()
+        runtime.install(None)
 
 
-async def _serve(rt: runtime.Runtime, cloud: Any, host_name: str, port: int) -> int:
+async def _serve(rt: runtime.Runtime, host_name: str, port: int, on_ready: OnReady | None) -> int:
     host = LocalHost(index_app(), rt.queue, read_queue_settings(host_json_path()), host=host_name, port=port)
     url = await host.start()
     ready: dict[str, Any] = {"ready": True, "url": url, "pools": [p.name for p in rt.pools]}
-    if cloud is not None:
-        from runner_fleet.cli.simulated import connect_forges
-
-        connect_forges(cloud, rt, url)
-        ready |= {
-            "github_simulator": cloud.github.base_url,
-            "arm_simulator": cloud.arm.base_url,
-            "arm_ca_bundle": str(cloud.arm.ca_bundle),
-            "gitlab_simulator": cloud.gitlab.base_url,
-        }
+    if on_ready is not None:
+        ready |= on_ready(url)
     # One JSON line on stdout, so scripts and tests know where everything listens.
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()

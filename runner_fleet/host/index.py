@@ -10,30 +10,28 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class HttpFunction:
+class _Function:
     name: str
+    handler: Callable[..., Any]
+    arg_name: str  # the handler's parameter that receives the trigger's input
+
+
+@dataclass(frozen=True)
+class HttpFunction(_Function):
     route: str
     methods: tuple[str, ...]
-    handler: Callable[..., Any]
-    arg_name: str
 
 
 @dataclass(frozen=True)
-class QueueFunction:
-    name: str
+class QueueFunction(_Function):
     queue_name: str
     connection: str
-    handler: Callable[..., Any]
-    arg_name: str
 
 
 @dataclass(frozen=True)
-class TimerFunction:
-    name: str
+class TimerFunction(_Function):
     schedule: str
     run_on_startup: bool
-    handler: Callable[..., Any]
-    arg_name: str
 
 
 @dataclass(frozen=True)
@@ -65,14 +63,14 @@ def index_app(module_name: str = "function_app") -> AppIndex:
         kind, arg = trigger["type"], trigger["name"]
         if kind == "httpTrigger":
             methods = tuple(str(_value(m)).upper() for m in trigger.get("methods") or ["GET", "POST"])
-            http.append(HttpFunction(name, trigger.get("route") or name, methods, handler, arg))
+            http.append(HttpFunction(name, handler, arg, trigger.get("route") or name, methods))
         elif kind == "queueTrigger":
             queues.append(
-                QueueFunction(name, trigger["queueName"], trigger.get("connection", ""), handler, arg)
+                QueueFunction(name, handler, arg, trigger["queueName"], trigger.get("connection", ""))
             )
         elif kind == "timerTrigger":
             timers.append(
-                TimerFunction(name, trigger["schedule"], bool(trigger.get("runOnStartup")), handler, arg)
+                TimerFunction(name, handler, arg, trigger["schedule"], bool(trigger.get("runOnStartup")))
             )
         else:
             raise IndexError_(f"function {name!r} has a {kind} trigger, which the local host does not run")

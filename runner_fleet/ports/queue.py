@@ -43,6 +43,9 @@ class WorkQueue(Protocol):
     async def retry_later(self, queue: str, message: ReceivedMessage, *, delay_s: float) -> ReceivedMessage:
         """Make a received message visible again after `delay_s`; returns it with its new receipt.
 
+        This is Azure's Update Message with a visibility timeout: the Functions host releases a failed
+        message with it, and renews the lease of a running one by hiding it again for the whole lease.
+
         Raises `MessageLeaseLost` when the receipt is stale (the message was deleted or re-received).
         """
 

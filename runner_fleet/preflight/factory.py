@@ -19,21 +19,17 @@ def azure_reader_factory(
     polling_interval_s: float = 5.0,
 ) -> Callable[[], TopologyReader]:
     def build() -> TopologyReader:
-        from runner_fleet.adapters.azure.clients import ArmConnection
-        from runner_fleet.adapters.azure.credentials import default_credential
+        from runner_fleet.adapters.azure.clients import arm_connection
         from runner_fleet.adapters.azure.network import AzureTopologyReader
         from runner_fleet.preflight.retrying import RetryingReader
 
-        return RetryingReader(
-            AzureTopologyReader(
-                ArmConnection(
-                    credential=credential() if credential is not None else default_credential(),
-                    endpoint=settings.arm_endpoint,
-                    ca_bundle=str(settings.arm_ca_bundle) if settings.arm_ca_bundle else None,
-                    polling_interval_s=polling_interval_s,
-                )
-            )
+        connection = arm_connection(
+            settings.arm_endpoint,
+            ca_bundle=settings.arm_ca_bundle_path,
+            credential=credential,
+            polling_interval_s=polling_interval_s,
         )
+        return RetryingReader(AzureTopologyReader(connection))
 
     return build
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.forge_access import ForgeAccess
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
@@ -29,7 +30,7 @@ class ForgeAccessGate(CachedGate):
 
     def __init__(
         self,
-        checkers: Mapping[str, Callable[[], ForgeAccess]],
+        checkers: Mapping[Forge, Callable[[], ForgeAccess]],
         *,
         ttl_s: float = DEFAULT_TTL_S,
         failing_ttl_s: float = FAILING_TTL_S,
@@ -38,7 +39,7 @@ class ForgeAccessGate(CachedGate):
     ) -> None:
         super().__init__(log, ttl_s=ttl_s, failing_ttl_s=failing_ttl_s, error_ttl_s=error_ttl_s, clock=clock)
         self._factories = dict(checkers)
-        self._checkers: dict[str, ForgeAccess] = {}
+        self._checkers: dict[Forge, ForgeAccess] = {}
 
     async def check(self, pool: Pool) -> PreflightReport:
         if pool.forge not in self._factories:

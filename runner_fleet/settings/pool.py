@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from runner_fleet.forges import Forge
+
 # Pool names end up in VM names, tags and runner names: keep them short and DNS-safe.
 POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 _SUBNET_ID = re.compile(
@@ -235,7 +237,7 @@ class RunnerDownload(_Strict):
 
 class Pool(_Strict):
     name: str
-    forge: Literal["github", "gitlab"]
+    forge: Forge
     labels: tuple[Label, ...] = Field(min_length=1)
     os: Literal["linux"] = "linux"
     arch: Literal["x64", "arm64"] = "x64"

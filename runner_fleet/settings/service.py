@@ -45,5 +45,9 @@ class ServiceSettings(BaseSettings):
         return value.strip().rstrip("/")
 
     @property
+    def arm_ca_bundle_path(self) -> str | None:
+        return str(self.arm_ca_bundle) if self.arm_ca_bundle else None
+
+    @property
     def github_uses_app(self) -> bool:
         return self.github_app_id is not None and self.github_app_private_key is not None

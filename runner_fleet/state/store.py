@@ -1,23 +1,62 @@
 """The rules of the state table, on top of any `StateTable` backend.
 
-Partitions:
-- `delivery-<forge>`: webhook deliveries already accepted (de-duplication on the forge's delivery ID);
-- `job-<forge>`: provisioning intent per job, with a lease so two workers never provision one job;
-- `binding-<forge>`: which of our runners took a job (GitLab hides it once the runner is deleted);
-- `recovery-<forge>`: when the reconciler last enqueued a provision for a job it found waiting;
-- `suspect`, `idle`: the reconciler's two-phase bookkeeping per runner name;
-- `slot-<pool>`: the pool's capacity slots, one row per runner being made or alive.
+Azure is the truth for what exists; this table holds intent, bindings and de-duplication. Keys go
+through `encode_key`; times are epoch seconds from this store's clock. "Housekeeping" is the hourly
+timer (`Runtime.housekeeping`); its retentions are set, with their reasons, in `runner_fleet/runtime.py`.
+Every partition, what it holds, who writes and reads it, and when its rows go:
+
+- `delivery-<forge>` (github, gitlab): webhook deliveries already accepted (de-duplication).
+  Key: the forge's delivery ID (GitHub `X-GitHub-Delivery`; GitLab `webhook-id`, `Idempotency-Key`
+  or `X-Gitlab-Event-UUID`, else `job-<id>-<status>`); `received_at`. Written by the webhook path
+  (`claim_delivery`: an insert that fails for a duplicate, which is also the only read;
+  `forget_delivery` when the work could not be enqueued). Purged by housekeeping after
+  `DELIVERY_RETENTION` (3 days, as long as GitHub redelivers).
+- `job-<forge>`: provisioning intent per job, with a lease so two workers never provision one job.
+  Key: the forge's job ID; `state` (provisioning, provisioned, reaped, done; `released` is still
+  read, no longer written), `runner_name`, `pool`, `owner` (the queue message holding the lease),
+  `lease_until`, `claimed_at`, `updated`, `vm`. Written by provision (`claim_job`,
+  `mark_job("provisioned")`, `drop_claim`), by release and GitHub's `completed` hook (`settle_job`:
+  done, which is final) and by release and the reconciler (`reopen_job`: reaped); every write is
+  conditional on the ETag of the row just read. Read by provision (`claim_job`) and the reconciler:
+  `active_leases` (only the `provisioning` rows, filtered by the table, once per forge a round and
+  again before acting on a suspect) and `job` (one row per job the forge lists as waiting).
+  Purged by housekeeping (`purge_jobs`): `done` rows `JOB_RETENTION` (3 days) after they were
+  settled; rows left in another state (a job whose end we never heard of) `ABANDONED_JOB_RETENTION`
+  (7 days) after their last write, never while a lease runs.
+- `binding-gitlab`: which of our runners took a job (GitLab hides it once the runner is deleted).
+  Key: job ID; `runner_name`, `runner_id`, `bound_at`. Written by the `running` hook and the
+  reconciler's deregister (`bind_job`), before the registration goes. Read by the job's end hook
+  (`job_binding`). Purged by housekeeping after `RECOVERY_RETENTION` (1 day).
+- `recovery-<forge>`: when the reconciler last enqueued a provision for a job it found waiting.
+  Key: job ID; `at`. Written by the reconciler (`note_recovery`), deleted by `reopen_job`. Read by
+  the reconciler per waiting job (`recovery_started`). Purged by housekeeping after
+  `RECOVERY_RETENTION` (1 day).
+- `suspect`: runners a round found wrong, acted on only if still wrong a round later. Key: runner
+  name; `action`, `reason`, `since`. Written, read (once a round) and cleared by the reconciler,
+  which clears every suspect it does not find wrong again: never more rows than runners.
+- `idle`: when each runner was first seen online and idle. Key: runner name; `since`. Written and
+  read (once a round) by the reconciler; cleared when the runner is busy, deleted, or no longer
+  seen at all (next round).
+- `slot-<pool>`: the pool's capacity slots, one row per runner being made or alive. Key: slot
+  number (`0000`...); `runner_name`, `at`. Taken by provision (`claim_slot`: an insert, so two
+  workers never take one slot); freed when the registration or the VM create fails, by release, by
+  the reconciler when it deletes a runner, and by the reconciler when nothing has been behind a slot
+  for `SLOT_GRACE_S`. At most `max_runners` rows.
+- `recent-repository-github` (`state/recent_repositories.py`): repositories GitHub webhooks named
+  lately. Key: the repository, casefolded; `org`, `repository`, `seen_at`. Written by the webhook
+  path; read by the GitHub recovery scan (`of_org`), which deletes rows older than a day as it reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from runner_fleet.forges import Forge
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
 from runner_fleet.state.table import Data, Record, StateTable, encode_key
 
@@ -25,6 +64,10 @@ from runner_fleet.state.table import Data, Record, StateTable, encode_key
 # waiting, it may be provisioned again.
 JobState = Literal["provisioning", "provisioned", "released", "reaped", "done"]
 REPROVISIONABLE = frozenset({"reaped"})
+# The states a job's runner may be lost in (and the job reopened): not yet made, made, or released.
+REOPENABLE = frozenset({"provisioning", "provisioned", "released"})
+# The fields a job record's writers stamp with this store's clock; the lease counts only while provisioning.
+_JOB_STAMPS = ("updated", "claimed_at", "lease_until")
 
 
 @dataclass(frozen=True)
@@ -49,7 +92,7 @@ class FleetState:
         return self._table
 
     # -- webhook deliveries ---------------------------------------------------------------------
-    async def claim_delivery(self, forge: str, delivery_id: str) -> bool:
+    async def claim_delivery(self, forge: Forge, delivery_id: str) -> bool:
         """True the first time a delivery is seen; False for a duplicate or redelivery."""
         try:
             await self._table.insert(
@@ -59,11 +102,11 @@ class FleetState:
             return False
         return True
 
-    async def forget_delivery(self, forge: str, delivery_id: str) -> None:
+    async def forget_delivery(self, forge: Forge, delivery_id: str) -> None:
         """Undo a claim whose work could not be enqueued, so the forge's redelivery is not ignored."""
         await self._table.delete(f"delivery-{forge}", encode_key(delivery_id))
 
-    async def purge_deliveries(self, forge: str, older_than: timedelta) -> int:
+    async def purge_deliveries(self, forge: Forge, older_than: timedelta) -> int:
         return await self._purge(f"delivery-{forge}", older_than, "received_at")
 
     async def _purge(self, partition: str, older_than: timedelta, stamp: str) -> int:
@@ -80,7 +123,7 @@ class FleetState:
 
     # -- jobs -----------------------------------------------------------------------------------
     async def claim_job(
-        self, forge: str, job_key: str, *, runner_name: str, pool: str, owner: str, lease_s: float
+        self, forge: Forge, job_key: str, *, runner_name: str, pool: str, owner: str, lease_s: float
     ) -> JobClaim:
         """Take the provisioning lease on a job, or learn who holds it / that it is done.
 
@@ -128,46 +171,97 @@ class FleetState:
             return JobClaim(True, "provisioning", runner_name, record)
         raise PreconditionFailed("job claim kept changing under us")
 
-    async def mark_job(self, forge: str, job_key: str, state: JobState, **extra: str | float | int) -> None:
-        partition, key = f"job-{forge}", encode_key(job_key)
-        existing = await self._table.get(partition, key)
-        data: Data = {**(existing.data if existing else {}), **extra, "state": state}
-        data["updated"] = self._clock()
-        await self._table.upsert(partition, key, data)
+    async def mark_job(self, forge: Forge, job_key: str, state: JobState, **extra: str | float | int) -> None:
+        """Move a job to `state`, keeping its other fields and setting `extra`.
 
-    async def settle_job(self, forge: str, job_key: str) -> None:
+        Conditional, like `claim_job`: a change made between our read and our write (a lease taken
+        over, the job settled) is read again, never overwritten. `done` is final: a provision that
+        finishes after its job was settled does not bring the job back.
+        """
+        await self._move_job(forge, job_key, state, extra)
+
+    async def _move_job(
+        self,
+        forge: Forge,
+        job_key: str,
+        state: JobState,
+        extra: Mapping[str, str | float | int],
+        *,
+        only_from: frozenset[str] | None = None,
+    ) -> bool:
+        """Write `state` on the current version of the record; False if its state forbids the move.
+
+        `only_from`: the states the job may be in (None: any, or no record yet).
+        """
+        partition, key = f"job-{forge}", encode_key(job_key)
+        for _ in range(3):
+            existing = await self._table.get(partition, key)
+            current = None if existing is None else str(existing.data.get("state", "provisioning"))
+            if current == "done" and state != "done":
+                return False
+            if only_from is not None and current not in only_from:
+                return False
+            data: Data = {**(existing.data if existing else {}), **extra, "state": state}
+            data["updated"] = self._clock()
+            try:
+                if existing is None:
+                    await self._table.insert(partition, key, data)
+                else:
+                    await self._table.replace(existing, data)
+            except (AlreadyExists, PreconditionFailed, NotFound):
+                continue  # someone wrote (or deleted) it since our read: decide again on what is there
+            return True
+        raise PreconditionFailed("job record kept changing under us")
+
+    async def settle_job(self, forge: Forge, job_key: str) -> None:
         """Record that a job ended: no provision for it may create a VM any more."""
         await self.mark_job(forge, job_key, "done")
 
-    async def reopen_job(self, forge: str, job_key: str) -> None:
+    async def reopen_job(self, forge: Forge, job_key: str) -> None:
         """The runner made for this job is gone without having run it: it may be provisioned again."""
-        record = await self.job(forge, job_key)
-        if record is not None and record.data.get("state") in {"provisioning", "provisioned", "released"}:
-            await self.mark_job(forge, job_key, "reaped")
+        await self._move_job(forge, job_key, "reaped", {}, only_from=REOPENABLE)
         # Whatever recovery was under way served the runner now gone: the next round may start another.
         await self._table.delete(f"recovery-{forge}", encode_key(job_key))
 
     # -- recovery of missed jobs ----------------------------------------------------------------
-    async def note_recovery(self, forge: str, job_key: str, at: float) -> None:
+    async def note_recovery(self, forge: Forge, job_key: str, at: float) -> None:
         """The reconciler enqueued a provision for this job (its copy may wait in the queue a while)."""
         await self._table.upsert(f"recovery-{forge}", encode_key(job_key), {"at": at})
 
-    async def recovery_started(self, forge: str, job_key: str) -> float | None:
+    async def recovery_started(self, forge: Forge, job_key: str) -> float | None:
         """When the reconciler last enqueued a provision for this job, if it did since the job reopened."""
         record = await self._table.get(f"recovery-{forge}", encode_key(job_key))
         return float(record.data.get("at") or 0) if record is not None else None
 
-    async def purge_recoveries(self, forge: str, older_than: timedelta) -> int:
+    async def purge_recoveries(self, forge: Forge, older_than: timedelta) -> int:
         return await self._purge(f"recovery-{forge}", older_than, "at")
 
-    async def job(self, forge: str, job_key: str) -> Record | None:
+    async def job(self, forge: Forge, job_key: str) -> Record | None:
         return await self._table.get(f"job-{forge}", encode_key(job_key))
 
-    async def jobs(self, forge: str) -> list[Record]:
+    async def jobs(self, forge: Forge) -> list[Record]:
+        """Every job record of a forge, finished ones included (for tests and tools, not per round)."""
         return await self._table.query(f"job-{forge}")
 
+    async def purge_jobs(self, forge: Forge, *, finished_for: timedelta, abandoned_for: timedelta) -> int:
+        """Delete `done` records settled more than `finished_for` ago, and records left in any other
+        state with no write (and no lease) for `abandoned_for`. Returns how many went.
+
+        Each delete is conditional on the version read: a record written meanwhile stays.
+        """
+        now = self._clock()
+        removed = 0
+        for record in await self._table.query(f"job-{forge}"):
+            keep = finished_for if record.data.get("state") == "done" else abandoned_for
+            if now - _last_written(record) < keep.total_seconds():
+                continue
+            with contextlib.suppress(PreconditionFailed):
+                if await self._table.delete(record.partition, record.key, etag=record.etag):
+                    removed += 1
+        return removed
+
     # -- runner bindings ------------------------------------------------------------------------
-    async def bind_job(self, forge: str, job_key: str, *, runner_name: str, runner_id: int) -> None:
+    async def bind_job(self, forge: Forge, job_key: str, *, runner_name: str, runner_id: int) -> None:
         """Remember which of our runners took a job.
 
         GitLab shows `runner: null` in a job's later hooks and API answers once that runner's
@@ -180,14 +274,14 @@ class FleetState:
             {"runner_name": runner_name, "runner_id": runner_id, "bound_at": self._clock()},
         )
 
-    async def job_binding(self, forge: str, job_key: str) -> tuple[str, int] | None:
+    async def job_binding(self, forge: Forge, job_key: str) -> tuple[str, int] | None:
         """The runner name and id that took this job, if we saw it start."""
         record = await self._table.get(f"binding-{forge}", encode_key(job_key))
         if record is None or not record.data.get("runner_name"):
             return None
         return str(record.data["runner_name"]), int(record.data.get("runner_id") or 0)
 
-    async def purge_bindings(self, forge: str, older_than: timedelta) -> int:
+    async def purge_bindings(self, forge: Forge, older_than: timedelta) -> int:
         return await self._purge(f"binding-{forge}", older_than, "bound_at")
 
     # -- reconciler bookkeeping -----------------------------------------------------------------
@@ -214,12 +308,14 @@ class FleetState:
     async def clear_idle(self, runner_name: str) -> None:
         await self._table.delete("idle", encode_key(runner_name))
 
-    async def active_leases(self, forge: str, now: float) -> set[str]:
+    async def active_leases(self, forge: Forge, now: float) -> set[str]:
         """Runner names whose job is being provisioned right now (lease held and not expired)."""
+        # Only the `provisioning` rows are read: finished jobs, however many, cost nothing here.
+        provisioning = await self._table.query_where(f"job-{forge}", {"state": "provisioning"})
         return {
             str(record.data.get("runner_name"))
-            for record in await self.jobs(forge)
-            if record.data.get("state") == "provisioning" and float(record.data.get("lease_until") or 0) > now
+            for record in provisioning
+            if float(record.data.get("lease_until") or 0) > now
         }
 
     # -- capacity -------------------------------------------------------------------------------
@@ -260,7 +356,7 @@ class FleetState:
             for record in await self._table.query(f"slot-{pool}")
         }
 
-    async def drop_claim(self, forge: str, job_key: str, *, owner: str) -> None:
+    async def drop_claim(self, forge: Forge, job_key: str, *, owner: str) -> None:
         """Give up a job's provisioning lease (the job will be tried again later by a new message)."""
         record = await self.job(forge, job_key)
         if (
@@ -271,3 +367,12 @@ class FleetState:
             # PreconditionFailed: someone else moved it on; nothing of ours to give up.
             with contextlib.suppress(PreconditionFailed):
                 await self._table.delete(record.partition, record.key, etag=record.etag)
+
+
+def _last_written(record: Record) -> float:
+    """The latest time the job record was written (or, while provisioning, is leased until), by this
+    store's clock. A record without any stamp is from before they were written: the table's time decides.
+    """
+    names = _JOB_STAMPS if record.data.get("state", "provisioning") == "provisioning" else _JOB_STAMPS[:2]
+    stamps = [float(v) for name in names if isinstance(v := record.data.get(name), int | float)]
+    return max(stamps) if stamps else record.updated_at.timestamp()

@@ -8,12 +8,18 @@ are already safe for Azure Tables (see `encode_key`).
 from __future__ import annotations
 
 import abc
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
 Scalar = str | int | float | bool | None
 Data = dict[str, Scalar]
+
+# A property name a filter may name: an identifier, never spliced into a query unchecked.
+_PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_KEY_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp"})
 
 # Azure Tables forbids these in keys; percent-encoding keeps keys readable and reversible.
 _FORBIDDEN_IN_KEYS = "/\\#?%"
@@ -27,6 +33,12 @@ def encode_key(raw: str) -> str:
     if len(encoded.encode()) > 1024:
         raise ValueError("state key longer than 1 KiB")
     return encoded
+
+
+def check_property_name(name: str) -> None:
+    """Refuse a name that is not a plain property (`query_where` filters on data, not on keys)."""
+    if not _PROPERTY_NAME.match(name) or name in _KEY_PROPERTIES:
+        raise ValueError(f"{name!r} is not a property name a query may filter on")
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,15 @@ class StateTable(abc.ABC):
     @abc.abstractmethod
     async def query(self, partition: str) -> list[Record]:
         """All rows of one partition, in key order."""
+
+    @abc.abstractmethod
+    async def query_where(self, partition: str, equals: Mapping[str, str | bool]) -> list[Record]:
+        """The rows of one partition whose properties equal every value of `equals`, in key order.
+
+        A row without one of the properties, or holding a value of another type, does not match.
+        The backend filters where the rows are kept (Azure Tables: a `$filter` on the properties),
+        so only matching rows are returned. Names must be plain identifiers (`check_property_name`).
+        """
 
     @abc.abstractmethod
     async def close(self) -> None: ...

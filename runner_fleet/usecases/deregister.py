@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner_fleet import naming
+from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import DeregisterRequest
 from runner_fleet.ports.forge import RunnerRegistry, RunnerScope
@@ -36,7 +37,7 @@ class DeregisterResult:
 class Deregisterer:
     pools: Mapping[str, Pool]
     state: FleetState
-    registries: Mapping[str, RunnerRegistry]
+    registries: Mapping[Forge, RunnerRegistry]
 
     async def __call__(self, request: DeregisterRequest) -> DeregisterResult:
         ctx = {

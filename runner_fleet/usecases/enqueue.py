@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner_fleet.forges import Forge
 from runner_fleet.ports.queue import WorkQueue
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.outcome import WebhookOutcome
@@ -13,7 +14,7 @@ async def enqueue_once(
     state: FleetState,
     queue: WorkQueue,
     *,
-    forge: str,
+    forge: Forge,
     queue_name: str,
     body: str,
     delivery: str,

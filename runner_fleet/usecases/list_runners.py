@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from runner_fleet import naming
+from runner_fleet.forges import Forge
 from runner_fleet.ports.compute import Compute
 from runner_fleet.ports.forge import RunnerRegistry, distinct_scopes
 from runner_fleet.settings.pool import Pool
@@ -17,9 +18,9 @@ from runner_fleet.settings.pool import Pool
 class RunnerRow:
     name: str
     pool: str
-    forge: str
+    forge: str  # as the VM's tag says; a hand-made VM may say anything
     vm: str  # provisioning state / power state, or "absent"
-    registration: str  # online | offline | busy | absent
+    registration: str  # busy, absent, or the forge's own status (online, offline, never_contacted, ...)
     job: str | None
     age_s: float | None
 
@@ -28,7 +29,7 @@ class RunnerRow:
 
 
 async def list_runners(
-    pools: Sequence[Pool], compute: Compute, registries: Mapping[str, RunnerRegistry]
+    pools: Sequence[Pool], compute: Compute, registries: Mapping[Forge, RunnerRegistry]
 ) -> list[RunnerRow]:
     known = {pool.name: pool for pool in pools}
     vms = {vm.name: vm for vm in await compute.list_vms(list(pools))}

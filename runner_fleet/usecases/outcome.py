@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner_fleet.events.base import MalformedEvent
+from runner_fleet.forges import Forge
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class RejectionLog:
             log.warning("webhook.rejected", forge=forge, reason=reason, suppressed=count, flushed=True)
         return len(pending)
 
-    def record(self, log: Any, *, forge: str, reason: str) -> None:
+    def record(self, log: Any, *, forge: Forge, reason: str) -> None:
         suppressed = self._admit((forge, reason))
         if suppressed is None:
             return

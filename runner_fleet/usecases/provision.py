@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from runner_fleet import naming
 from runner_fleet.cloudinit import RunnerBootConfig, render_user_data, to_custom_data
+from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger, register_secret
 from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.compute import (
@@ -51,9 +53,12 @@ VM_GOING_AWAY_RETRY_S = 15.0
 LEASE_S = 15 * 60
 
 
+ProvisionOutcome = Literal["created", "already-served", "deferred", "not-needed", "unknown-pool"]
+
+
 @dataclass(frozen=True)
 class ProvisionResult:
-    outcome: str  # created | already-served | deferred | not-needed | unknown-pool
+    outcome: ProvisionOutcome
     runner_name: str | None = None
     retry_after_s: float = 0.0
 
@@ -72,9 +77,9 @@ class Provisioner:
     pools: Mapping[str, Pool]
     state: FleetState
     compute: Compute
-    registries: Mapping[str, RunnerRegistry]
+    registries: Mapping[Forge, RunnerRegistry]
     ssh_public_key: str
-    resolvers: Mapping[str, JobResolver] = field(default_factory=dict)
+    resolvers: Mapping[Forge, JobResolver] = field(default_factory=dict)
     preflight: PreflightGate | None = None
     # What the forge says of the pool's scope (GitHub: its runner group), checked like the network.
     forge_gate: PreflightGate | None = None

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from runner_fleet import naming
+from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import ReleaseRequest
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute
@@ -21,11 +23,14 @@ from runner_fleet.state.store import FleetState
 log = get_logger("release")
 
 
+ReleaseOutcome = Literal["released", "settled", "not-confirmed", "not-ours", "unknown-pool"]
+
+
 @dataclass(frozen=True)
 class ReleaseResult:
     vm_deleted: bool
     registration_removed: bool
-    outcome: str  # released | settled | not-confirmed | not-ours | unknown-pool
+    outcome: ReleaseOutcome
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,11 @@ class Releaser:
     pools: Mapping[str, Pool]
     state: FleetState
     compute: Compute
-    registries: Mapping[str, RunnerRegistry]
+    registries: Mapping[Forge, RunnerRegistry]
     # Per forge, a way to ask whether a job has really ended. A webhook's word is not enough where
     # only a shared token guards it (GitLab): a forged `success` would delete a VM mid-deploy, a
     # forged `canceled` would mark a waiting job done so that nothing ever serves it.
-    confirmers: Mapping[str, JobResolver] = field(default_factory=dict)
+    confirmers: Mapping[Forge, JobResolver] = field(default_factory=dict)
 
     async def __call__(self, request: ReleaseRequest) -> ReleaseResult:
         ctx = {

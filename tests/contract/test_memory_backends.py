@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runner_fleet.adapters.memory import MemoryStateTable, MemoryWorkQueue
-from runner_fleet.adapters.memory.queue import check_queue_name
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, poison_queue
+from runner_fleet.ports.queue_rules import check_queue_name
 from runner_fleet.state.errors import AlreadyExists, PreconditionFailed
 from tests.contract.conftest import ManualClock
 

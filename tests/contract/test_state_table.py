@@ -121,6 +121,45 @@ async def test_query_returns_one_partition_in_key_order(state_table: StateTable)
     assert await state_table.query("empty") == []
 
 
+async def test_query_where_returns_only_the_matching_rows_of_one_partition(state_table: StateTable) -> None:
+    """query_where returns, in key order, the partition's rows whose properties equal every value given."""
+    await state_table.insert("jobs", "c", {"state": "provisioning", "pool": "a"})
+    await state_table.insert("jobs", "a", {"state": "provisioning", "pool": "b"})
+    await state_table.insert("jobs", "b", {"state": "done", "pool": "a"})
+    await state_table.insert("jobs", "d", {"pool": "a"})  # no state at all
+    await state_table.insert("other", "a", {"state": "provisioning"})
+
+    matching = await state_table.query_where("jobs", {"state": "provisioning"})
+    assert [(record.partition, record.key) for record in matching] == [("jobs", "a"), ("jobs", "c")]
+    assert matching == [await state_table.get("jobs", "a"), await state_table.get("jobs", "c")]
+    both = await state_table.query_where("jobs", {"state": "provisioning", "pool": "a"})
+    assert [record.key for record in both] == ["c"]
+    assert await state_table.query_where("jobs", {"state": "released"}) == []
+    assert await state_table.query_where("empty", {"state": "done"}) == []
+
+
+async def test_query_where_compares_values_with_their_types(state_table: StateTable) -> None:
+    """A boolean matches only the boolean, a string only the same string, quotes and spaces included."""
+    await state_table.insert("p", "bool", {"flag": True})
+    await state_table.insert("p", "text", {"flag": "true"})
+    await state_table.insert("p", "quoted", {"flag": "it's' or true"})
+
+    assert [r.key for r in await state_table.query_where("p", {"flag": True})] == ["bool"]
+    assert [r.key for r in await state_table.query_where("p", {"flag": "true"})] == ["text"]
+    assert [r.key for r in await state_table.query_where("p", {"flag": "it's' or true"})] == ["quoted"]
+    assert await state_table.query_where("p", {"flag": "it"}) == []
+
+
+async def test_query_where_refuses_names_that_are_not_plain_properties(state_table: StateTable) -> None:
+    """A key column or anything but an identifier as a property name raises ValueError on every backend."""
+    await state_table.insert("p", "k", {"state": "done"})
+    for name in ("RowKey", "PartitionKey", "state eq 'done' or RowKey", "", "a-b"):
+        with pytest.raises(ValueError, match="property name"):
+            await state_table.query_where("p", {name: "done"})
+    with pytest.raises(ValueError, match="forbids"):
+        await state_table.query_where("a#b", {"state": "done"})
+
+
 async def test_scalar_values_round_trip_with_their_types(state_table: StateTable) -> None:
     """Strings, 32- and 64-bit integers, floats and booleans come back equal and of the same type."""
     data: Data = {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 from azure.storage.queue.aio import QueueClient
 
 from runner_fleet.adapters.storage import AzureWorkQueue, StorageEndpoints
-from runner_fleet.ports.queue import MessageLeaseLost
+from runner_fleet.ports.queue import MessageLeaseLost, ReceivedMessage
 from tests.azurite import Azurite
 from tests.contract.conftest import QueueUnderTest, unique_queue_name
 
@@ -106,6 +108,26 @@ async def test_retry_later_hides_the_message_under_a_new_receipt(work_queue: Que
     assert await queue.depth(name) == 0
 
 
+async def test_retry_later_on_a_held_message_renews_its_lease_past_the_first_timeout(
+    work_queue: QueueUnderTest,
+) -> None:
+    """Hiding a received message again before its lease ends keeps it hidden past that end (the
+    Functions host's lease renewal); the renewed receipt then deletes it and the first one cannot."""
+    queue, name = work_queue.queue, work_queue.name
+    await queue.send(name, "long job")
+    [received] = await queue.receive(name, max_messages=1, visibility_timeout_s=HIDE_S)
+
+    await work_queue.wait(HIDE_S / 2)
+    renewed = await queue.retry_later(name, received, delay_s=HIDE_S + 2 * MARGIN_S)
+    await work_queue.wait(HIDE_S / 2 + MARGIN_S)  # past the first lease, inside the renewed one
+    assert await queue.receive(name, max_messages=1, visibility_timeout_s=30) == []
+
+    await queue.delete(name, received)
+    assert await queue.depth(name) == 1
+    await queue.delete(name, renewed)
+    assert await queue.depth(name) == 0
+
+
 async def test_stale_receipt_does_not_delete_a_message_someone_else_received(
     work_queue: QueueUnderTest,
 ) -> None:
@@ -127,24 +149,30 @@ async def test_stale_receipt_does_not_delete_a_message_someone_else_received(
     assert await queue.depth(name) == 0
 
 
-async def test_deleting_a_message_twice_is_not_an_error(work_queue: QueueUnderTest) -> None:
-    """Deleting a message that is already gone succeeds silently."""
-    queue, name = work_queue.queue, work_queue.name
-    await queue.send(name, "once")
-    [message] = await queue.receive(name, max_messages=1, visibility_timeout_s=30)
-    await queue.delete(name, message)
-    await queue.delete(name, message)
-    assert await queue.depth(name) == 0
-
-
-async def test_retry_later_of_a_deleted_message_reports_the_lost_lease(work_queue: QueueUnderTest) -> None:
-    """retry_later on a message that was deleted raises MessageLeaseLost, a LookupError."""
+@pytest.fixture
+async def deleted(work_queue: QueueUnderTest) -> ReceivedMessage:
+    """A message received and then deleted: its receipt outlives it."""
     queue, name = work_queue.queue, work_queue.name
     await queue.send(name, "gone")
     [message] = await queue.receive(name, max_messages=1, visibility_timeout_s=30)
     await queue.delete(name, message)
+    return message
+
+
+async def test_deleting_a_message_twice_is_not_an_error(
+    work_queue: QueueUnderTest, deleted: ReceivedMessage
+) -> None:
+    """Deleting a message that is already gone succeeds silently."""
+    await work_queue.queue.delete(work_queue.name, deleted)
+    assert await work_queue.queue.depth(work_queue.name) == 0
+
+
+async def test_retry_later_of_a_deleted_message_reports_the_lost_lease(
+    work_queue: QueueUnderTest, deleted: ReceivedMessage
+) -> None:
+    """retry_later on a message that was deleted raises MessageLeaseLost, a LookupError."""
     with pytest.raises(MessageLeaseLost):
-        await queue.retry_later(name, message, delay_s=1)
+        await work_queue.queue.retry_later(work_queue.name, deleted, delay_s=1)
 
 
 async def test_depth_counts_visible_and_hidden_messages(work_queue: QueueUnderTest) -> None:
@@ -203,64 +231,57 @@ async def test_delay_beyond_seven_days_is_rejected(work_queue: QueueUnderTest) -
 # The wire format matters only for Azure: the Functions host's queue trigger reads these messages.
 
 
-def _raw_client(azurite: Azurite, queue: str) -> QueueClient:
-    # No encode or decode policy: the text exactly as it sits in the queue.
-    return QueueClient.from_connection_string(azurite.connection_string, queue)
+@dataclass
+class OnTheWire:
+    """The adapter on Azurite, a fresh queue name, and a plain client of that queue."""
+
+    queue: AzureWorkQueue
+    name: str
+    raw: QueueClient  # no encode or decode policy: the text exactly as it sits in the queue
 
 
-async def test_azure_messages_travel_base64_encoded_and_never_expire(
-    azurite: Azurite, storage_endpoints: StorageEndpoints
-) -> None:
+@pytest.fixture
+async def wire(azurite: Azurite, storage_endpoints: StorageEndpoints) -> AsyncIterator[OnTheWire]:
+    name = unique_queue_name()
+    wire = OnTheWire(
+        AzureWorkQueue.from_endpoints(storage_endpoints),
+        name,
+        QueueClient.from_connection_string(azurite.connection_string, name),
+    )
+    try:
+        yield wire
+    finally:
+        await wire.raw.close()
+        await wire.queue.close()
+
+
+async def test_azure_messages_travel_base64_encoded_and_never_expire(wire: OnTheWire) -> None:
     """On the wire a body is base64 of its UTF-8 with no expiry, as the queue trigger reads and writes it."""
-    queue = AzureWorkQueue.from_endpoints(storage_endpoints)
-    name = unique_queue_name()
-    raw = _raw_client(azurite, name)
-    try:
-        body = '{"job": "ünïcode ✓"}'
-        await queue.send(name, body)
-        [message] = [item async for item in raw.receive_messages(max_messages=1)]
-        assert message.content == base64.b64encode(body.encode()).decode()
-        assert message.expires_on is not None
-        assert message.expires_on.year == 9999
+    queue, name, raw = wire.queue, wire.name, wire.raw
+    body = '{"job": "ünïcode ✓"}'
+    await queue.send(name, body)
+    [message] = [item async for item in raw.receive_messages(max_messages=1)]
+    assert message.content == base64.b64encode(body.encode()).decode()
+    assert message.expires_on is not None
+    assert message.expires_on.year == 9999
 
-        await raw.send_message(base64.b64encode("from the host ✓".encode()).decode())
-        [received] = await queue.receive(name, max_messages=1, visibility_timeout_s=30)
-        assert received.body == "from the host ✓"
-    finally:
-        await raw.close()
-        await queue.close()
+    await raw.send_message(base64.b64encode("from the host ✓".encode()).decode())
+    [received] = await queue.receive(name, max_messages=1, visibility_timeout_s=30)
+    assert received.body == "from the host ✓"
 
 
-async def test_azure_queue_delivers_a_foreign_unencoded_message_as_raw_text(
-    azurite: Azurite, storage_endpoints: StorageEndpoints
-) -> None:
+async def test_azure_queue_delivers_a_foreign_unencoded_message_as_raw_text(wire: OnTheWire) -> None:
     """A message someone else enqueued without base64 is delivered as its raw text instead of failing."""
-    queue = AzureWorkQueue.from_endpoints(storage_endpoints)
-    name = unique_queue_name()
-    raw = _raw_client(azurite, name)
-    try:
-        await raw.create_queue()
-        await raw.send_message("not base64!")
-        [message] = await queue.receive(name, max_messages=1, visibility_timeout_s=30)
-        assert message.body == "not base64!"
-    finally:
-        await raw.close()
-        await queue.close()
+    await wire.raw.create_queue()
+    await wire.raw.send_message("not base64!")
+    [message] = await wire.queue.receive(wire.name, max_messages=1, visibility_timeout_s=30)
+    assert message.body == "not base64!"
 
 
-async def test_azure_queue_deleted_behind_the_adapters_back_is_created_again(
-    azurite: Azurite, storage_endpoints: StorageEndpoints
-) -> None:
+async def test_azure_queue_deleted_behind_the_adapters_back_is_created_again(wire: OnTheWire) -> None:
     """If a queue the adapter already created is deleted, the next call recreates it and succeeds."""
-    queue = AzureWorkQueue.from_endpoints(storage_endpoints)
-    name = unique_queue_name()
-    raw = _raw_client(azurite, name)
-    try:
-        await queue.send(name, "before")
-        await raw.delete_queue()
-        await queue.send(name, "after")
-        [message] = await queue.receive(name, max_messages=5, visibility_timeout_s=30)
-        assert message.body == "after"
-    finally:
-        await raw.close()
-        await queue.close()
+    await wire.queue.send(wire.name, "before")
+    await wire.raw.delete_queue()
+    await wire.queue.send(wire.name, "after")
+    [message] = await wire.queue.receive(wire.name, max_messages=5, visibility_timeout_s=30)
+    assert message.body == "after"

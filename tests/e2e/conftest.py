@@ -23,24 +23,14 @@ E2E_GITLAB_SIGNING = "whsec_ZTJlLXNpZ25pbmcta2V5LWZvci1naXRsYWItaG9va3M="
 @dataclass
 class ServeProcess:
     process: subprocess.Popen[str]
-    ready: dict[str, Any]
+    ready: dict[str, Any]  # the JSON line it prints once it serves
     stderr_lines: list[str]
 
-    @property
-    def url(self) -> str:
-        return str(self.ready["url"])
-
-    @property
-    def github(self) -> str:
-        return str(self.ready["github_simulator"])
-
-    @property
-    def arm(self) -> str:
-        return str(self.ready["arm_simulator"])
-
-    @property
-    def gitlab(self) -> str:
-        return str(self.ready["gitlab_simulator"])
+    def __post_init__(self) -> None:
+        # Where the service and the simulators it started listen.
+        self.url, self.github, self.arm, self.gitlab = (
+            str(self.ready[key]) for key in ("url", "github_simulator", "arm_simulator", "gitlab_simulator")
+        )
 
     @property
     def logs(self) -> str:

@@ -8,7 +8,7 @@ from runner_fleet.adapters.azure.clouds import CLOUDS, ApiVersions
 from runner_fleet.preflight.run import run_preflight
 from runner_fleet.settings import Pool
 from simulator.arm.api_versions import DEFAULT_SERVED
-from simulator.arm.scenarios import AKS_CLUSTER_ID, INT_CLUSTER_ID, INT_SUBNET, RUNNERS_SUBNET
+from simulator.arm.topology import AKS_CLUSTER_ID, INT_CLUSTER_ID, INT_SUBNET, RUNNERS_SUBNET
 from tests.builders import pool_dict
 from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
 

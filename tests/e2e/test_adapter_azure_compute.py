@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,6 +20,7 @@ from runner_fleet.settings.pool import Pool
 from simulator.arm import FaultRule, LroFailureRule
 from simulator.arm.api_versions import DEFAULT_SERVED
 from simulator.stack import SimulatedCloud
+from simulator.testing import eventually
 from tests.builders import make_pool
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +63,16 @@ def _resource(cloud: SimulatedCloud, name: str) -> dict[str, Any]:
     vm = cloud.arm.vm(name)
     assert vm is not None
     return vm
+
+
+@contextmanager
+def _injected(cloud: SimulatedCloud, rule: FaultRule | LroFailureRule) -> Iterator[None]:
+    """`rule` holds while the block runs, and is cleared however the block ends."""
+    fault_id = cloud.arm.add_fault(rule)
+    try:
+        yield
+    finally:
+        cloud.arm.clear_faults(fault_id)
 
 
 async def test_ephemeral_os_disk_goes_on_the_resource_disk_when_it_fits(
@@ -126,13 +137,12 @@ async def test_capacity_errors_become_vm_create_rejected(
 ) -> None:
     """An AllocationFailed from the create operation surfaces as VmCreateRejected with the code."""
     pool = make_pool("full", azure={"vm_sizes": ["Standard_D4ads_v5"]})
-    rule = cloud.arm.add_fault(LroFailureRule(code="AllocationFailed", size="Standard_D4ads_v5", count=1))
-    try:
-        with pytest.raises(VmCreateRejected) as caught:
-            await compute.create_vm(_spec(pool, "rf-full-0000000001"))
-        assert caught.value.code == "AllocationFailed"
-    finally:
-        cloud.arm.clear_faults(rule)
+    with (
+        _injected(cloud, LroFailureRule(code="AllocationFailed", size="Standard_D4ads_v5", count=1)),
+        pytest.raises(VmCreateRejected) as caught,
+    ):
+        await compute.create_vm(_spec(pool, "rf-full-0000000001"))
+    assert caught.value.code == "AllocationFailed"
 
 
 async def test_server_errors_are_retried_as_a_whole_operation(
@@ -140,20 +150,11 @@ async def test_server_errors_are_retried_as_a_whole_operation(
 ) -> None:
     """Two injected 500s on the VM PUT are absorbed by the one retry layer; one VM results."""
     pool = make_pool("retry")
-    rule = cloud.arm.add_fault(
-        FaultRule(
-            path=r"/virtualMachines/rf-retry-0000000001$",
-            method="PUT",
-            status=500,
-            code="InternalServerError",
-            count=2,
-            retry_after_s=0.0,
-        )
+    put_fails_twice = FaultRule(
+        path=r"/virtualMachines/rf-retry-0000000001$", method="PUT", status=500, count=2, retry_after_s=0.0
     )
-    try:
+    with _injected(cloud, put_fails_twice):
         info = await compute.create_vm(_spec(pool, "rf-retry-0000000001"))
-    finally:
-        cloud.arm.clear_faults(rule)
     assert info.provisioning_state == "Succeeded"
     puts = [
         r
@@ -168,20 +169,11 @@ async def test_a_throttled_call_waits_as_asked_and_succeeds(
 ) -> None:
     """A 429 with Retry-After is waited out (not hammered) and the operation then succeeds."""
     pool = make_pool("throttle")
-    rule = cloud.arm.add_fault(
-        FaultRule(
-            path=r"/virtualMachines$",
-            method="GET",
-            status=429,
-            code="TooManyRequests",
-            count=1,
-            retry_after_s=1.0,
-        )
+    throttled = FaultRule(
+        path=r"/virtualMachines$", method="GET", status=429, code="TooManyRequests", count=1, retry_after_s=1
     )
-    try:
+    with _injected(cloud, throttled):
         listed = await compute.list_vms([pool])
-    finally:
-        cloud.arm.clear_faults(rule)
     assert isinstance(listed, list)
     statuses = [r["status"] for r in cloud.arm.request_log() if r["path"].endswith("/virtualMachines")]
     assert 429 in statuses and statuses[-1] == 200
@@ -192,12 +184,11 @@ async def test_an_allocation_failure_clears_the_failed_vm_for_the_next_size(
 ) -> None:
     """After AllocationFailed the Failed VM is deleted, so the same name can be created with another size."""
     pool = make_pool("alloc", azure={"vm_sizes": ["Standard_F4s_v2", "Standard_D2ads_v5"]})
-    rule = cloud.arm.add_fault(LroFailureRule(code="AllocationFailed", size="Standard_F4s_v2", count=1))
-    try:
-        with pytest.raises(VmCreateRejected):
-            await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_F4s_v2"))
-    finally:
-        cloud.arm.clear_faults(rule)
+    with (
+        _injected(cloud, LroFailureRule(code="AllocationFailed", size="Standard_F4s_v2", count=1)),
+        pytest.raises(VmCreateRejected),
+    ):
+        await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_F4s_v2"))
     assert await compute.get_vm(pool, "rf-alloc-0000000001") is None
     info = await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_D2ads_v5"))
     assert (info.size, info.provisioning_state) == ("Standard_D2ads_v5", "Succeeded")
@@ -281,14 +272,9 @@ async def test_a_zonal_overconstrained_allocation_is_a_capacity_refusal(
 ) -> None:
     """OverconstrainedZonalAllocationRequest surfaces as VmCreateRejected, so the next size is tried."""
     pool = make_pool("zonal", azure={"vm_sizes": ["Standard_F4s_v2"]})
-    rule = cloud.arm.add_fault(
-        LroFailureRule(code="OverconstrainedZonalAllocationRequest", size="Standard_F4s_v2", count=1)
-    )
-    try:
-        with pytest.raises(VmCreateRejected) as caught:
-            await compute.create_vm(_spec(pool, "rf-zonal-0000000001"))
-    finally:
-        cloud.arm.clear_faults(rule)
+    rule = LroFailureRule(code="OverconstrainedZonalAllocationRequest", size="Standard_F4s_v2", count=1)
+    with _injected(cloud, rule), pytest.raises(VmCreateRejected) as caught:
+        await compute.create_vm(_spec(pool, "rf-zonal-0000000001"))
     assert caught.value.code == "OverconstrainedZonalAllocationRequest"
     assert await compute.get_vm(pool, "rf-zonal-0000000001") is None
 
@@ -296,14 +282,9 @@ async def test_a_zonal_overconstrained_allocation_is_a_capacity_refusal(
 async def test_a_quota_refusal_is_a_capacity_refusal(cloud: SimulatedCloud, compute: AzureCompute) -> None:
     """OperationNotAllowed "... exceeding approved ... Cores quota" surfaces as VmCreateRejected."""
     pool = make_pool("quota", azure={"vm_sizes": ["Standard_F4s_v2"]})
-    rule = cloud.arm.add_fault(
-        LroFailureRule(code="OperationNotAllowed", size="Standard_F4s_v2", synchronous=True, count=1)
-    )
-    try:
-        with pytest.raises(VmCreateRejected) as caught:
-            await compute.create_vm(_spec(pool, "rf-quota-0000000001"))
-    finally:
-        cloud.arm.clear_faults(rule)
+    rule = LroFailureRule(code="OperationNotAllowed", size="Standard_F4s_v2", synchronous=True, count=1)
+    with _injected(cloud, rule), pytest.raises(VmCreateRejected) as caught:
+        await compute.create_vm(_spec(pool, "rf-quota-0000000001"))
     assert caught.value.code == "OperationNotAllowed" and "quota" in str(caught.value)
 
 
@@ -312,20 +293,15 @@ async def test_other_operation_not_allowed_is_a_hard_error(
 ) -> None:
     """An OperationNotAllowed that is not about quota is not a capacity refusal: it surfaces as is."""
     pool = make_pool("refused", azure={"vm_sizes": ["Standard_F4s_v2"]})
-    rule = cloud.arm.add_fault(
-        LroFailureRule(
-            code="OperationNotAllowed",
-            message="The maximum number of data disks allowed to be attached to a VM of this size is 8.",
-            size="Standard_F4s_v2",
-            synchronous=True,
-            count=1,
-        )
+    rule = LroFailureRule(
+        code="OperationNotAllowed",
+        message="The maximum number of data disks allowed to be attached to a VM of this size is 8.",
+        size="Standard_F4s_v2",
+        synchronous=True,
+        count=1,
     )
-    try:
-        with pytest.raises(HttpResponseError) as caught:
-            await compute.create_vm(_spec(pool, "rf-refused-0000000001"))
-    finally:
-        cloud.arm.clear_faults(rule)
+    with _injected(cloud, rule), pytest.raises(HttpResponseError) as caught:
+        await compute.create_vm(_spec(pool, "rf-refused-0000000001"))
     assert not isinstance(caught.value, VmCreateRejected)
     assert caught.value.status_code == 409
 
@@ -338,10 +314,11 @@ async def test_a_create_waits_for_a_vm_of_the_same_name_to_be_deleted(
     spec = _spec(pool, "rf-again-0000000001")
     await compute.create_vm(spec)
     deleting = asyncio.ensure_future(compute.delete_vm(pool, spec.name))
-    deadline = time.monotonic() + 10
-    while (cloud.arm.vm(spec.name) or {}).get("provisioning_state") != "Deleting":
-        assert time.monotonic() < deadline, "the delete never started"
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: (cloud.arm.vm(spec.name) or {}).get("provisioning_state") == "Deleting",
+        within_s=10,
+        what="the delete to start",
+    )
     start = len(cloud.arm.request_log())
     info = await compute.create_vm(spec)
     assert await deleting is True

@@ -61,6 +61,11 @@ def _registry(sim: GitHubSimulator) -> tuple[GitHubRegistry, GitHubAuth]:
     return GitHubRegistry(auth, base_url=sim.base_url), auth
 
 
+def _resolver(loop: BackgroundLoop, **overrides: object) -> tuple[GitHubSimulator, GitHubJobResolver]:
+    sim = _start(loop, **overrides)
+    return sim, GitHubJobResolver(_auth(sim))
+
+
 async def test_org_jit_registration_round_trip(loop: BackgroundLoop) -> None:
     """An org-level JIT runner is registered with the pool's labels, found, and removed."""
     sim = _start(loop)
@@ -164,8 +169,7 @@ def _public_and_groups(**overrides: object) -> dict[str, object]:
 
 async def test_the_resolver_reads_labels_and_repository_from_github(loop: BackgroundLoop) -> None:
     """A queued job resolves to the pool its labels and repository on GitHub lead to, not the webhook's."""
-    sim = _start(loop)
-    resolver = GitHubJobResolver(_auth(sim))
+    sim, resolver = _resolver(loop)
     job = sim.queue_job(DEMO_ORG, "platform-deploy", ["self-hosted", "aks-prod"], duration_s=3600)
     claimed = JobRef(job["id"], f"{DEMO_ORG}/platform-deploy", org=DEMO_ORG)
 
@@ -181,8 +185,7 @@ async def test_a_replayed_queued_event_resolves_to_no_pool_once_the_job_moved_on
     loop: BackgroundLoop,
 ) -> None:
     """A job no longer queued (taken, cancelled, finished) gets no pool however often its event replays."""
-    sim = _start(loop)
-    resolver = GitHubJobResolver(_auth(sim))
+    sim, resolver = _resolver(loop)
     job = sim.queue_job(DEMO_ORG, "platform-deploy", ["self-hosted", "aks-prod"], duration_s=3600)
     sim.cancel_job(job["id"])
 
@@ -197,8 +200,7 @@ async def test_public_repositories_need_a_pool_that_allows_them_and_their_forks_
     loop: BackgroundLoop,
 ) -> None:
     """Rule github.runs.fork-pull-request: a public repository's job needs a pool opting in; forks never."""
-    sim = _start(loop, **_public_and_groups())
-    resolver = GitHubJobResolver(_auth(sim))
+    sim, resolver = _resolver(loop, **_public_and_groups())
     oss = make_pool(
         "oss",
         ("aks-prod",),
@@ -229,8 +231,7 @@ async def test_a_private_repository_costs_one_read_per_job_once_github_said_it_i
     loop: BackgroundLoop,
 ) -> None:
     """The run is read for a repository's first job; GitHub's word that it is private then spares it."""
-    sim = _start(loop)
-    resolver = GitHubJobResolver(_auth(sim))
+    sim, resolver = _resolver(loop)
     jobs = [sim.queue_job(DEMO_ORG, "platform-deploy", ["aks-prod"], duration_s=3600) for _ in range(3)]
 
     for job in jobs:

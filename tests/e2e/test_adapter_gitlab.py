@@ -13,6 +13,7 @@ from runner_fleet.adapters.gitlab.jobs import GitLabJobResolver
 from runner_fleet.adapters.gitlab.registry import GitLabApiError, GitLabRegistry
 from runner_fleet.ports.forge import RunnerNameTaken, RunnerScope
 from runner_fleet.ports.jobs import JobRef
+from runner_fleet.settings.pool import Pool
 from simulator.clock import SimClock
 from simulator.gitlab import ApiToken, GitLabSimulator
 from simulator.gitlab.config import MAINTAINER, OWNER, Member
@@ -29,23 +30,17 @@ from tests.builders import make_pool
 
 pytestmark = pytest.mark.e2e
 MAINTAINER_TOKEN = "glpat-group-maintainer-token"
-PROTECTED_POOL = make_pool(
-    "gl-prod",
-    ("aks-prod",),
-    forge="gitlab",
-    github=None,
-    gitlab={"group_id": DEMO_GITLAB_GROUP_ID, "access_level": "ref_protected"},
+
+
+def _gitlab_pool(name: str, *tags: str, **gitlab: object) -> Pool:
+    return make_pool(name, tags, forge="gitlab", github=None, gitlab=gitlab)
+
+
+PROTECTED_POOL = _gitlab_pool(
+    "gl-prod", "aks-prod", group_id=DEMO_GITLAB_GROUP_ID, access_level="ref_protected"
 )
-GROUP_POOL = make_pool(
-    "gl-group", ("aks-prod", "deploy"), forge="gitlab", github=None, gitlab={"group_id": DEMO_GITLAB_GROUP_ID}
-)
-PROJECT_POOL = make_pool(
-    "gl-project",
-    ("aks-prod",),
-    forge="gitlab",
-    github=None,
-    gitlab={"project_id": DEMO_GITLAB_OTHER_PROJECT_ID},
-)
+GROUP_POOL = _gitlab_pool("gl-group", "aks-prod", "deploy", group_id=DEMO_GITLAB_GROUP_ID)
+PROJECT_POOL = _gitlab_pool("gl-project", "aks-prod", project_id=DEMO_GITLAB_OTHER_PROJECT_ID)
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +162,8 @@ async def test_ref_protected_pools_get_only_jobs_on_protected_refs(sim: GitLabSi
     assert refused.pool is None and "on this ref" in refused.reason
     assert served.pool is PROTECTED_POOL
     assert main["id"] in waiting and feature["id"] not in waiting
-    any_branch = make_pool(
-        "gl-dev",
-        ("aks-prod",),
-        forge="gitlab",
-        github=None,
-        gitlab={"group_id": DEMO_GITLAB_GROUP_ID, "access_level": "not_protected"},
+    any_branch = _gitlab_pool(
+        "gl-dev", "aks-prod", group_id=DEMO_GITLAB_GROUP_ID, access_level="not_protected"
     )
     either = await resolver.resolve(
         JobRef(feature["id"], path, project_id=DEMO_GITLAB_PROJECT_ID), [PROTECTED_POOL, any_branch]

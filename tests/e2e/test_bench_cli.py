@@ -92,3 +92,26 @@ def test_a_short_api_budget_run_prints_its_request_figures_as_one_json_object(tm
     assert isinstance(total, int) and abs(total - sum(by_kind.values())) <= len(by_kind)
     assert (result["lost"], result["registrations_refused"]) == (0, 0) and code == 0
     assert "api-budget: 20 jobs" in stderr
+
+
+@pytest.mark.parametrize("backend", ["memory", "azurite"])
+def test_a_small_state_growth_run_prints_its_read_figures_as_one_json_object(
+    tmp_path: Path, backend: str
+) -> None:
+    """`state_growth.py --json`: a round reads as many job rows with 200 finished jobs as with 10."""
+    code, result, stderr = _run(
+        "state_growth.py",
+        *("--finished", "10,200", "--repeat", "1"),
+        *(["--azurite"] if backend == "azurite" else []),
+        tmp_path=tmp_path,
+    )
+    assert (code, result["backend"], result["met_target"]) == (0, backend, True)
+    assert result["finished_jobs"] == [10, 200]
+    results = result["results"]
+    assert isinstance(results, list) and [r["finished_jobs"] for r in results] == [10, 200]
+    few, many = results
+    assert few["before_purge"]["job_rows_read"] == many["before_purge"]["job_rows_read"]
+    assert many["before_purge_full_partition"]["job_rows_read"] > 200
+    assert many["housekeeping"]["job_records_removed"] == 200
+    assert many["after_purge"]["job_rows_in_table"] == few["after_purge"]["job_rows_in_table"] == 35
+    assert "state-growth: 200 finished jobs: housekeeping" in stderr

@@ -15,7 +15,8 @@ from runner_fleet.cli import main
 from runner_fleet.cli.doctor import diagnose
 from runner_fleet.runtime import forge_access
 from runner_fleet.settings import load_service_settings
-from simulator.arm.scenarios import AKS_ZONE, AKS_ZONE_ID, RUNNERS_VNET, scenario_names
+from simulator.arm.scenarios import scenario_names
+from simulator.arm.topology import AKS_ZONE, AKS_ZONE_ID, RUNNERS_VNET
 from simulator.clock import SimClock
 from simulator.github import GitHubSimulator
 from simulator.server import BackgroundLoop

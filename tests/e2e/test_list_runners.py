@@ -8,12 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from runner_fleet import naming
-from runner_fleet.cli.simulated import simulated_runtime
-from runner_fleet.messages import ProvisionRequest
+from runner_fleet.forges import Forge
 from runner_fleet.ports.forge import RunnerRegistry
 from runner_fleet.runtime import Runtime
 from runner_fleet.usecases.list_runners import list_runners
-from simulator.stack import DEMO_INSTALLATION_ID, SimulatedCloud
+from runner_fleet_dev.simulated import simulated_runtime
+from simulator.stack import SimulatedCloud
+from simulator.testing import eventually
+from tests.e2e.demo_jobs import provision_request, queue_github_job
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +32,8 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
     rt: Runtime = simulated_runtime(cloud, {})
     try:
         # No webhook is connected: the provision alone serves the job, once GitHub says it is queued.
-        job = await asyncio.to_thread(
-            cloud.github.queue_job, "example-org", "platform-deploy", ["aks-prod"], duration_s=40
-        )
-        request = ProvisionRequest(
-            forge="github",
-            pool="aks-prod",
-            job_id=job["id"],
-            org="example-org",
-            repository="example-org/platform-deploy",
-            installation_id=DEMO_INSTALLATION_ID,
-        )
-        result = await rt.provisioner()(request, message_id="m-1")
+        job = await queue_github_job(cloud, "aks-prod", duration_s=40)
+        result = await rt.provisioner()(provision_request(job, "aks-prod"), message_id="m-1")
         name = naming.runner_name("aks-prod", "github", str(job["id"]))
         assert result.runner_name == name
         rows = await list_runners(rt.pools, rt.compute, _registries(rt))
@@ -54,11 +46,7 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
             jobs = await asyncio.to_thread(cloud.github.jobs)
             return any(j["status"] == "completed" for j in jobs)
 
-        for _ in range(200):
-            if await ran():
-                break
-            await asyncio.sleep(0.05)
-        assert await ran()
+        assert await eventually(ran, within_s=30, poll_s=0.05, what="the job to complete")
         # The JIT runner removed itself; only the powered-off VM remains until a release.
         [row] = await list_runners(rt.pools, rt.compute, _registries(rt))
         assert row.registration == "absent"
@@ -68,5 +56,5 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
         await rt.aclose()
 
 
-def _registries(rt: Runtime) -> dict[str, RunnerRegistry]:
+def _registries(rt: Runtime) -> dict[Forge, RunnerRegistry]:
     return {forge: rt.registry(forge) for forge in {pool.forge for pool in rt.pools}}

@@ -5,7 +5,6 @@ console when not, and then never registers."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from simulator.arm import ArmSimulator
 from simulator.arm.samples import github_jit_config, runner_json, runner_user_data, runner_vm_body
-from simulator.arm.scenarios import AKS_FQDN, OPS_SUBNET
+from simulator.arm.topology import AKS_FQDN, OPS_SUBNET
+from simulator.testing import eventually
 from tests.e2e.preflight_sim import simulated_arm
 
 pytestmark = pytest.mark.e2e
@@ -65,13 +65,12 @@ async def boot_runner(arm: ArmSimulator, name: str, subnet_id: str | None = None
     ) as compute:
         body = cm.VirtualMachine(runner_vm_body(name, custom_data=data, subnet_id=subnet_id))
         await (await compute.virtual_machines.begin_create_or_update("rg-runners", name, body)).result()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    async def settled() -> dict[str, Any] | None:
         vm = await asyncio.to_thread(arm.vm, name)
-        if vm is not None and vm["guest_state"] in ("failed", "exited"):
-            return vm
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"the guest of {name} did not settle: {vm}")
+        return vm if vm is not None and vm["guest_state"] in ("failed", "exited") else None
+
+    return await eventually(settled, within_s=10, poll_s=0.02, what=f"the guest of {name} to settle")
 
 
 @pytest.mark.parametrize(("name", "line", "why"), CASES, ids=[c[0] for c in CASES])

@@ -12,12 +12,13 @@ from runner_fleet import workers
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.cli.doctor import diagnose
-from runner_fleet.cli.simulated import simulated_runtime
-from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.queue import PROVISION_QUEUE
 from runner_fleet.preflight.factory import azure_reader_factory
 from runner_fleet.preflight.gate import AzurePreflightGate
-from simulator.stack import DEMO_INSTALLATION_ID, SimulatedCloud
+from runner_fleet_dev.simulated import simulated_runtime
+from simulator.stack import SimulatedCloud
+from simulator.testing import eventually
+from tests.e2e.demo_jobs import provision_request, queue_github_job
 
 pytestmark = pytest.mark.e2e
 
@@ -33,17 +34,8 @@ async def test_a_job_for_a_refused_pool_waits_and_runs_once_the_link_exists(clou
     """Deferred with no VM and no registration, kept in the queue; after the fix, served and run."""
     rt = simulated_runtime(cloud, {})
     try:
-        job = await asyncio.to_thread(
-            cloud.github.queue_job, "example-org", "platform-deploy", ["self-hosted", "aks-ops"], duration_s=5
-        )
-        body = ProvisionRequest(
-            forge="github",
-            pool="aks-ops",
-            job_id=job["id"],
-            org="example-org",
-            repository="example-org/platform-deploy",
-            installation_id=DEMO_INSTALLATION_ID,
-        ).model_dump_json()
+        job = await queue_github_job(cloud, "self-hosted", "aks-ops", duration_s=5)
+        body = provision_request(job, "aks-ops").model_dump_json()
         queue = rt.queue
         assert isinstance(queue, MemoryWorkQueue)
 
@@ -75,11 +67,7 @@ async def test_a_job_for_a_refused_pool_waits_and_runs_once_the_link_exists(clou
             jobs = await asyncio.to_thread(cloud.github.jobs)
             return any(j["id"] == job["id"] and j["status"] == "completed" for j in jobs)
 
-        for _ in range(300):
-            if await completed():
-                break
-            await asyncio.sleep(0.05)
-        assert await completed()
+        assert await eventually(completed, within_s=30, poll_s=0.05, what="the job to complete")
         [vm] = await asyncio.to_thread(cloud.arm.vms)
         assert vm["tags"]["pool"] == "aks-ops" and vm["api_server_check"] == "passed"
     finally:

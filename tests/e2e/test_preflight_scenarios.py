@@ -9,7 +9,8 @@ from runner_fleet.ports.preflight import CheckResult
 from runner_fleet.preflight import CHECK_NAMES, run_preflight
 from runner_fleet.settings import Pool
 from runner_fleet.settings.pool import Pool as PoolModel
-from simulator.arm.scenarios import AKS_CLUSTER_ID, INT_CLUSTER_ID, INT_SUBNET, RUNNERS_SUBNET, scenario_names
+from simulator.arm.scenarios import scenario_names
+from simulator.arm.topology import AKS_CLUSTER_ID, INT_CLUSTER_ID, INT_SUBNET, RUNNERS_SUBNET
 from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
 
 pytestmark = pytest.mark.e2e

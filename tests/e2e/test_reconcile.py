@@ -16,15 +16,16 @@ import pytest
 
 from runner_fleet import runtime
 from runner_fleet.cli.serve import host_json_path
-from runner_fleet.cli.simulated import connect_forges, simulated_runtime
 from runner_fleet.host.hostjson import read_queue_settings
 from runner_fleet.host.index import index_app
 from runner_fleet.host.local import LocalHost
 from runner_fleet.usecases.reconcile.reconciler import ReconcileReport
+from runner_fleet_dev.simulated import connect_forges, simulated_runtime
 from simulator.github import WebhookFaults
 from simulator.gitlab import WebhookFaults as GitLabWebhookFaults
 from simulator.stack import DEMO_GITLAB_PROJECT_ID, SimulatedCloud
 from simulator.testing import eventually
+from tests.e2e.demo_jobs import queue_github_job
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +70,7 @@ async def _eventually(probe: Callable[[], Any], within_s: float = 60.0) -> Any:
 async def test_a_vm_that_never_boots_is_reaped_and_its_job_still_runs(stack: Stack) -> None:
     """A never-booting VM is deleted after the boot timeout, and its still-queued job gets a new runner."""
     stack.cloud.arm.configure(never_boot={"count": 1})
-    job = await asyncio.to_thread(
-        stack.cloud.github.queue_job,
-        "example-org",
-        "platform-deploy",
-        ["self-hosted", "aks-prod"],
-        duration_s=30,
-    )
+    job = await queue_github_job(stack.cloud, "self-hosted", "aks-prod", duration_s=30)
     vm = await _eventually(
         lambda: next(
             (
@@ -99,22 +94,13 @@ async def test_a_vm_that_never_boots_is_reaped_and_its_job_still_runs(stack: Sta
     second = await stack.reconcile()
     assert [a["runner"] for a in second.acted] == [vm["name"]]
     assert second.jobs_enqueued == [f"github:{job['id']}"]
-    done = await _eventually(
-        lambda: stack.github_job(job["id"])["status"] == "completed" and stack.github_job(job["id"])
-    )
-    assert done["conclusion"] == "success"
+    await _runs_to_success(stack, job)
     await _eventually(lambda: not stack.cloud.arm.vms())
 
 
 async def _queue_with_webhooks_dropped(stack: Stack) -> dict[str, Any]:
     stack.cloud.github.set_faults(WebhookFaults(drop_probability=1.0))
-    job = await asyncio.to_thread(
-        stack.cloud.github.queue_job,
-        "example-org",
-        "platform-deploy",
-        ["self-hosted", "aks-dev", "helm"],
-        duration_s=30,
-    )
+    job = await queue_github_job(stack.cloud, "self-hosted", "aks-dev", "helm", duration_s=30)
     # The positive sign: GitHub tried to deliver the `queued` event and the delivery failed.
     await _eventually(lambda: stack.cloud.github.stats()["webhooks_dropped"] >= 1)
     assert stack.cloud.arm.vms() == []
@@ -153,13 +139,7 @@ async def test_a_job_whose_webhook_never_arrives_is_found_by_the_scan(stack: Sta
 
 async def test_a_missed_completed_webhook_leaves_no_vm(stack: Stack) -> None:
     """If `completed` never arrives, the reconciler deletes the finished runner's VM within two rounds."""
-    job = await asyncio.to_thread(
-        stack.cloud.github.queue_job,
-        "example-org",
-        "platform-deploy",
-        ["self-hosted", "aks-prod"],
-        duration_s=20,
-    )
+    job = await queue_github_job(stack.cloud, "self-hosted", "aks-prod", duration_s=20)
     await _eventually(lambda: stack.github_job(job["id"])["status"] == "in_progress")
     stack.cloud.github.set_faults(WebhookFaults(drop_probability=1.0))
     await _eventually(lambda: stack.github_job(job["id"])["status"] == "completed")

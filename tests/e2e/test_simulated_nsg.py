@@ -10,8 +10,7 @@ from dataclasses import replace
 import pytest
 
 from simulator.arm import ArmConfig, ArmSimulator
-from simulator.arm.scenarios import RUNNERS_NSG, healthy_topology
-from simulator.arm.topology import NsgRuleSpec, NsgSpec, Topology
+from simulator.arm.topology import RUNNERS_NSG, NsgRuleSpec, NsgSpec, Topology, healthy_topology
 from simulator.clock import SimClock
 from simulator.server import BackgroundLoop
 from tests.e2e.preflight_sim import TIME_SCALE, fast_timing, loopback_tls, reader_for

@@ -118,6 +118,23 @@ async def test_housekeeping_timer_forgets_old_deliveries_and_keeps_recent_ones(
     assert [record.key for record in await table.query("delivery-github")] == ["recent"]
 
 
+async def test_housekeeping_timer_purges_job_records_past_their_retention(installed: runtime.Runtime) -> None:
+    """Housekeeping deletes done job records past JOB_RETENTION, others past ABANDONED_JOB_RETENTION."""
+    table, now = installed.table, time.time()
+    finished_long_ago = now - runtime.JOB_RETENTION.total_seconds() - 60
+    abandoned = now - runtime.ABANDONED_JOB_RETENTION.total_seconds() - 60
+    await table.insert("job-github", "done-old", {"state": "done", "updated": finished_long_ago})
+    await table.insert("job-github", "done-recent", {"state": "done", "updated": now - 3600})
+    await table.insert("job-github", "served", {"state": "provisioned", "updated": finished_long_ago})
+    await table.insert("job-github", "abandoned", {"state": "provisioned", "updated": abandoned})
+    await table.insert("job-gitlab", "done-old", {"state": "done", "updated": finished_long_ago})
+
+    await _handler("housekeeping")(TimerRequest(past_due=False))
+
+    assert [record.key for record in await table.query("job-github")] == ["done-recent", "served"]
+    assert await table.query("job-gitlab") == []
+
+
 def test_webhook_path_imports_no_azure_management_sdk() -> None:
     """Loading function_app and answering a webhook never imports azure.mgmt, azure.identity or PyGithub."""
     probe = Path(__file__).with_name("webhook_path_probe.py")

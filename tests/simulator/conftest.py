@@ -1,5 +1,6 @@
 """Fixtures for the ARM simulator tests: a fast simulator on its own loop, and the real async
-azure-mgmt clients pointed at it with a static bearer token."""
+azure-mgmt clients pointed at it with a static bearer token; and for every simulator's tests, an
+HTTP session and a caller of the `/_sim/...` control routes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
+import aiohttp
 import pytest
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.network.aio import NetworkManagementClient
@@ -148,3 +150,20 @@ async def _eventually(check: Callable[[], T | None], *, within: float = 5.0, int
 def eventually() -> Eventually:
     """Poll a check until it returns something truthy, failing after `within` seconds."""
     return _eventually
+
+
+@pytest.fixture
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def call_json(http_session: aiohttp.ClientSession) -> Callable[..., Awaitable[tuple[int, Any]]]:
+    """`await call_json(method, url, body=None)`: the status and JSON answer of one request."""
+
+    async def call(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        async with http_session.request(method, url, json=body) as response:
+            return response.status, await response.json()
+
+    return call

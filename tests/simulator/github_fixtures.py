@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from simulator.clock import SimClock
@@ -57,9 +56,3 @@ def github_sim(make_github_sim: SimulatorFactory) -> GitHubSimulator:
 async def hook_receiver() -> AsyncIterator[HookReceiver]:
     async with HookReceiver() as receiver:
         yield receiver
-
-
-@pytest.fixture
-async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session

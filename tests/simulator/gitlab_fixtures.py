@@ -9,7 +9,6 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import aiohttp
 import gitlab
 import pytest
 
@@ -106,9 +105,3 @@ def gl(gitlab_sim: GitLabSimulator, gitlab_client_for: ClientFactory) -> gitlab.
 async def gitlab_hook_receiver() -> AsyncIterator[HookReceiver]:
     async with HookReceiver() as receiver:
         yield receiver
-
-
-@pytest.fixture
-async def gitlab_http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session

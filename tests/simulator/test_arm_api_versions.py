@@ -10,7 +10,7 @@ from azure.mgmt.network.aio import NetworkManagementClient
 
 from simulator.arm import ArmConfig, ArmSimulator
 from simulator.arm.api_versions import DEFAULT_SERVED
-from simulator.arm.app import build_router
+from simulator.arm.simulator import build_router
 from simulator.arm.state import ArmState
 from simulator.clock import SimClock
 

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
 from azure.mgmt.compute.aio import ComputeManagementClient
 
-from simulator.arm import (
-    DEFAULT_SUBSCRIPTION_ID,
-    ArmSimulator,
-    ResourceGroupSpec,
-    SubnetSpec,
-    SubscriptionSpec,
-    Topology,
-    VNetSpec,
-    default_subnet_id,
-)
+from simulator.arm import DEFAULT_SUBSCRIPTION_ID, ArmSimulator, default_subnet_id
 from simulator.arm.samples import b64
 from simulator.arm.samples import runner_vm_body as runner_vm_json
+from simulator.arm.topology import ResourceGroupSpec, SubnetSpec, SubscriptionSpec, Topology, VNetSpec
 
 RG = "rg-runners"
 
@@ -36,12 +27,11 @@ def runner_vm_body(name: str, **options: Any) -> cm.VirtualMachine:
 Mutation = Callable[[dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class Rejection:
-    name: str
+class Rejection(NamedTuple):
     mutate: Mutation
     status: int
     code: str
+    name: str = "vm-v"
 
 
 def props(body: dict[str, Any]) -> dict[str, Any]:
@@ -137,74 +127,40 @@ TOO_BIG = b64(b"#cloud-config\n" + b"#" * 65535)
 LARGEST_CUSTOM_DATA = b64(b"#cloud-config\n" + b"#" * (65535 - 14))
 ONE_BYTE_TOO_MANY = b64(b"#cloud-config\n" + b"#" * (65536 - 14))
 
-CASES: list[Any] = [
-    pytest.param(
-        Rejection("vm-v", set_size("Standard_NC4as_T4_v3"), 409, "SkuNotAvailable"),
-        id="size-not-offered-here",
+CASES: dict[str, Rejection] = {
+    "size-not-offered-here": Rejection(set_size("Standard_NC4as_T4_v3"), 409, "SkuNotAvailable"),
+    "unknown-size": Rejection(set_size("Standard_Imaginary_v9"), 400, "InvalidParameter"),
+    "missing-subnet": Rejection(set_subnet(MISSING_SUBNET), 400, "InvalidResourceReference"),
+    "malformed-subnet": Rejection(set_subnet("not-a-resource-id"), 400, "InvalidResourceReference"),
+    "no-network-api-version": Rejection(drop_network_api_version, 400, "InvalidParameter"),
+    "name-over-64": Rejection(no_change, 400, "InvalidParameter", "v" * 65),
+    "name-bad-character": Rejection(no_change, 400, "InvalidParameter", "vm-bad!name"),
+    "name-ends-with-hyphen": Rejection(no_change, 400, "InvalidParameter", "vm-trailing-"),
+    "linux-host-underscore": Rejection(set_computer_name("runner_host"), 400, "InvalidParameter"),
+    "custom-data-not-b64": Rejection(set_custom_data("not base64 !!"), 400, "InvalidParameter"),
+    "custom-data-over-64k": Rejection(set_custom_data(TOO_BIG), 400, "InvalidParameter"),
+    "custom-data-65536-bytes": Rejection(set_custom_data(ONE_BYTE_TOO_MANY), 400, "InvalidParameter"),
+    "nvme-placement-on-size-without-nvme": Rejection(
+        set_placement("Standard_D2ads_v5", "NvmeDisk"), 400, "NotSupported"
     ),
-    pytest.param(
-        Rejection("vm-v", set_size("Standard_Imaginary_v9"), 400, "InvalidParameter"), id="unknown-size"
+    "resource-disk-placement-on-nvme-only-size": Rejection(
+        set_placement("Standard_D2ads_v6", "ResourceDisk"), 400, "NotSupported"
     ),
-    pytest.param(
-        Rejection("vm-v", set_subnet(MISSING_SUBNET), 400, "InvalidResourceReference"), id="missing-subnet"
+    "network-api-version-not-accepted-by-compute": Rejection(
+        set_network_api_version("2024-05-01"), 400, "InvalidParameter"
     ),
-    pytest.param(
-        Rejection("vm-v", set_subnet("not-a-resource-id"), 400, "InvalidResourceReference"),
-        id="malformed-subnet",
+    "ephemeral-unsupported-size": Rejection(set_size("Standard_B2s"), 409, "NotSupported"),
+    "ephemeral-too-big-for-cache": Rejection(big_disk_on_d2s_v5, 400, "NotSupported"),
+    "ephemeral-resource-disk-on-size-without-one": Rejection(
+        set_size("Standard_D2s_v5"), 400, "NotSupported"
     ),
-    pytest.param(
-        Rejection("vm-v", drop_network_api_version, 400, "InvalidParameter"), id="no-network-api-version"
-    ),
-    pytest.param(Rejection("v" * 65, no_change, 400, "InvalidParameter"), id="name-over-64"),
-    pytest.param(Rejection("vm-bad!name", no_change, 400, "InvalidParameter"), id="name-bad-character"),
-    pytest.param(Rejection("vm-trailing-", no_change, 400, "InvalidParameter"), id="name-ends-with-hyphen"),
-    pytest.param(
-        Rejection("vm-v", set_computer_name("runner_host"), 400, "InvalidParameter"),
-        id="linux-host-underscore",
-    ),
-    pytest.param(
-        Rejection("vm-v", set_custom_data("not base64 !!"), 400, "InvalidParameter"), id="custom-data-not-b64"
-    ),
-    pytest.param(
-        Rejection("vm-v", set_custom_data(TOO_BIG), 400, "InvalidParameter"), id="custom-data-over-64k"
-    ),
-    pytest.param(
-        Rejection("vm-v", set_custom_data(ONE_BYTE_TOO_MANY), 400, "InvalidParameter"),
-        id="custom-data-65536-bytes",
-    ),
-    pytest.param(
-        Rejection("vm-v", set_placement("Standard_D2ads_v5", "NvmeDisk"), 400, "NotSupported"),
-        id="nvme-placement-on-size-without-nvme",
-    ),
-    pytest.param(
-        Rejection("vm-v", set_placement("Standard_D2ads_v6", "ResourceDisk"), 400, "NotSupported"),
-        id="resource-disk-placement-on-nvme-only-size",
-    ),
-    pytest.param(
-        Rejection("vm-v", set_network_api_version("2024-05-01"), 400, "InvalidParameter"),
-        id="network-api-version-not-accepted-by-compute",
-    ),
-    pytest.param(
-        Rejection("vm-v", set_size("Standard_B2s"), 409, "NotSupported"), id="ephemeral-unsupported-size"
-    ),
-    pytest.param(
-        Rejection("vm-v", big_disk_on_d2s_v5, 400, "NotSupported"),
-        id="ephemeral-too-big-for-cache",
-    ),
-    pytest.param(
-        Rejection("vm-v", set_size("Standard_D2s_v5"), 400, "NotSupported"),
-        id="ephemeral-resource-disk-on-size-without-one",
-    ),
-    pytest.param(Rejection("vm-v", drop_admin_username, 400, "InvalidParameter"), id="no-admin-username"),
-    pytest.param(Rejection("vm-v", drop_ssh_keys, 400, "InvalidParameter"), id="no-ssh-key-or-password"),
-    pytest.param(
-        Rejection("vm-v", set_location("mars-central"), 400, "LocationNotAvailableForResourceType"),
-        id="unknown-location",
-    ),
-]
+    "no-admin-username": Rejection(drop_admin_username, 400, "InvalidParameter"),
+    "no-ssh-key-or-password": Rejection(drop_ssh_keys, 400, "InvalidParameter"),
+    "unknown-location": Rejection(set_location("mars-central"), 400, "LocationNotAvailableForResourceType"),
+}
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 async def test_invalid_put_is_rejected_and_creates_nothing(
     sim: ArmSimulator, compute: ComputeManagementClient, case: Rejection
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from github import Github, RateLimitExceededException, UnknownObjectException
 
 from simulator.github import Account, PrimaryRateLimit, Repository
 from simulator.github.testing import SimulatorFactory, installation_client, static_client
+from simulator.testing import eventually
 
 pytest_plugins = ["github_fixtures"]
 
@@ -19,13 +19,6 @@ FEW = PrimaryRateLimit(base=3, per_extra=0, user_limit=3)
 
 def _get(gh: Github, url: str, **headers: str) -> tuple[dict[str, Any], Any]:
     return gh.requester.requestJsonAndCheck("GET", url, headers=headers or None)
-
-
-def _poll(check: Callable[[], bool], within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_every_answer_carries_the_primary_limit_headers(make_github_sim: SimulatorFactory) -> None:
@@ -65,7 +58,7 @@ def test_installation_limit_grows_with_repositories_and_members(make_github_sim:
     assert static_client(sim).get_rate_limit().rate.limit == 5000
 
 
-def test_a_spent_budget_answers_403_until_the_reset(make_github_sim: SimulatorFactory) -> None:
+async def test_a_spent_budget_answers_403_until_the_reset(make_github_sim: SimulatorFactory) -> None:
     """A spent budget answers 403 "API rate limit exceeded" until reset (rule github.rate-limit.primary)."""
     sim = make_github_sim(primary_rate_limit=FEW, time_scale=3600.0)  # the hour lasts a real second
     gh = installation_client(sim, "acme")
@@ -84,7 +77,7 @@ def test_a_spent_budget_answers_403_until_the_reset(make_github_sim: SimulatorFa
     def whole_again() -> bool:
         return int(_get(gh, "/rate_limit")[1]["rate"]["remaining"]) == 3
 
-    _poll(whole_again)
+    await eventually(whole_again, within_s=10.0, poll_s=0.05, what="a whole budget after the reset")
     headers, _ = _get(gh, "/repos/acme/web/actions/runs")
     assert headers["x-ratelimit-remaining"] == "2"
 

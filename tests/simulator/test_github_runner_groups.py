@@ -8,15 +8,7 @@ import aiohttp
 import pytest
 from github import GithubException
 
-from simulator.github import GitHubSimulator, Repository, RunnerGroup
-from simulator.github.testing import (
-    HookReceiver,
-    RunnerGuest,
-    SimulatorFactory,
-    installation_client,
-    org_jit_config,
-    static_client,
-)
+from simulator.github import GitHubSimulator, Repository, RunnerGroup, testing
 
 pytest_plugins = ["github_fixtures"]
 
@@ -37,12 +29,12 @@ GROUPS = (
 
 
 @pytest.fixture
-def sim(make_github_sim: SimulatorFactory) -> GitHubSimulator:
+def sim(make_github_sim: testing.SimulatorFactory) -> GitHubSimulator:
     return make_github_sim(repositories=REPOSITORIES, runner_groups=GROUPS)
 
 
 def _get(sim: GitHubSimulator, path: str, **parameters: Any) -> Any:
-    client = static_client(sim)
+    client = testing.static_client(sim)
     _, data = client.requester.requestJsonAndCheck("GET", path, parameters=parameters or None)
     return data
 
@@ -53,8 +45,10 @@ def _job(sim: GitHubSimulator, job_id: int) -> dict[str, Any]:
 
 async def _connect(
     session: aiohttp.ClientSession, sim: GitHubSimulator, name: str, group: int
-) -> RunnerGuest:
-    guest = RunnerGuest(session, org_jit_config(sim, name, ["self-hosted", "deploy"], group=group))
+) -> testing.RunnerGuest:
+    guest = testing.RunnerGuest(
+        session, testing.org_jit_config(sim, name, ["self-hosted", "deploy"], group=group)
+    )
     assert (await guest.connect())[0] == 200
     return guest
 
@@ -90,7 +84,7 @@ def test_an_unknown_group_or_another_accounts_group_is_404(sim: GitHubSimulator)
     with pytest.raises(GithubException) as unknown:
         _get(sim, "/orgs/acme/actions/runner-groups/77")
     assert unknown.value.status == 404
-    other = installation_client(sim, "octocat")
+    other = testing.installation_client(sim, "octocat")
     with pytest.raises(GithubException) as hidden:
         other.requester.requestJsonAndCheck("GET", "/orgs/acme/actions/runner-groups/2")
     assert hidden.value.status == 404
@@ -147,7 +141,7 @@ async def test_a_group_restricted_to_workflows_takes_only_their_jobs(
 
 
 async def test_a_fork_pull_request_run_names_the_fork_and_a_public_repository_says_so(
-    sim: GitHubSimulator, hook_receiver: HookReceiver
+    sim: GitHubSimulator, hook_receiver: testing.HookReceiver
 ) -> None:
     """Rule github.runs.fork-pull-request: the run has event pull_request and the fork as head repository."""
     sim.add_webhook(hook_receiver.url, "")

@@ -8,6 +8,7 @@ import hmac
 from typing import Any
 
 import aiohttp
+import pytest
 
 from simulator.github import GitHubSimulator, WebhookFaults
 from simulator.github.testing import (
@@ -282,27 +283,28 @@ async def test_duplicated_deliveries_reuse_the_guid(
     assert first.body == second.body
 
 
-async def test_reordered_delivery_follows_the_next_one(
-    make_github_sim: SimulatorFactory, hook_receiver: HookReceiver
+@pytest.mark.parametrize(
+    ("max_hold_s", "successor", "actions"),
+    [
+        pytest.param(1000.0, True, ["completed", "queued"], id="right-after-the-next-delivery"),
+        pytest.param(5.0, False, ["queued"], id="after-the-maximum-hold-without-a-successor"),
+    ],
+)
+async def test_held_delivery_goes_out_after_the_next_one_or_the_maximum_hold(
+    make_github_sim: SimulatorFactory,
+    hook_receiver: HookReceiver,
+    max_hold_s: float,
+    successor: bool,
+    actions: list[str],
 ) -> None:
-    """A held delivery is sent right after the hook's next delivery."""
-    sim = make_github_sim(faults=WebhookFaults(reorder_probability=1.0, reorder_max_hold_s=1000.0))
+    """A held (reordered) delivery is sent right after the hook's next one, else after the maximum hold."""
+    sim = make_github_sim(faults=WebhookFaults(reorder_probability=1.0, reorder_max_hold_s=max_hold_s))
     sim.add_webhook(hook_receiver.url, HOOK_SECRET)
     job = sim.queue_job("acme", "web", ["self-hosted"])
-    sim.cancel_job(job["id"])
+    if successor:
+        sim.cancel_job(job["id"])
 
-    assert await hook_receiver.wait_for_actions(job["id"], 2) == ["completed", "queued"]
-
-
-async def test_held_delivery_is_released_without_a_successor(
-    make_github_sim: SimulatorFactory, hook_receiver: HookReceiver
-) -> None:
-    """A held delivery with nothing after it still goes out after the maximum hold time."""
-    sim = make_github_sim(faults=WebhookFaults(reorder_probability=1.0, reorder_max_hold_s=5.0))
-    sim.add_webhook(hook_receiver.url, HOOK_SECRET)
-    job = sim.queue_job("acme", "web", ["self-hosted"])
-
-    assert await hook_receiver.wait_for_actions(job["id"], 1) == ["queued"]
+    assert await hook_receiver.wait_for_actions(job["id"], len(actions)) == actions
     assert sim.stats()["webhooks_reordered"] == 1
 
 

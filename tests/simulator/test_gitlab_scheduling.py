@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import gitlab
+import pytest
 from gitlab.v4.objects import CurrentUserRunnerManager
 
 from simulator.gitlab import GitLabSimConfig, GitLabSimulator
@@ -23,6 +25,9 @@ def _user_runners(gl: gitlab.Gitlab) -> CurrentUserRunnerManager:
     return gl.user.runners
 
 
+NewRunner = Callable[..., tuple[int, RunnerClient]]
+
+
 def _register(
     gl: gitlab.Gitlab, tags: list[str], *, run_untagged: bool = False, **scope: object
 ) -> tuple[int, str]:
@@ -31,15 +36,28 @@ def _register(
     return int(created.id), str(created.token)
 
 
+@pytest.fixture
+def new_runner(
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, http_session: aiohttp.ClientSession
+) -> NewRunner:
+    """Register a runner (a group runner of group 100 unless said) with `tags`: its id, and the
+    client its VM would run."""
+
+    def register(tags: list[str], **attributes: Any) -> tuple[int, RunnerClient]:
+        runner_id, token = _register(gl, tags, **attributes)
+        return runner_id, RunnerClient(http_session, gitlab_sim.base_url, token)
+
+    return register
+
+
 async def test_runner_takes_only_a_job_whose_tags_it_has(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """A runner takes the job whose tags are all its own, not an untagged job or one with an extra tag."""
     untagged = gitlab_sim.create_job(1001, [], duration_s=3600)
     extra = gitlab_sim.create_job(1001, ["deploy", "gpu"], duration_s=3600)
     wanted = gitlab_sim.create_job(1001, ["deploy"])
-    runner_id, token = _register(gl, ["deploy", "linux"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    runner_id, runner = new_runner(["deploy", "linux"])
 
     assert await runner.verify("vm-1") == 200
     job = await runner.wait_for_job()
@@ -58,7 +76,7 @@ async def test_runner_takes_only_a_job_whose_tags_it_has(
 async def test_a_job_comes_with_its_job_token_variables_and_script(
     make_gitlab_sim: SimulatorFactory,
     gitlab_client_for: Callable[..., gitlab.Gitlab],
-    gitlab_http: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
 ) -> None:
     """Rule gitlab.jobs-request.payload: 201 with job token, variables (protected ones on protected refs)."""
     variables = (CiVariable("DEPLOY_KEY", "s3cret", protected=True), CiVariable("REGION", "westeurope"))
@@ -69,7 +87,7 @@ async def test_a_job_comes_with_its_job_token_variables_and_script(
     job = sim.create_job(1001, ["deploy"], script=["kubectl apply -f k8s/"], duration_s=3600)
     _, token = _register(client, ["deploy"])
 
-    taken = await RunnerClient(gitlab_http, sim.base_url, token).wait_for_job()
+    taken = await RunnerClient(http_session, sim.base_url, token).wait_for_job()
 
     assert taken.id == job["id"]
     assert taken.token.startswith("glcbt-")
@@ -78,54 +96,49 @@ async def test_a_job_comes_with_its_job_token_variables_and_script(
     assert taken.variables["CI_PROJECT_PATH"] == "acme/web"
     assert taken.script == ["kubectl apply -f k8s/"]
     feature = sim.create_job(1001, ["deploy"], ref="feature/x", duration_s=3600)
-    on_feature = await RunnerClient(gitlab_http, sim.base_url, token).wait_for_job()
+    on_feature = await RunnerClient(http_session, sim.base_url, token).wait_for_job()
     assert on_feature.id == feature["id"]
     assert "DEPLOY_KEY" not in on_feature.variables and on_feature.variables["REGION"] == "westeurope"
 
 
 async def test_untagged_jobs_go_to_runners_that_run_untagged(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """A runner with run_untagged true takes an untagged job."""
     job = gitlab_sim.create_job(1002, [])
-    _, token = _register(gl, ["deploy"], run_untagged=True)
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    _, runner = new_runner(["deploy"], run_untagged=True)
     assert (await runner.wait_for_job()).id == job["id"]
 
 
-async def test_oldest_matching_job_goes_first(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
-) -> None:
+async def test_oldest_matching_job_goes_first(gitlab_sim: GitLabSimulator, new_runner: NewRunner) -> None:
     """Of two jobs the runner may take, it is given the one pending longer."""
     older = gitlab_sim.create_job(1001, ["deploy"])
     gitlab_sim.create_job(1002, ["deploy"])
-    _, token = _register(gl, ["deploy"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    _, runner = new_runner(["deploy"])
     assert (await runner.wait_for_job()).id == older["id"]
 
 
 async def test_runners_only_take_jobs_of_projects_they_serve(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, http_session: aiohttp.ClientSession
 ) -> None:
     """A project runner and a subgroup runner do not take a job of a project outside their scope."""
     job = gitlab_sim.create_job(1001, ["deploy"])
     _, project_token = _register(gl, ["deploy"], runner_type="project_type", project_id=1002)
     _, subgroup_token = _register(gl, ["deploy"], group_id=101)
     for token in (project_token, subgroup_token):
-        assert await RunnerClient(gitlab_http, gitlab_sim.base_url, token).request_job() == (204, None)
+        assert await RunnerClient(http_session, gitlab_sim.base_url, token).request_job() == (204, None)
     _, group_token = _register(gl, ["deploy"], group_id=100)
-    status, taken = await RunnerClient(gitlab_http, gitlab_sim.base_url, group_token).request_job()
+    status, taken = await RunnerClient(http_session, gitlab_sim.base_url, group_token).request_job()
     assert (status, taken and taken.id) == (201, job["id"])
 
 
 async def test_ref_protected_runners_take_only_jobs_on_protected_refs(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """Rule gitlab.access-level.ref-protected: a feature-branch job waits; the default branch's is taken."""
     feature = gitlab_sim.create_job(1001, ["deploy"], ref="feature/x", duration_s=3600)
     main = gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
-    _, token = _register(gl, ["deploy"], access_level="ref_protected")
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    _, runner = new_runner(["deploy"], access_level="ref_protected")
 
     first = await runner.wait_for_job()
 
@@ -138,11 +151,10 @@ async def test_ref_protected_runners_take_only_jobs_on_protected_refs(
 
 
 async def test_waiting_runner_gets_a_job_created_later(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """With nothing pending jobs/request answers 204 and the runner waits; a new job is its next answer."""
-    runner_id, token = _register(gl, ["deploy"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    runner_id, runner = new_runner(["deploy"])
     assert await runner.verify() == 200
     assert await runner.request_job() == (204, None)
 
@@ -157,14 +169,13 @@ async def test_waiting_runner_gets_a_job_created_later(
 
 
 async def test_a_used_runner_token_takes_more_jobs_until_the_runner_is_deleted(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """Rule gitlab.runner-token.reusable: after its first job the token takes the next, until deleted."""
     first = gitlab_sim.create_job(1001, ["deploy"])
     second = gitlab_sim.create_job(1002, ["deploy"], duration_s=3600)
     third = gitlab_sim.create_job(1003, ["deploy"], duration_s=3600)
-    runner_id, token = _register(gl, ["deploy"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    runner_id, runner = new_runner(["deploy"])
     taken = await runner.wait_for_job()
     assert taken.id == first["id"]
     assert await runner.wait_until_job_ends(taken) == "success"
@@ -179,12 +190,11 @@ async def test_a_used_runner_token_takes_more_jobs_until_the_runner_is_deleted(
 
 
 async def test_deleting_a_busy_runner_lets_its_job_finish_and_hides_the_runner(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """Rule gitlab.runner-delete.job-continues: the job runs on with its job token; runner is null."""
     job = gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
-    runner_id, token = _register(gl, ["deploy"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    runner_id, runner = new_runner(["deploy"])
     taken = await runner.wait_for_job()
 
     gl.runners.delete(runner_id)
@@ -198,15 +208,14 @@ async def test_deleting_a_busy_runner_lets_its_job_finish_and_hides_the_runner(
 
 
 async def test_failing_and_cancelled_jobs_end_with_their_status(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gitlab_sim: GitLabSimulator, new_runner: NewRunner
 ) -> None:
     """A job created with fail=True ends failed (script_failure); a cancelled running job ends canceled."""
     failing = gitlab_sim.create_job(1001, ["a"], fail=True)
     long = gitlab_sim.create_job(1001, ["b"], duration_s=3600)
     taken = []
     for tag in ("a", "b"):
-        _, token = _register(gl, [tag])
-        runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+        _, runner = new_runner([tag])
         taken.append((runner, await runner.wait_for_job()))
 
     gitlab_sim.cancel_job(long["id"])
@@ -217,31 +226,27 @@ async def test_failing_and_cancelled_jobs_end_with_their_status(
     assert (failed["status"], failed["failure_reason"]) == ("failed", "script_failure")
 
 
-async def test_job_updates_need_the_job_token(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
-) -> None:
+async def test_job_updates_need_the_job_token(gitlab_sim: GitLabSimulator, new_runner: NewRunner) -> None:
     """Rule gitlab.job-update.job-token: PUT /jobs/:id with another token is 403 and changes nothing."""
     job = gitlab_sim.create_job(1001, ["deploy"], duration_s=3600)
-    _, token = _register(gl, ["deploy"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    _, runner = new_runner(["deploy"])
     taken = await runner.wait_for_job()
 
-    forged = dataclasses.replace(taken, token=token)  # the runner token is not the job token
+    forged = dataclasses.replace(taken, token=runner.token)  # the runner token is not the job token
 
     assert (await runner.update_job(forged, "success"))[0] == 403
     assert gitlab_sim.job(job["id"])["status"] == "running"
 
 
 async def test_unknown_or_deleted_tokens_are_refused(
-    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, gitlab_http: aiohttp.ClientSession
+    gl: gitlab.Gitlab, gitlab_sim: GitLabSimulator, http_session: aiohttp.ClientSession, new_runner: NewRunner
 ) -> None:
     """verify and jobs/request answer 403 for an unknown token and for a deleted runner's token."""
-    runner_id, token = _register(gl, ["deploy"])
-    runner = RunnerClient(gitlab_http, gitlab_sim.base_url, token)
+    runner_id, runner = new_runner(["deploy"])
     assert await runner.verify() == 200
     gl.runners.delete(runner_id)
 
-    assert await RunnerClient(gitlab_http, gitlab_sim.base_url, "glrt-unknown").verify() == 403
+    assert await RunnerClient(http_session, gitlab_sim.base_url, "glrt-unknown").verify() == 403
     assert await runner.verify() == 403
     assert (await runner.request_job())[0] == 403
 
@@ -262,7 +267,7 @@ async def test_pending_job_nobody_takes_is_dropped_as_stuck(make_gitlab_sim: Sim
 async def test_a_taken_job_is_not_dropped_as_stuck(
     make_gitlab_sim: SimulatorFactory,
     gitlab_client_for: Callable[..., gitlab.Gitlab],
-    gitlab_http: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
 ) -> None:
     """Once a runner has taken the job, the pending timeout no longer applies."""
     sim = make_gitlab_sim(pending_timeout_s=10.0)
@@ -270,7 +275,7 @@ async def test_a_taken_job_is_not_dropped_as_stuck(
     client = gitlab_client_for(sim)
     client.auth()
     _, token = _register(client, ["deploy"])
-    runner = RunnerClient(gitlab_http, sim.base_url, token)
+    runner = RunnerClient(http_session, sim.base_url, token)
     taken = await runner.wait_for_job()
     untaken = sim.create_job(1001, ["nobody-has-this"])
 

@@ -11,10 +11,12 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
 import gitlab
+import pytest
 from gitlab.v4.objects import CurrentUserRunnerManager
 
 from simulator.gitlab import GitLabSimulator, WebhookFaults
@@ -30,6 +32,21 @@ def _user_runners(gl: gitlab.Gitlab) -> CurrentUserRunnerManager:
 
 
 HOOK_TOKEN = "hook-shared-secret"
+Hooked = Callable[..., tuple[GitLabSimulator, int]]
+
+
+@pytest.fixture
+def hooked(make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver) -> Hooked:
+    """A simulator (config overrides) whose project 1001 sends its Job Hooks to the receiver, and the
+    hook's id."""
+
+    def make(**overrides: Any) -> tuple[GitLabSimulator, int]:
+        sim = make_gitlab_sim(**overrides)
+        return sim, sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+
+    return make
+
+
 HOOK_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 SIGNATURE_TOLERANCE_S = 300
@@ -64,12 +81,12 @@ async def test_job_hooks_arrive_in_order_with_gitlab_headers(
     gl: gitlab.Gitlab,
     gitlab_sim: GitLabSimulator,
     gitlab_hook_receiver: HookReceiver,
-    gitlab_http: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
 ) -> None:
     """A job's hooks arrive created -> pending -> running -> success with token, UUIDs and Idempotency-Key."""
     hook_id = gitlab_sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
 
-    job_id = await _run_one_job(gitlab_sim, gl, gitlab_http)
+    job_id = await _run_one_job(gitlab_sim, gl, http_session)
 
     statuses = await gitlab_hook_receiver.wait_for_statuses(job_id, 4)
     assert statuses == ["created", "pending", "running", "success"]
@@ -92,12 +109,12 @@ async def test_job_hook_payload_has_no_tag_list_and_no_runner_until_running(
     gl: gitlab.Gitlab,
     gitlab_sim: GitLabSimulator,
     gitlab_hook_receiver: HookReceiver,
-    gitlab_http: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
 ) -> None:
     """Payloads are object_kind build; runner is null while created/pending, then has the runner's tags."""
     gitlab_sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("group", 100))
 
-    job_id = await _run_one_job(gitlab_sim, gl, gitlab_http)
+    job_id = await _run_one_job(gitlab_sim, gl, http_session)
 
     await gitlab_hook_receiver.wait_for_statuses(job_id, 4)
     created, pending, running, success = (h.payload for h in gitlab_hook_receiver.for_job(job_id))
@@ -161,11 +178,10 @@ async def test_source_pipeline_and_environment_appear_when_present(
 
 
 async def test_cancelled_and_stuck_jobs_are_announced(
-    make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver
+    hooked: Hooked, gitlab_hook_receiver: HookReceiver
 ) -> None:
     """Cancelling a pending job sends canceled; a stuck job sends failed with stuck_or_timeout_failure."""
-    sim = make_gitlab_sim(pending_timeout_s=20.0)
-    sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+    sim, _ = hooked(pending_timeout_s=20.0)
     cancelled = sim.create_job(1001, ["deploy"])
     stuck = sim.create_job(1001, ["nobody"])
 
@@ -210,11 +226,10 @@ async def test_signed_hooks_verify_as_standard_webhooks(
 
 
 async def test_dropped_deliveries_never_arrive_but_are_recorded(
-    make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver
+    hooked: Hooked, gitlab_hook_receiver: HookReceiver
 ) -> None:
     """With drop probability 1 nothing arrives; each attempt is recorded as failed with fault "drop"."""
-    sim = make_gitlab_sim(faults=WebhookFaults(drop_probability=1.0))
-    sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+    sim, _ = hooked(faults=WebhookFaults(drop_probability=1.0))
 
     job = sim.create_job(1001, ["deploy"])
 
@@ -227,11 +242,10 @@ async def test_dropped_deliveries_never_arrive_but_are_recorded(
 
 
 async def test_duplicated_deliveries_repeat_the_idempotency_key(
-    make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver
+    hooked: Hooked, gitlab_hook_receiver: HookReceiver
 ) -> None:
     """A duplicated delivery arrives twice with the same Idempotency-Key and event UUID."""
-    sim = make_gitlab_sim(faults=WebhookFaults(duplicate_probability=1.0))
-    sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+    sim, _ = hooked(faults=WebhookFaults(duplicate_probability=1.0))
 
     job = sim.create_job(1001, ["deploy"])
 
@@ -244,12 +258,9 @@ async def test_duplicated_deliveries_repeat_the_idempotency_key(
     assert sim.stats()["webhooks_duplicated"] == 2
 
 
-async def test_reordered_deliveries_swap_places(
-    make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver
-) -> None:
+async def test_reordered_deliveries_swap_places(hooked: Hooked, gitlab_hook_receiver: HookReceiver) -> None:
     """With reorder probability 1 a held delivery goes out after the next one: pending before created."""
-    sim = make_gitlab_sim(faults=WebhookFaults(reorder_probability=1.0))
-    sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+    sim, _ = hooked(faults=WebhookFaults(reorder_probability=1.0))
 
     job = sim.create_job(1001, ["deploy"])
 
@@ -259,11 +270,10 @@ async def test_reordered_deliveries_swap_places(
 
 
 async def test_hook_is_disabled_after_repeated_failures(
-    make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver
+    hooked: Hooked, gitlab_hook_receiver: HookReceiver
 ) -> None:
     """After 4 consecutive 5xx answers the hook is temporarily disabled and later events are not sent."""
-    sim = make_gitlab_sim(hook_backoff_s=3600.0)
-    hook_id = sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+    sim, hook_id = hooked(hook_backoff_s=3600.0)
     gitlab_hook_receiver.status = 500
 
     for _ in range(2):
@@ -288,11 +298,10 @@ async def test_hook_is_disabled_after_repeated_failures(
 
 
 async def test_disabled_hook_retries_after_backoff_and_doubles_it(
-    make_gitlab_sim: SimulatorFactory, gitlab_hook_receiver: HookReceiver
+    hooked: Hooked, gitlab_hook_receiver: HookReceiver
 ) -> None:
     """Once the backoff has passed one delivery is tried; failing again disables it for twice as long."""
-    sim = make_gitlab_sim(hook_backoff_s=10.0)
-    hook_id = sim.add_webhook(gitlab_hook_receiver.url, HOOK_TOKEN, scope=("project", 1001))
+    sim, hook_id = hooked(hook_backoff_s=10.0)
     gitlab_hook_receiver.status = 503
     sim.create_job(1001, ["deploy"])
     sim.create_job(1001, ["deploy"])

@@ -61,27 +61,21 @@ def peering(name: str, local: str, remote: str, remote_prefix: str, **changes: A
     return replace(facts, **changes)
 
 
-def runner_vnet(**changes: Any) -> VNetFacts:
-    base = VNetFacts(
-        RUNNER_VNET,
-        "vnet-runners",
-        "westeurope",
-        ("10.20.0.0/16",),
-        (),
-        (peering("runners-to-aks", RUNNER_VNET, CLUSTER_VNET, "10.10.0.0/16"),),
+def _peered_vnet(vnet: str, prefix: str, peering_name: str, remote: str, remote_prefix: str) -> VNetFacts:
+    """A VNet in westeurope holding `prefix`, peered (connected, in sync) with `remote`."""
+    name = vnet.rsplit("/", 1)[-1]
+    return VNetFacts(
+        vnet, name, "westeurope", (prefix,), (), (peering(peering_name, vnet, remote, remote_prefix),)
     )
+
+
+def runner_vnet(**changes: Any) -> VNetFacts:
+    base = _peered_vnet(RUNNER_VNET, "10.20.0.0/16", "runners-to-aks", CLUSTER_VNET, "10.10.0.0/16")
     return replace(base, **changes)
 
 
 def cluster_vnet(**changes: Any) -> VNetFacts:
-    base = VNetFacts(
-        CLUSTER_VNET,
-        "vnet-aks",
-        "westeurope",
-        ("10.10.0.0/16",),
-        (),
-        (peering("aks-to-runners", CLUSTER_VNET, RUNNER_VNET, "10.20.0.0/16"),),
-    )
+    base = _peered_vnet(CLUSTER_VNET, "10.10.0.0/16", "aks-to-runners", RUNNER_VNET, "10.20.0.0/16")
     return replace(base, **changes)
 
 
@@ -90,36 +84,30 @@ def rule(name: str, priority: int, direction: str, access: str, **changes: Any) 
     return replace(base, **changes)
 
 
-DEFAULT_RULES = (
-    rule(
-        "AllowVnetInBound",
-        65000,
-        "Inbound",
-        "Allow",
-        sources=("VirtualNetwork",),
-        destinations=("VirtualNetwork",),
-        default=True,
-    ),
-    rule(
-        "AllowAzureLoadBalancerInBound",
-        65001,
-        "Inbound",
-        "Allow",
-        sources=("AzureLoadBalancer",),
-        default=True,
-    ),
-    rule("DenyAllInBound", 65500, "Inbound", "Deny", default=True),
-    rule(
-        "AllowVnetOutBound",
-        65000,
+def https_out(name: str, priority: int, access: str, *destinations: str) -> NsgRule:
+    """An outbound rule for TCP 443 to `destinations`, the way to an API server."""
+    return rule(
+        name,
+        priority,
         "Outbound",
-        "Allow",
-        sources=("VirtualNetwork",),
-        destinations=("VirtualNetwork",),
-        default=True,
-    ),
-    rule("AllowInternetOutBound", 65001, "Outbound", "Allow", destinations=("Internet",), default=True),
-    rule("DenyAllOutBound", 65500, "Outbound", "Deny", default=True),
+        access,
+        protocol="Tcp",
+        destinations=destinations,
+        destination_ports=("443",),
+    )
+
+
+# The rules Azure puts in every NSG: name, priority, direction, access, sources, destinations.
+DEFAULT_RULES = tuple(
+    rule(name, priority, direction, access, sources=sources, destinations=destinations, default=True)
+    for name, priority, direction, access, sources, destinations in (
+        ("AllowVnetInBound", 65000, "Inbound", "Allow", ("VirtualNetwork",), ("VirtualNetwork",)),
+        ("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow", ("AzureLoadBalancer",), ("*",)),
+        ("DenyAllInBound", 65500, "Inbound", "Deny", ("*",), ("*",)),
+        ("AllowVnetOutBound", 65000, "Outbound", "Allow", ("VirtualNetwork",), ("VirtualNetwork",)),
+        ("AllowInternetOutBound", 65001, "Outbound", "Allow", ("*",), ("Internet",)),
+        ("DenyAllOutBound", 65500, "Outbound", "Deny", ("*",), ("*",)),
+    )
 )
 
 
@@ -129,15 +117,7 @@ def nsg(*rules: NsgRule) -> NsgFacts:
 
 # What infra/ deploys on the runner subnet: TCP 443 to the API server, nothing else in the VNet.
 ISOLATED = (
-    rule(
-        "allow-api-server-https-outbound",
-        100,
-        "Outbound",
-        "Allow",
-        protocol="Tcp",
-        destinations=("10.10.0.4",),
-        destination_ports=("443",),
-    ),
+    https_out("allow-api-server-https-outbound", 100, "Allow", "10.10.0.4"),
     rule("allow-azure-load-balancer-inbound", 3900, "Inbound", "Allow", sources=("AzureLoadBalancer",)),
     rule("deny-internet-inbound", 4000, "Inbound", "Deny", sources=("Internet",)),
     rule("deny-vnet-inbound", 4010, "Inbound", "Deny", sources=("VirtualNetwork",)),

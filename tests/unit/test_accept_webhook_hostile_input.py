@@ -70,6 +70,10 @@ def _pending(**fields: Any) -> dict[str, Any]:
     return dict(gitlab_event("job_hook.pending.json")) | fields
 
 
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
 def _running(**runner: Any) -> dict[str, Any]:
     payload: dict[str, Any] = dict(gitlab_event("job_hook.running.json"))
     payload["runner"] = {**payload["runner"], **runner}
@@ -140,55 +144,35 @@ async def test_an_over_long_or_odd_event_name_is_400(github: GitHubIntake) -> No
     assert (await github.handle(*signed(_queued(), event_name="workflow_job\x00"))).status == 400
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"[]",
-        b'"workflow_job"',
-        b"null",
-        b"1e999",
-        b'{"action": "queued", \xff}',
-        json.dumps(_queued()).encode("utf-16"),
-        json.dumps(_queued()).encode()[:-1] + b', "x": NaN}',
-        json.dumps(_queued(id=HUGE_ID)).encode(),
-        json.dumps(_queued(id=2**63)).encode(),
-        json.dumps(_queued(id=-1)).encode(),
-        json.dumps(_queued(id=1.5)).encode(),
-        json.dumps(_queued(id=True)).encode(),
-        json.dumps(_queued(status=None)).encode(),
-        json.dumps(_queued(labels="aks-prod")).encode(),
-        json.dumps(_queued() | {"workflow_job": None}).encode(),
-        json.dumps(_queued() | {"repository": "example-org/platform-deploy"}).encode(),
-        json.dumps(_queued() | {"installation": {"id": 2**64}}).encode(),
-        json.dumps(_queued() | {"repository": {"full_name": "a/\ud800", "owner": {"login": "a"}}}).encode(),
-        json.dumps(_completed(runner_id=2**63)).encode(),
-        json.dumps(_completed(runner_id="5")).encode(),
-        json.dumps(_completed(conclusion=7)).encode(),
-    ],
-    ids=[
-        "array",
-        "string",
-        "null",
-        "number",
-        "invalid-utf8",
-        "utf16",
-        "nan",
-        "1200-digit-job-id",
-        "job-id-2^63",
-        "negative-job-id",
-        "float-job-id",
-        "boolean-job-id",
-        "null-status",
-        "labels-string",
-        "null-job",
-        "repository-string",
-        "installation-id-2^64",
-        "lone-surrogate-in-repository",
-        "runner-id-2^63",
-        "runner-id-string",
-        "conclusion-number",
-    ],
-)
+# Signed workflow_job bodies, by what is wrong with them.
+HOSTILE_WORKFLOW_JOBS = {
+    "array": b"[]",
+    "string": b'"workflow_job"',
+    "null": b"null",
+    "number": b"1e999",
+    "invalid-utf8": b'{"action": "queued", \xff}',
+    "utf16": json.dumps(_queued()).encode("utf-16"),
+    "nan": _json(_queued())[:-1] + b', "x": NaN}',
+    "1200-digit-job-id": _json(_queued(id=HUGE_ID)),
+    "job-id-2^63": _json(_queued(id=2**63)),
+    "negative-job-id": _json(_queued(id=-1)),
+    "float-job-id": _json(_queued(id=1.5)),
+    "boolean-job-id": _json(_queued(id=True)),
+    "null-status": _json(_queued(status=None)),
+    "labels-string": _json(_queued(labels="aks-prod")),
+    "null-job": _json(_queued() | {"workflow_job": None}),
+    "repository-string": _json(_queued() | {"repository": "example-org/platform-deploy"}),
+    "installation-id-2^64": _json(_queued() | {"installation": {"id": 2**64}}),
+    "lone-surrogate-in-repository": _json(
+        _queued() | {"repository": {"full_name": "a/\ud800", "owner": {"login": "a"}}}
+    ),
+    "runner-id-2^63": _json(_completed(runner_id=2**63)),
+    "runner-id-string": _json(_completed(runner_id="5")),
+    "conclusion-number": _json(_completed(conclusion=7)),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_WORKFLOW_JOBS.values(), ids=HOSTILE_WORKFLOW_JOBS.keys())
 async def test_signed_hostile_workflow_jobs_are_400(
     github: GitHubIntake, queue: MemoryWorkQueue, body: bytes
 ) -> None:
@@ -235,35 +219,23 @@ async def test_an_over_long_gitlab_event_name_is_400(gitlab: GitLabIntake) -> No
     assert (await gitlab.handle(*_hook(_pending(), **{"X-Gitlab-Event": "H" * 65}))).status == 400
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        DEEP,
-        b"[]",
-        b'"build"',
-        b"\xff\xfe",
-        json.dumps(_pending(project_id=2**63)).encode(),
-        json.dumps(_pending(project={"path_with_namespace": "\ud800"})).encode(),
-        json.dumps(_pending(build_status=None)).encode(),
-        json.dumps(_running(id="4121")).encode(),
-        json.dumps(_running(id=2**63)).encode(),
-        json.dumps(_running(description=7)).encode(),
-        json.dumps(_pending(runner=[])).encode(),
-    ],
-    ids=[
-        "100000-deep",
-        "array",
-        "string",
-        "invalid-utf8",
-        "project-id-2^63",
-        "lone-surrogate-in-path",
-        "null-status",
-        "runner-id-string",
-        "runner-id-2^63",
-        "runner-description-number",
-        "runner-array",
-    ],
-)
+# Job Hook bodies with the right token, by what is wrong with them.
+HOSTILE_JOB_HOOKS = {
+    "100000-deep": DEEP,
+    "array": b"[]",
+    "string": b'"build"',
+    "invalid-utf8": b"\xff\xfe",
+    "project-id-2^63": _json(_pending(project_id=2**63)),
+    "lone-surrogate-in-path": _json(_pending(project={"path_with_namespace": "\ud800"})),
+    "null-status": _json(_pending(build_status=None)),
+    "runner-id-string": _json(_running(id="4121")),
+    "runner-id-2^63": _json(_running(id=2**63)),
+    "runner-description-number": _json(_running(description=7)),
+    "runner-array": _json(_pending(runner=[])),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_JOB_HOOKS.values(), ids=HOSTILE_JOB_HOOKS.keys())
 async def test_authenticated_hostile_job_hooks_are_400(
     gitlab: GitLabIntake, queue: MemoryWorkQueue, body: bytes
 ) -> None:

@@ -133,6 +133,14 @@ class Sandbox:
         self._executable(binary, text)
         return binary
 
+    def run_prebaked(self, forge: str, user_data: str | None = None, **env: str) -> Run:
+        """`run` on `user_data` (the forge's default) with the forge's runner baked into the image."""
+        if forge == "github":
+            self.write_user_data(user_data or _github_user_data(), runner_path=self.prebake_github())
+        else:
+            self.write_user_data(user_data or _gitlab_user_data(), runner_path=self.prebake_gitlab())
+        return self.run(forge, **env)
+
     def run(self, forge: str, **env: str) -> Run:
         calls, seen, console = self.root / "calls.log", self.root / "seen.log", self.root / "console"
         for path in (calls, seen, console):
@@ -202,8 +210,7 @@ def api_server() -> Iterator[int]:
 
 def test_github_runner_gets_the_jit_config_only_through_its_environment(sandbox: Sandbox) -> None:
     """The JIT config reaches run.sh in its environment, never on a command line, never in the output."""
-    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
-    run = sandbox.run("github")
+    run = sandbox.run_prebaked("github")
     assert run.code == 0, run.output
     assert f"jit={JIT}" in run.seen
     assert "argv=\n" in run.seen
@@ -213,8 +220,7 @@ def test_github_runner_gets_the_jit_config_only_through_its_environment(sandbox:
 
 def test_github_secret_and_user_data_copies_are_gone_before_the_job_runs(sandbox: Sandbox) -> None:
     """runner.secret and cloud-init's copies of the user data are deleted before run.sh starts."""
-    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
-    run = sandbox.run("github")
+    run = sandbox.run_prebaked("github")
     assert "runner.secret" not in run.seen.splitlines()
     assert "runner.json" in run.seen.splitlines()
     assert not any(copy.exists() for copy in sandbox.copies)
@@ -222,8 +228,7 @@ def test_github_secret_and_user_data_copies_are_gone_before_the_job_runs(sandbox
 
 def test_github_result_and_power_off_are_on_the_console(sandbox: Sandbox) -> None:
     """The job's result is written to the serial console, then the VM powers off."""
-    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
-    run = sandbox.run("github")
+    run = sandbox.run_prebaked("github")
     assert "runner-fleet: result: job Succeeded (runner exit status 0)" in run.console
     assert "runner-fleet: powering off" in run.console
     assert "shutdown -h now" in run.calls
@@ -231,16 +236,14 @@ def test_github_result_and_power_off_are_on_the_console(sandbox: Sandbox) -> Non
 
 def test_unprivileged_user_is_created_when_missing(sandbox: Sandbox) -> None:
     """A missing runner user is created without sudo rights; the runner runs as that user."""
-    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
-    run = sandbox.run("github")
+    run = sandbox.run_prebaked("github")
     assert "useradd --create-home --shell /bin/bash runner" in run.calls
     assert not [line for line in run.calls.splitlines() if line.startswith("usermod") and "sudo" in line]
 
 
 def test_unresolvable_api_server_exits_early_without_registering(sandbox: Sandbox) -> None:
     """An API server name that does not resolve stops the VM before the runner starts, with the reason."""
-    sandbox.write_user_data(_github_user_data(**_cluster()), runner_path=sandbox.prebake_github())
-    run = sandbox.run("github")
+    run = sandbox.run_prebaked("github", _github_user_data(**_cluster()))
     assert run.code == 1
     assert "does not resolve: is the private DNS zone linked to the runner VNet?" in run.console
     assert "early exit: not registering" in run.console
@@ -252,8 +255,7 @@ def test_unresolvable_api_server_exits_early_without_registering(sandbox: Sandbo
 
 def test_public_api_server_address_exits_early(sandbox: Sandbox) -> None:
     """An API server name that resolves to a public address is refused."""
-    sandbox.write_user_data(_github_user_data(**_cluster()), runner_path=sandbox.prebake_github())
-    run = sandbox.run("github", RF_TEST_RESOLVE="20.50.2.1")
+    run = sandbox.run_prebaked("github", _github_user_data(**_cluster()), RF_TEST_RESOLVE="20.50.2.1")
     assert run.code == 1
     assert "resolves to public address 20.50.2.1" in run.console
     assert run.seen == ""
@@ -321,8 +323,7 @@ def test_no_runner_and_no_download_is_explained(sandbox: Sandbox, tmp_path: Path
 
 def test_gitlab_runner_reads_its_token_from_a_root_only_file_never_env_or_argv(sandbox: Sandbox) -> None:
     """run-single gets the token only in a 0600 config file (0700 directory): not in env, argv or output."""
-    sandbox.write_user_data(_gitlab_user_data(), runner_path=sandbox.prebake_gitlab())
-    run = sandbox.run("gitlab")
+    run = sandbox.run_prebaked("gitlab")
     assert run.code == 0, run.output
     seen = json.loads(run.seen)
     config = seen["config"]["runners"][0]
@@ -349,12 +350,10 @@ def test_gitlab_runner_reads_its_token_from_a_root_only_file_never_env_or_argv(s
 
 def test_gitlab_job_user_is_created_outside_the_docker_group(sandbox: Sandbox) -> None:
     """GitLab's job user is created unprivileged and never added to the docker group; GitHub's runner is."""
-    sandbox.write_user_data(_gitlab_user_data(), runner_path=sandbox.prebake_gitlab())
-    run = sandbox.run("gitlab")
+    run = sandbox.run_prebaked("gitlab")
     assert "useradd --create-home --shell /bin/bash gitlab-job" in run.calls
     assert "usermod" not in run.calls
-    sandbox.write_user_data(_github_user_data(), runner_path=sandbox.prebake_github())
-    assert "usermod -aG docker runner" in sandbox.run("github").calls
+    assert "usermod -aG docker runner" in sandbox.run_prebaked("github").calls
 
 
 def test_a_job_user_in_a_root_equivalent_group_stops_the_vm(sandbox: Sandbox) -> None:
@@ -375,8 +374,7 @@ def test_hostile_forge_url_stays_data_in_the_shell(sandbox: Sandbox) -> None:
     """A URL with quotes, $(...) and backticks reaches the runner verbatim and runs nothing."""
     marker = sandbox.root / "pwned"
     hostile = f"https://x.example/'\"; touch {marker}; $(touch {marker}) `touch {marker}` \\"
-    sandbox.write_user_data(_gitlab_user_data(hostile), runner_path=sandbox.prebake_gitlab())
-    run = sandbox.run("gitlab")
+    run = sandbox.run_prebaked("gitlab", _gitlab_user_data(hostile))
     assert run.code == 0, run.output
     assert json.loads(run.seen)["config"]["runners"][0]["url"] == hostile
     assert not marker.exists()

@@ -9,18 +9,10 @@ import aiohttp
 import azure.functions as func
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
-from runner_fleet.host.hostjson import QueueHostSettings, read_queue_settings
-from runner_fleet.host.index import AppIndex, HttpFunction, QueueFunction, TimerFunction
-from runner_fleet.host.local import LocalHost
+from runner_fleet.host.hostjson import read_queue_settings
+from runner_fleet.host.index import AppIndex, TimerFunction
 from simulator.testing import wait_until
-
-FAST = QueueHostSettings(
-    batch_size=4,
-    new_batch_threshold=2,
-    max_dequeue_count=3,
-    visibility_timeout_s=0.0,
-    max_polling_interval_s=0.05,
-)
+from tests.unit.local_host_world import WORK, one_function, one_route, running, settings
 
 
 async def _until(predicate: Any, within_s: float = 5.0) -> None:
@@ -35,15 +27,11 @@ async def test_a_handled_message_is_deleted() -> None:
         seen.append(msg.get_body().decode())
 
     queue = MemoryWorkQueue()
-    host = LocalHost(AppIndex((), (QueueFunction("p", "work", "", handler, "msg"),), ()), queue, FAST, port=0)
-    await host.start()
-    try:
-        await queue.send("work", "hello")
+    async with running(one_function(handler), queue):
+        await queue.send(WORK, "hello")
         await _until(lambda: seen == ["hello"])
-        await _until(lambda: queue.bodies("work") == [])
-        assert await queue.depth("work") == 0
-    finally:
-        await host.stop()
+        await _until(lambda: queue.bodies(WORK) == [])
+        assert await queue.depth(WORK) == 0
 
 
 async def test_a_failing_message_is_retried_then_poisoned() -> None:
@@ -55,15 +43,11 @@ async def test_a_failing_message_is_retried_then_poisoned() -> None:
         raise RuntimeError("always fails")
 
     queue = MemoryWorkQueue()
-    host = LocalHost(AppIndex((), (QueueFunction("p", "work", "", handler, "msg"),), ()), queue, FAST, port=0)
-    await host.start()
-    try:
-        await queue.send("work", "doomed")
+    async with running(one_function(handler), queue, settings(max_dequeue_count=3)):
+        await queue.send(WORK, "doomed")
         await _until(lambda: queue.bodies("work-poison") == ["doomed"])
         assert counts == [1, 2, 3]
-        assert await queue.depth("work") == 0
-    finally:
-        await host.stop()
+        assert await queue.depth(WORK) == 0
 
 
 async def test_timer_runs_on_startup_when_declared() -> None:
@@ -73,18 +57,11 @@ async def test_timer_runs_on_startup_when_declared() -> None:
     def tick(timer: Any) -> None:
         fired.append(timer)
 
-    host = LocalHost(
-        AppIndex((), (), (TimerFunction("t", "0 0 0 1 1 *", True, tick, "timer"),)),
-        MemoryWorkQueue(),
-        FAST,
-        port=0,
-    )
-    await host.start()
-    try:
+    async with running(
+        AppIndex((), (), (TimerFunction("t", tick, "timer", "0 0 0 1 1 *", True),)), MemoryWorkQueue()
+    ):
         await _until(lambda: len(fired) == 1)
         assert fired[0].past_due is False
-    finally:
-        await host.stop()
 
 
 async def test_http_functions_get_the_raw_body_and_headers() -> None:
@@ -95,21 +72,16 @@ async def test_http_functions_get_the_raw_body_and_headers() -> None:
             req.get_body()[::-1], status_code=207, headers={"X-Seen": req.headers.get("x-probe", "")}
         )
 
-    index = AppIndex((HttpFunction("echo", "echo", ("POST",), echo, "req"),), (), ())
-    host = LocalHost(index, MemoryWorkQueue(), FAST, port=0)
-    url = await host.start()
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{url}/api/echo", data=b"abc", headers={"X-Probe": "yes"}) as response,
-        ):
-            assert response.status == 207
-            assert await response.read() == b"cba"
-            assert response.headers["X-Seen"] == "yes"
-            async with session.get(f"{url}/api/echo") as wrong_method:
-                assert wrong_method.status == 405
-    finally:
-        await host.stop()
+    async with (
+        running(one_route("echo", echo, "POST"), MemoryWorkQueue()) as url,
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/api/echo", data=b"abc", headers={"X-Probe": "yes"}) as response,
+    ):
+        assert response.status == 207
+        assert await response.read() == b"cba"
+        assert response.headers["X-Seen"] == "yes"
+        async with session.get(f"{url}/api/echo") as wrong_method:
+            assert wrong_method.status == 405
 
 
 async def test_an_http_function_that_raises_answers_500() -> None:
@@ -118,16 +90,13 @@ async def test_an_http_function_that_raises_answers_500() -> None:
     async def broken(req: func.HttpRequest) -> func.HttpResponse:
         raise RuntimeError("secret detail")
 
-    host = LocalHost(
-        AppIndex((HttpFunction("b", "b", ("GET",), broken, "req"),), (), ()), MemoryWorkQueue(), FAST, port=0
-    )
-    url = await host.start()
-    try:
-        async with aiohttp.ClientSession() as session, session.get(f"{url}/api/b") as response:
-            assert response.status == 500
-            assert "secret detail" not in await response.text()
-    finally:
-        await host.stop()
+    async with (
+        running(one_route("b", broken, "GET"), MemoryWorkQueue()) as url,
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/api/b") as response,
+    ):
+        assert response.status == 500
+        assert "secret detail" not in await response.text()
 
 
 def test_host_json_queue_settings_are_read() -> None:

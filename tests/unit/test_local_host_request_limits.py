@@ -11,18 +11,9 @@ import azure.functions as func
 import pytest
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
-from runner_fleet.host.hostjson import QueueHostSettings
-from runner_fleet.host.index import AppIndex, HttpFunction
-from runner_fleet.host.local import LocalHost
+from tests.unit.local_host_world import one_route, running
 
 ONE_MIB = 1024 * 1024
-SETTINGS = QueueHostSettings(
-    batch_size=1,
-    new_batch_threshold=0,
-    max_dequeue_count=1,
-    visibility_timeout_s=0.0,
-    max_polling_interval_s=1.0,
-)
 
 
 class Served:
@@ -39,14 +30,10 @@ class Served:
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
     served = Served()
-    index = AppIndex((HttpFunction("hook", "hook", ("POST",), served.hook, "req"),), (), ())
-    host = LocalHost(index, MemoryWorkQueue(), SETTINGS, port=0)
-    address = urlsplit(await host.start())
-    served.host, served.port = str(address.hostname), int(address.port or 0)
-    try:
+    async with running(one_route("hook", served.hook, "POST"), MemoryWorkQueue()) as url:
+        address = urlsplit(url)
+        served.host, served.port = str(address.hostname), int(address.port or 0)
         yield served
-    finally:
-        await host.stop()
 
 
 async def _exchange(served: Served, head: str, body: bytes, *, complete: bool = True) -> tuple[int, bytes]:

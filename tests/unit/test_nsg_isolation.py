@@ -33,6 +33,7 @@ from tests.unit.preflight_world import (
     cluster_pool,
     healthy,
     healthy_reader,
+    https_out,
     nsg,
     rule,
     runner_vnet,
@@ -141,15 +142,7 @@ def test_internet_and_load_balancer_sources_are_not_vnet_peers() -> None:
 
 def test_every_pool_sharing_the_subnet_may_reach_its_own_api_server() -> None:
     """Two pools, two clusters, one subnet: HTTPS to both API servers is needed, not a finding."""
-    both = rule(
-        "allow-api-servers",
-        100,
-        "Outbound",
-        "Allow",
-        protocol="Tcp",
-        destinations=("10.10.0.4", "10.10.4.4"),
-        destination_ports=("443",),
-    )
+    both = https_out("allow-api-servers", 100, "Allow", "10.10.0.4", "10.10.4.4")
     shared = isolation(both, *ISOLATED[1:], subnet_api_addresses=("10.10.0.4", "10.10.4.4"))
     alone = isolation(both, *ISOLATED[1:], subnet_api_addresses=("10.10.0.4",))
     assert shared.status == "pass" and "nothing in the VNet but 10.10.0.4, 10.10.4.4," in shared.message
@@ -158,10 +151,7 @@ def test_every_pool_sharing_the_subnet_may_reach_its_own_api_server() -> None:
 
 def test_an_unknown_api_server_address_leaves_only_https_unjudged() -> None:
     """A sharing pool's API server address is unknown: TCP 443 in the VNet passes, SSH does not."""
-    https = rule(
-        "allow-https-vnet", 100, "Outbound", "Allow", protocol="Tcp", destinations=("VirtualNetwork",)
-    )
-    https = replace(https, destination_ports=("443",))
+    https = https_out("allow-https-vnet", 100, "Allow", "VirtualNetwork")
     ssh = rule(
         "allow-ssh-vnet",
         110,

@@ -23,6 +23,7 @@ from tests.unit.preflight_world import (
     cluster_pool,
     cluster_vnet,
     healthy,
+    https_out,
     link,
     nsg,
     peering,
@@ -289,15 +290,7 @@ def test_an_internet_allow_rule_behind_a_deny_all_passes() -> None:
 
 def test_an_nsg_denying_outbound_443_to_the_api_server_fails() -> None:
     """A deny rule for TCP 443 to the cluster's range fails nsg-outbound with a priority hint."""
-    deny = rule(
-        "deny-https",
-        300,
-        "Outbound",
-        "Deny",
-        protocol="Tcp",
-        destinations=("10.10.0.0/16",),
-        destination_ports=("443",),
-    )
+    deny = https_out("deny-https", 300, "Deny", "10.10.0.0/16")
     result = check(healthy(nsg=Lookup(NSG, nsg(deny))), "nsg-outbound")
     assert result.status == "fail" and "denies outbound TCP 443 to the API server 10.10.0.4" in result.message
     assert "priority below 300" in result.fix
@@ -305,15 +298,7 @@ def test_an_nsg_denying_outbound_443_to_the_api_server_fails() -> None:
 
 def test_an_allow_rule_of_higher_priority_wins_over_the_deny() -> None:
     """Rules are evaluated by priority: an allow for the API server before the deny passes."""
-    allow = rule(
-        "allow-aks",
-        200,
-        "Outbound",
-        "Allow",
-        protocol="Tcp",
-        destinations=("10.10.0.4",),
-        destination_ports=("443",),
-    )
+    allow = https_out("allow-aks", 200, "Allow", "10.10.0.4")
     deny = rule("deny-https", 300, "Outbound", "Deny", protocol="Tcp", destination_ports=("400-500",))
     result = check(healthy(nsg=Lookup(NSG, nsg(allow, deny))), "nsg-outbound")
     assert result.status == "pass" and "allowed by rule 'allow-aks'" in result.message

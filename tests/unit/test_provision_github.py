@@ -77,6 +77,13 @@ class FakeAccess:
         return None
 
 
+def _github_holding(
+    status: str = "queued", labels: tuple[str, ...] = ("aks-prod",), *, public: bool = False
+) -> tuple[FakeCompute, FakeRegistry, FakeGitHubJobs]:
+    """Fresh fakes, GitHub holding job 42 with `status` and `labels` in a private (or public) repository."""
+    return FakeCompute(), FakeRegistry(), FakeGitHubJobs({42: (status, labels, public)})
+
+
 def _provisioner(
     compute: FakeCompute, registry: FakeRegistry, jobs: FakeGitHubJobs, access: FakeAccess | None = None
 ) -> Provisioner:
@@ -95,11 +102,7 @@ def _provisioner(
 
 async def test_a_job_github_still_holds_queued_gets_one_vm() -> None:
     """The job is read from GitHub (repository and installation as the message named them), then served."""
-    compute, registry, jobs = (
-        FakeCompute(),
-        FakeRegistry(),
-        FakeGitHubJobs({42: ("queued", ("aks-prod",), False)}),
-    )
+    compute, registry, jobs = _github_holding()
     result = await _provisioner(compute, registry, jobs)(REQUEST, message_id="m")
     assert (result.outcome, compute.created) == ("created", [naming.runner_name("aks-prod", "github", "42")])
     assert [(j.job_id, j.repository, j.org) for j in jobs.asked] == [
@@ -110,11 +113,7 @@ async def test_a_job_github_still_holds_queued_gets_one_vm() -> None:
 @pytest.mark.parametrize("status", ["in_progress", "completed", "waiting"])
 async def test_a_replayed_or_stale_queued_event_makes_no_vm(status: str) -> None:
     """A job GitHub no longer holds queued (a replayed delivery, taken or cancelled since) gets nothing."""
-    compute, registry, jobs = (
-        FakeCompute(),
-        FakeRegistry(),
-        FakeGitHubJobs({42: (status, ("aks-prod",), False)}),
-    )
+    compute, registry, jobs = _github_holding(status)
     result = await _provisioner(compute, registry, jobs)(REQUEST, message_id="m")
     assert result.outcome == "not-needed"
     assert compute.created == [] and registry.registrations == []
@@ -122,22 +121,14 @@ async def test_a_replayed_or_stale_queued_event_makes_no_vm(status: str) -> None
 
 async def test_the_pool_comes_from_githubs_labels_not_the_messages() -> None:
     """A message naming one pool for a job whose labels on GitHub lead to another serves GitHub's choice."""
-    compute, registry, jobs = (
-        FakeCompute(),
-        FakeRegistry(),
-        FakeGitHubJobs({42: ("queued", ("aks-dev",), False)}),
-    )
+    compute, registry, jobs = _github_holding(labels=("aks-dev",))
     result = await _provisioner(compute, registry, jobs)(REQUEST, message_id="m")
     assert result.runner_name == naming.runner_name("aks-dev", "github", "42")
 
 
 async def test_a_public_repositorys_job_gets_no_vm_from_pools_that_do_not_serve_them() -> None:
     """GitHub saying the repository is public leaves the job alone whatever the webhook said."""
-    compute, registry, jobs = (
-        FakeCompute(),
-        FakeRegistry(),
-        FakeGitHubJobs({42: ("queued", ("aks-prod",), True)}),
-    )
+    compute, registry, jobs = _github_holding(public=True)
     assert (await _provisioner(compute, registry, jobs)(REQUEST, message_id="m")).outcome == "not-needed"
     assert compute.created == []
 
@@ -154,8 +145,8 @@ async def test_github_asking_to_wait_defers_the_job_holding_nothing() -> None:
 
 async def test_a_pool_whose_runner_group_fails_its_check_gets_no_vm_and_the_job_waits() -> None:
     """A failing runner group check defers the job (never drops it) and nothing is registered or created."""
-    compute, registry = FakeCompute(), FakeRegistry()
-    jobs, access = FakeGitHubJobs({42: ("queued", ("aks-prod",), False)}), FakeAccess(failing={"aks-prod"})
+    compute, registry, jobs = _github_holding()
+    access = FakeAccess(failing={"aks-prod"})
     provisioner = _provisioner(compute, registry, jobs, access)
     with pytest.raises(ProvisionRetryLater) as caught:
         await provisioner(REQUEST, message_id="m")

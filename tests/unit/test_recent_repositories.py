@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
+from runner_fleet.settings.pool import Pool
 from runner_fleet.state.recent_repositories import KEEP_S, RecentRepositories
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
@@ -38,30 +39,26 @@ async def test_mentions_older_than_a_day_are_dropped() -> None:
     assert len(await table.query("recent-repository-github")) == 1
 
 
+async def _webhook(payload: str, pool: Pool) -> tuple[int, set[str]]:
+    """The status a signed event `payload` is answered with, then the repositories noted for example-org."""
+    state = FleetState(MemoryStateTable())
+    intake = GitHubIntake(WEBHOOK_SECRET.encode(), (pool,), MemoryWorkQueue(), state)
+    outcome = await intake.handle(*signed(event(payload)))
+    return outcome.status, await RecentRepositories(state.table).of_org("example-org")
+
+
 async def test_an_accepted_queued_webhook_notes_its_repository() -> None:
     """A queued job that a pool serves points the scan at its repository."""
-    state = FleetState(MemoryStateTable())
-    intake = GitHubIntake(WEBHOOK_SECRET.encode(), (make_pool("aks-prod"),), MemoryWorkQueue(), state)
-    outcome = await intake.handle(*signed(event("workflow_job.queued.json")))
-    assert outcome.status == 202
-    assert await RecentRepositories(state.table).of_org("example-org") == {"example-org/platform-deploy"}
+    status, noted = await _webhook("workflow_job.queued.json", make_pool("aks-prod"))
+    assert (status, noted) == (202, {"example-org/platform-deploy"})
 
 
 async def test_a_job_waiting_for_approval_notes_its_repository_too() -> None:
     """Once approved, only the scan can see the job: its repository is noted though nothing is enqueued."""
-    state = FleetState(MemoryStateTable())
-    intake = GitHubIntake(WEBHOOK_SECRET.encode(), (make_pool("aks-prod"),), MemoryWorkQueue(), state)
-    outcome = await intake.handle(*signed(event("workflow_job.queued_waiting.json")))
-    assert outcome.status == 200
-    assert await RecentRepositories(state.table).of_org("example-org") == {"example-org/platform-deploy"}
+    status, noted = await _webhook("workflow_job.queued_waiting.json", make_pool("aks-prod"))
+    assert (status, noted) == (200, {"example-org/platform-deploy"})
 
 
 async def test_a_job_no_pool_serves_notes_nothing() -> None:
     """A repository whose jobs no pool serves is no reason to scan it."""
-    state = FleetState(MemoryStateTable())
-    intake = GitHubIntake(
-        WEBHOOK_SECRET.encode(), (make_pool("aks-dev", ("aks-dev",)),), MemoryWorkQueue(), state
-    )
-    outcome = await intake.handle(*signed(event("workflow_job.queued.json")))
-    assert outcome.status == 200
-    assert await RecentRepositories(state.table).of_org("example-org") == set()
+    assert await _webhook("workflow_job.queued.json", make_pool("aks-dev", ("aks-dev",))) == (200, set())

@@ -16,6 +16,7 @@ from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
+from runner_fleet_dev.counting_table import CountingStateTable
 from tests.builders import make_pool
 from tests.fakes import FakeCompute, FakeRegistry
 
@@ -103,6 +104,38 @@ async def test_a_never_registered_vm_is_marked_then_deleted_next_round(world: Wo
     second = await world.reconciler()()
     assert [a["runner"] for a in second.acted] == [name]
     assert world.compute.vms == {} and world.registry.runners == {}
+
+
+async def test_a_round_reads_no_finished_job_record_however_many_there_are(world: World) -> None:
+    """A round reads no finished job record, neither per forge nor per suspect: only those it acts on."""
+    table = CountingStateTable(MemoryStateTable())
+    world.state = FleetState(table, clock=world.clock)
+    for job in range(500):
+        await world.state.settle_job("github", str(10_000 + job))
+    names = [await world.provision(job) for job in (1, 2)]  # their VMs will never register
+    world.clock.t += 400
+    await world.reconciler()()
+    world.clock.t += 60
+    table.reset()
+
+    report = await world.reconciler()()
+
+    assert sorted(a["runner"] for a in report.acted) == sorted(names)
+    assert table.rows_read["job-github"] == 2  # the two reaped runners' own jobs, read to reopen them
+
+
+async def test_the_idle_record_of_a_runner_gone_is_forgotten(world: World) -> None:
+    """A runner seen idle that then vanishes (VM and registration deleted elsewhere) leaves no idle row."""
+    name = await world.provision(1)
+    world.registry.set_status(name, "online")
+    await world.reconciler()()
+    assert set(await world.state.idle_since()) == {name}
+    world.compute.vms.clear()
+    world.registry.runners.clear()
+
+    await world.reconciler()()
+
+    assert await world.state.idle_since() == {}
 
 
 GITLAB_POOL = make_pool(

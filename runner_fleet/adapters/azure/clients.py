@@ -31,7 +31,7 @@ class ArmConnection:
     credential: Any
     endpoint: str = "https://management.azure.com"
     ca_bundle: str | None = None
-    # Off: runner_fleet.retry repeats whole operations instead, so retries never multiply.
+    # Off: runner_fleet.adapters.azure.retry repeats whole operations instead, so retries never multiply.
     retry_total: int = 0
     polling_interval_s: float = 5.0
     client_options: dict[str, Any] = field(default_factory=dict)
@@ -89,3 +89,22 @@ class ArmClients:
         close = getattr(self._conn.credential, "close", None)
         if close is not None:
             await close()
+
+
+def arm_connection(
+    endpoint: str,
+    *,
+    ca_bundle: str | None = None,
+    credential: Callable[[], Any] | None = None,
+    polling_interval_s: float = 5.0,
+) -> ArmConnection:
+    """The one way the service connects to Resource Manager; the credential defaults to
+    DefaultAzureCredential (in Azure: the Function App's managed identity)."""
+    from runner_fleet.adapters.azure.credentials import default_credential
+
+    return ArmConnection(
+        credential=credential() if credential is not None else default_credential(),
+        endpoint=endpoint,
+        ca_bundle=ca_bundle,
+        polling_interval_s=polling_interval_s,
+    )

@@ -25,6 +25,7 @@ from runner_fleet.adapters.azure.arm_errors import (
     is_marked_for_deletion,
 )
 from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
+from runner_fleet.adapters.azure.retry import with_retries
 from runner_fleet.adapters.azure.skus import SkuCatalog
 from runner_fleet.adapters.azure.vm_body import OsDiskPlan, vm_body
 from runner_fleet.logs import get_logger
@@ -36,7 +37,6 @@ from runner_fleet.ports.compute import (
     VmInfo,
     VmSpec,
 )
-from runner_fleet.retry import with_retries
 from runner_fleet.settings.pool import Pool
 
 log = get_logger("azure.compute")

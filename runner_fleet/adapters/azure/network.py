@@ -27,6 +27,7 @@ from azure.mgmt.privatedns.aio import PrivateDnsManagementClient
 from azure.mgmt.privatedns.models import SubResource, VirtualNetworkLink, VirtualNetworkLinkProperties
 
 from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
+from runner_fleet.adapters.azure.retry import RETRYABLE_STATUS
 from runner_fleet.preflight.ids import parse
 from runner_fleet.preflight.reader import ReadError, TransientReadError
 from runner_fleet.preflight.topology import (
@@ -41,7 +42,6 @@ from runner_fleet.preflight.topology import (
     ZoneFacts,
     ZoneLinkFacts,
 )
-from runner_fleet.retry import RETRYABLE_STATUS
 
 T = TypeVar("T")
 

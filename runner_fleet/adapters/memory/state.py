@@ -3,53 +3,20 @@
 Like Azure Tables, the store does not distinguish a `None` value from an absent property: `None`
 values are dropped on write and come back missing. It also rejects what Azure Tables would reject
 (forbidden key characters, reserved property names, integers beyond 64 bits), so code that passes
-against it does not first fail in Azure; the Azure adapter reuses the same checks.
+against it does not first fail in Azure (the checks are `state/table_rules.py`, which the Azure adapter
+makes too).
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
-from runner_fleet.state.table import Data, Record, StateTable
-
-RESERVED_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp"})
-MAX_KEY_BYTES = 1024
-MAX_PROPERTY_NAME = 255
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-_FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
-
-
-def check_key(value: str, what: str) -> None:
-    if _FORBIDDEN_KEY_CHARS.search(value):
-        raise ValueError(
-            f"{what} contains a character Azure Tables forbids in keys (encode it with encode_key)"
-        )
-    if len(value.encode()) > MAX_KEY_BYTES:
-        raise ValueError(f"{what} is longer than {MAX_KEY_BYTES} bytes")
-
-
-def stored_data(data: Data) -> Data:
-    """`data` as the table keeps it: `None` values dropped, everything else checked and copied."""
-    stored: Data = {}
-    for name, value in data.items():
-        if name in RESERVED_PROPERTIES or name.startswith("odata."):
-            raise ValueError(f"property name {name!r} is reserved by Azure Tables")
-        if not name or len(name) > MAX_PROPERTY_NAME:
-            raise ValueError(f"property names must have 1-{MAX_PROPERTY_NAME} characters, got {name!r}")
-        if value is None:
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError(f"property {name!r}: {value} does not fit in a 64-bit integer")
-        if not isinstance(value, str | int | float | bool):
-            raise TypeError(f"property {name!r}: {type(value).__name__} is not a flat scalar")
-        stored[name] = value
-    return stored
+from runner_fleet.state.table import Data, Record, StateTable, check_property_name
+from runner_fleet.state.table_rules import check_key, stored_data
 
 
 def _utc_now() -> datetime:
@@ -133,6 +100,14 @@ class MemoryStateTable(StateTable):
             rows = self._partitions.get(partition, {})
             return [_copy(rows[key]) for key in sorted(rows)]
 
+    async def query_where(self, partition: str, equals: Mapping[str, str | bool]) -> list[Record]:
+        check_key(partition, "partition")
+        for name in equals:
+            check_property_name(name)
+        with self._lock:
+            rows = self._partitions.get(partition, {})
+            return [_copy(rows[key]) for key in sorted(rows) if _matches(rows[key].data, equals)]
+
     async def close(self) -> None:
         return None
 
@@ -144,6 +119,14 @@ class MemoryStateTable(StateTable):
                 for partition, rows in sorted(self._partitions.items())
                 for key in sorted(rows)
             ]
+
+
+def _matches(data: Data, equals: Mapping[str, str | bool]) -> bool:
+    # Typed, as Azure Tables compares: the string "true" is not the boolean true.
+    return all(
+        name in data and type(data[name]) is type(value) and data[name] == value
+        for name, value in equals.items()
+    )
 
 
 def _check_keys(partition: str, key: str) -> None:

@@ -19,11 +19,6 @@ from typing import TYPE_CHECKING, TypeVar
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
-from runner_fleet.adapters.memory.queue import (
-    check_delay,
-    check_queue_name,
-    encode_body,
-)
 from runner_fleet.adapters.storage.connection import (
     StorageEndpoints,
     identity_credential,
@@ -31,6 +26,7 @@ from runner_fleet.adapters.storage.connection import (
 )
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.queue import MessageLeaseLost, ReceivedMessage
+from runner_fleet.ports.queue_rules import check_delay, check_queue_name, encode_body
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential

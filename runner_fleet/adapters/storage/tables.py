@@ -26,14 +26,14 @@ from azure.core.exceptions import (
 from azure.data.tables import EdmType, EntityProperty, TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from runner_fleet.adapters.memory.state import check_key, stored_data
 from runner_fleet.adapters.storage.connection import (
     StorageEndpoints,
     identity_credential,
     table_service_client,
 )
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
-from runner_fleet.state.table import Data, Record, Scalar, StateTable
+from runner_fleet.state.table import Data, Record, Scalar, StateTable, check_property_name
+from runner_fleet.state.table_rules import check_key, stored_data
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -170,6 +170,24 @@ class AzureStateTable(StateTable):
         async def rows(table: TableClient) -> list[Record]:
             # A parameterised filter: the SDK quotes the value, so no key is ever spliced into OData.
             entities = table.query_entities("PartitionKey eq @partition", parameters={"partition": partition})
+            return [_read(entity) async for entity in entities]
+
+        return await self._call(rows)
+
+    async def query_where(self, partition: str, equals: Mapping[str, str | bool]) -> list[Record]:
+        check_key(partition, "partition")
+        clauses = ["PartitionKey eq @partition"]
+        parameters: dict[str, Any] = {"partition": partition}
+        for index, (name, value) in enumerate(equals.items()):
+            check_property_name(name)  # names are spliced into the filter; values are parameters
+            clauses.append(f"{name} eq @p{index}")
+            parameters[f"p{index}"] = value
+        query_filter = " and ".join(clauses)
+
+        async def rows(table: TableClient) -> list[Record]:
+            # The service applies the filter, so only matching rows cross the wire; it still reads
+            # the partition, and may answer a long scan in several pages, which the SDK follows.
+            entities = table.query_entities(query_filter, parameters=parameters)
             return [_read(entity) async for entity in entities]
 
         return await self._call(rows)

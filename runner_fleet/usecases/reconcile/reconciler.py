@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from runner_fleet import naming
+from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
 from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, WaitingJob
@@ -16,6 +17,7 @@ from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, Run
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import REPROVISIONABLE, FleetState
+from runner_fleet.state.table import Record
 from runner_fleet.usecases.reconcile.rules import RunnerView, Verdict, decide, keep_warm
 
 log = get_logger("reconcile")
@@ -32,6 +34,9 @@ REDELIVERY_WINDOW_S = 3600.0
 # A job the reconciler enqueued is not enqueued again for this long unless its runner is reaped
 # first: its copy may wait behind a backlog or at capacity, and one copy per round would pile up.
 REENQUEUE_AFTER_S = 600.0
+
+# What acting on a confirmed suspect came to, as the round's report shows it.
+ActOutcome = Literal["deleted", "retired", "deregistered", "left alone: runner became busy"]
 
 
 @dataclass
@@ -66,9 +71,9 @@ class Reconciler:
     pools: Mapping[str, Pool]
     state: FleetState
     compute: Compute
-    registries: Mapping[str, RunnerRegistry]
+    registries: Mapping[Forge, RunnerRegistry]
     queue: WorkQueue
-    feeds: Mapping[str, JobFeed] = field(default_factory=dict)
+    feeds: Mapping[Forge, JobFeed] = field(default_factory=dict)
     confirm_after_s: float = CONFIRM_AFTER_S
     webhook_grace_s: float = WEBHOOK_GRACE_S
     reenqueue_after_s: float = REENQUEUE_AFTER_S
@@ -77,12 +82,14 @@ class Reconciler:
     async def __call__(self, *, dry_run: bool = False) -> ReconcileReport:
         report = ReconcileReport(dry_run=dry_run)
         now = self.now()
-        # Provisions in flight, read once per round: each forge's job records are one table query.
+        # Provisions in flight, read once per round: one query per forge that returns only the job
+        # records being provisioned, so finished jobs, however many, are not read.
         leases: dict[str, set[str]] = {
             forge: await self.state.active_leases(forge, now)
             for forge in {p.forge for p in self.pools.values()}
         }
-        views = await self._track_idle(await self._observe(set().union(*leases.values())), now, dry_run)
+        observed, idle_gone = await self._observe(set().union(*leases.values()))
+        views = await self._track_idle(observed, idle_gone, now, dry_run)
         report.runners_seen = len(views)
         verdicts = keep_warm([v for v in (decide(view, now) for view in views.values()) if v], views)
         suspects = {record.key: record for record in await self.state.suspects()}
@@ -109,7 +116,8 @@ class Reconciler:
         return report
 
     # -- observe --------------------------------------------------------------------------------
-    async def _observe(self, leases: set[str]) -> dict[str, RunnerView]:
+    async def _observe(self, leases: set[str]) -> tuple[dict[str, RunnerView], set[str]]:
+        """What exists now, and the runners with an idle record that no longer exist."""
         pools = list(self.pools.values())
         vms = {
             vm.name: vm
@@ -131,12 +139,15 @@ class Reconciler:
             views[name] = RunnerView(
                 name, known, vm, registrations.get(name), _created_at(vm), name in leases, idle.get(name)
             )
-        return views
+        return views, set(idle) - set(views)
 
     async def _track_idle(
-        self, views: dict[str, RunnerView], now: float, dry_run: bool
+        self, views: dict[str, RunnerView], gone: set[str], now: float, dry_run: bool
     ) -> dict[str, RunnerView]:
-        """Note when each runner was first seen idle; forget it once it is not."""
+        """Note when each runner was first seen idle; forget it once it is not, or is gone."""
+        if not dry_run:
+            for name in gone:
+                await self.state.clear_idle(name)
         tracked: dict[str, RunnerView] = {}
         for name, view in views.items():
             registration = view.registration
@@ -151,7 +162,7 @@ class Reconciler:
 
     # -- decide and act -------------------------------------------------------------------------
     async def _confirm(
-        self, verdict: Verdict, prior: Any, view: RunnerView, now: float, report: ReconcileReport
+        self, verdict: Verdict, prior: Record | None, view: RunnerView, now: float, report: ReconcileReport
     ) -> None:
         dry_run = report.dry_run
         entry = {
@@ -199,6 +210,8 @@ class Reconciler:
             registration = await registry.find(scope, view.name)
         if registration is not None and registration.name != view.name:
             registration = None
+        # Read again, not reused from the round's start: a provision may have taken this runner's
+        # job since, and its VM must not be deleted under it (the query returns only leased rows).
         leases = await self.state.active_leases(view.forge, now)
         return RunnerView(
             view.name,
@@ -210,7 +223,7 @@ class Reconciler:
             view.idle_since,
         )
 
-    async def _deregister(self, view: RunnerView) -> str:
+    async def _deregister(self, view: RunnerView) -> ActOutcome:
         registration = view.registration
         assert registration is not None  # a deregister verdict is about a registration
         ctx = {"forge": view.forge, "pool": view.pool.name, "runner": view.name}
@@ -231,7 +244,7 @@ class Reconciler:
         )
         return "deregistered"
 
-    async def _act(self, view: RunnerView, verdict: Verdict) -> str:
+    async def _act(self, view: RunnerView, verdict: Verdict) -> ActOutcome:
         ctx = {"forge": view.forge, "pool": view.pool.name, "runner": view.name, "reason": verdict.reason}
         registry, scope = self.registries[view.forge], RunnerScope.of_pool(view.pool)
         if verdict.loud:
@@ -258,7 +271,7 @@ class Reconciler:
             vm_deleted=vm_deleted,
             registration_removed=view.registration is not None,
         )
-        return f"{verdict.action}d" if verdict.action == "retire" else "deleted"
+        return "retired" if verdict.action == "retire" else "deleted"
 
     async def _free_leaked_slots(
         self, views: Mapping[str, RunnerView], leases: Mapping[str, set[str]], now: float
@@ -310,7 +323,7 @@ class Reconciler:
                     await self._enqueue_missed(forge, job, observed, now=now, report=report)
 
     @staticmethod
-    def _runners_coming(forge: str, views: Mapping[str, RunnerView], leases: set[str]) -> dict[str, int]:
+    def _runners_coming(forge: Forge, views: Mapping[str, RunnerView], leases: set[str]) -> dict[str, int]:
         coming: dict[str, int] = {}
         for view in views.values():
             if view.forge != forge or view.vm is None or view.registration is None or view.registration.busy:
@@ -325,10 +338,10 @@ class Reconciler:
         return coming
 
     async def _enqueue_missed(
-        self, forge: str, job: WaitingJob, observed: set[str], *, now: float, report: ReconcileReport
+        self, forge: Forge, job: WaitingJob, observed: set[str], *, now: float, report: ReconcileReport
     ) -> None:
         request, key, dry_run = job.request, str(job.request.job_id), report.dry_run
-        if not await self._needs_runner(forge, key, observed, now=now, dry_run=dry_run):
+        if not await self._reopen_if_unserved(forge, key, observed, now=now, dry_run=dry_run):
             return
         started = await self.state.recovery_started(forge, key)
         if started is not None and now - started < self.reenqueue_after_s:
@@ -340,10 +353,11 @@ class Reconciler:
             await self.queue.send(PROVISION_QUEUE, body)
             await self.state.note_recovery(forge, key, now)
 
-    async def _needs_runner(
-        self, forge: str, key: str, observed: set[str], *, now: float, dry_run: bool
+    async def _reopen_if_unserved(
+        self, forge: Forge, key: str, observed: set[str], *, now: float, dry_run: bool
     ) -> bool:
-        """Whether nothing of ours is on its way to this waiting job."""
+        """Whether nothing of ours is on its way to this waiting job; a job whose runner vanished is
+        reopened on the way (a write), or no provision would ever make it another."""
         record = await self.state.job(forge, key)
         if record is None:
             return True  # its webhook never reached us

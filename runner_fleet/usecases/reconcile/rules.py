@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from runner_fleet.forges import Forge
 from runner_fleet.ports.compute import VmInfo
 from runner_fleet.ports.forge import RunnerInfo
 from runner_fleet.settings.pool import Pool
@@ -27,7 +28,7 @@ class RunnerView:
     idle_since: float | None  # first round this runner was seen online and idle
 
     @property
-    def forge(self) -> str:
+    def forge(self) -> Forge:
         return self.pool.forge
 
 
