@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bench.cli import StorageKind
 from bench.measure import job_figures, percentile, vm_figures
 from bench.observe import Observation
 from bench.pools import TIMEOUTS, bench_pools, pools_environment, wide_runner_topology
@@ -37,6 +38,7 @@ class BurstSettings:
     settle_s: float = 90.0
     stall_s: float = 90.0  # stop waiting once nothing has moved for this long
     instances: int = 1
+    storage: StorageKind = "memory"  # the queue and state table: shared in memory, or Azurite
     job_duration_s: tuple[float, float] = (30.0, 90.0)
     cadence: ReconcileCadence = field(default_factory=ReconcileCadence)
     seed: int = 11
@@ -148,6 +150,7 @@ async def run_burst(settings: BurstSettings, progress: Callable[[str], None] | N
         gitlab_config=demo_gitlab_config(seed=settings.seed, pending_timeout_s=24 * 3600.0),
         environment=pools_environment(specs),
         instances=settings.instances,
+        storage=settings.storage,
     )
     say(f"service on {stack.url}; {len(specs)} pools; time scale {settings.time_scale:g}")
     record = await run_workload(
@@ -195,6 +198,8 @@ async def run_burst(settings: BurstSettings, progress: Callable[[str], None] | N
         "time_scale": settings.time_scale,
         "time_note": TIME_NOTE,
         "instances": settings.instances,
+        "storage": settings.storage,
+        "invocations_per_instance": stack.invocations(),
         "reconciler": settings.cadence.describe(TIMEOUTS["boot_timeout_s"]) | stack.tally.as_dict(),
         "wall_s": round(time.monotonic() - started, 1),
         "phases_s": record.phases_s,

@@ -15,11 +15,15 @@ import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TextIO, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TextIO, TypeVar, get_args
 
 from runner_fleet import logs
 
 Progress = Callable[[str], None]
+# Where the host instances' queue and state table live: one in-memory pair they all share, or one
+# private Azurite account on which each instance has its own Storage adapters (`stack.BenchStack`).
+StorageKind = Literal["memory", "azurite"]
+STORAGE_KINDS: tuple[StorageKind, ...] = get_args(StorageKind)
 
 
 class Settings(Protocol):
@@ -43,6 +47,13 @@ class _HelpFormatter(argparse.HelpFormatter):
         return action.option_strings[-1].removeprefix("--").upper().replace("-", "_")
 
 
+def storage_kind(text: str) -> StorageKind:
+    for kind in STORAGE_KINDS:
+        if text == kind:
+            return kind
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(STORAGE_KINDS)}, got {text!r}")
+
+
 # The options of a run of the simulated fleet (flag, settings field, type, help). A script has those
 # whose field its settings have, with the field's default.
 RUN_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None], ...] = (
@@ -52,6 +63,7 @@ RUN_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None], ...] = (
     ("--settle-seconds", "settle_s", float, "reserved for settling"),
     ("--stall-seconds", "stall_s", float, "stop waiting when stuck"),
     ("--instances", "instances", int, "function host instances"),
+    ("--storage", "storage", storage_kind, "queue and state table: memory or azurite (default %(default)s)"),
     ("--seed", "seed", int, None),
 )
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.cli import StorageKind
 from bench.killer import KillSwitch
 from bench.measure import job_figures, per_pool, vm_figures
 from bench.pools import TIMEOUTS, bench_pools, pools_environment, wide_runner_topology
@@ -43,6 +44,7 @@ class SoakSettings:
     settle_s: float = 90.0  # reserved at the end for the reconciler to settle
     stall_s: float = 90.0  # stop waiting once nothing has moved for this long
     instances: int = 1  # function host instances sharing the queues
+    storage: StorageKind = "memory"  # the queue and state table: shared in memory, or Azurite
     job_duration_s: tuple[float, float] = (30.0, 90.0)  # simulated
     arm_fault_rate: float = 0.03  # share of ARM requests failed (429 half, 5xx 30 %, timeouts 20 %)
     never_boot: float = 0.02
@@ -136,6 +138,7 @@ async def run_soak(settings: SoakSettings, progress: Callable[[str], None] | Non
         ),
         environment=pools_environment(specs),
         instances=settings.instances,
+        storage=settings.storage,
         kill_switch=switch if settings.kill_count > 0 else None,
     )
     say(f"service on {stack.url}; {len(specs)} pools; time scale {settings.time_scale:g}")
@@ -163,6 +166,8 @@ async def run_soak(settings: SoakSettings, progress: Callable[[str], None] | Non
         "reconciler": settings.cadence.describe(TIMEOUTS["boot_timeout_s"]) | stack.tally.as_dict(),
         "pools": {spec.name: spec.max_runners for spec in specs},
         "instances": settings.instances,
+        "storage": settings.storage,
+        "invocations_per_instance": stack.invocations(),
         "queued_over_s": round((plan.last_at or 0) - (plan.first_at or 0), 1),
         "forge_stats": record.forge_stats,
     }

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.cli import StorageKind
 from bench.killer import KillableState, KillSwitch, killable_index, killable_registries
 from runner_fleet import runtime
 from runner_fleet.cli.serve import host_json_path
@@ -27,6 +29,9 @@ from simulator.arm import ArmConfig
 from simulator.github import GitHubSimConfig
 from simulator.gitlab import GitLabSimConfig
 from simulator.stack import SimulatedCloud
+
+if TYPE_CHECKING:
+    from tests.azurite import Azurite
 
 log = get_logger("bench.stack")
 
@@ -88,11 +93,20 @@ class ReconcileTally:
 
 @dataclass
 class BenchStack:
+    """The simulators and the host instances (`hosts`), on the runtimes in `runtimes` (`start`).
+
+    `rt` is the first instance's runtime: the one the benchmark reconciles with (the reconciler is
+    a timer, which Azure Functions runs on one instance at a time) and the forges' webhooks reach.
+    """
+
     cloud: SimulatedCloud
     rt: runtime.Runtime
     hosts: list[LocalHost]
     switch: KillSwitch | None
     url: str = ""
+    runtimes: list[runtime.Runtime] = field(default_factory=list)
+    storage: StorageKind = "memory"
+    azurite: Azurite | None = None
     tally: ReconcileTally = field(default_factory=ReconcileTally)
     _reconciling: asyncio.Task[None] | None = None
 
@@ -106,8 +120,18 @@ class BenchStack:
         gitlab_config: GitLabSimConfig,
         environment: Mapping[str, str],
         instances: int = 1,
+        storage: StorageKind = "memory",
         kill_switch: Callable[[runtime.Runtime], KillSwitch] | None = None,
     ) -> BenchStack:
+        """Start the simulators, the storage and `instances` host instances on it.
+
+        `storage` "azurite": a private Azurite, and each instance what a process of its own would
+        hold: a runtime built by the composition root (`simulated_runtime`, i.e. `build_runtime`)
+        with its own queue and table adapters (from the storage setting, on the one Azurite
+        account) and its own Azure and forge clients, and a `LocalHost` whose functions run with
+        that runtime (`runtime.serving`). "memory": one runtime, whose in-memory queue and table
+        every instance's `LocalHost` shares.
+        """
         cloud = await asyncio.to_thread(
             SimulatedCloud.start,
             time_scale=time_scale,
@@ -116,29 +140,49 @@ class BenchStack:
             gitlab_config=gitlab_config,
         )
         hosts: list[LocalHost] = []
+        runtimes: list[runtime.Runtime] = []
+        azurite: Azurite | None = None
         try:
-            rt = simulated_runtime(cloud, environment)
+            count = max(1, instances)
+            if storage == "azurite":
+                azurite = await asyncio.to_thread(_start_azurite)
+                # The Functions storage setting, as each instance's process would read it.
+                environment = {**environment, "AzureWebJobsStorage": azurite.connection_string}
+                runtimes = [simulated_runtime(cloud, environment) for _ in range(count)]
+                per_host = runtimes
+            else:
+                runtimes = [simulated_runtime(cloud, environment)]
+                per_host = runtimes * count
+            rt = runtimes[0]
             runtime.install(rt)
             switch = kill_switch(rt) if kill_switch is not None else None
             index = index_app()
             if switch is not None:
-                rt.state = KillableState(rt.table, switch)
-                rt.registry_factories = killable_registries(rt.registry_factories, switch)
+                for each in runtimes:
+                    each.state = KillableState(each.table, switch)
+                    each.registry_factories = killable_registries(each.registry_factories, switch)
                 index = killable_index(index, switch)
             else:
                 index = AppIndex(index.http, index.queues, ())
             settings = read_queue_settings(host_json_path())
             # Several instances polling the same queues: the Functions scale-out, in one process.
-            hosts = [LocalHost(index, rt.queue, settings, port=0) for _ in range(max(1, instances))]
+            hosts = [LocalHost(serving(index, each), each.queue, settings, port=0) for each in per_host]
             urls = [await host.start() for host in hosts]
             connect_forges(cloud, rt, urls[0])
         except BaseException:
             for host in hosts:
                 await host.stop()
+            await _close(runtimes)
             runtime.install(None)
             await asyncio.to_thread(cloud.stop)
+            if azurite is not None:
+                await asyncio.to_thread(azurite.stop)
             raise
-        return cls(cloud, rt, hosts, switch, urls[0])
+        return cls(cloud, rt, hosts, switch, urls[0], runtimes, storage, azurite)
+
+    def invocations(self) -> list[dict[str, int]]:
+        """Per host instance, in order: how often it ran each function (evidence of the scale-out)."""
+        return [dict(sorted(host.invocations.items())) for host in self.hosts]
 
     # -- the reconciler -------------------------------------------------------------------------
     def start_reconciling(self, cadence: ReconcileCadence) -> None:
@@ -182,7 +226,52 @@ class BenchStack:
         try:
             for host in self.hosts:
                 await host.stop()
-            await self.rt.aclose()
+            await _close(self.runtimes or [self.rt])
         finally:
             runtime.install(None)
-            await asyncio.to_thread(self.cloud.stop)
+            try:
+                await asyncio.to_thread(self.cloud.stop)
+            finally:
+                if self.azurite is not None:
+                    await asyncio.to_thread(self.azurite.stop)
+
+
+def serving(index: AppIndex, rt: runtime.Runtime) -> AppIndex:
+    """`index` with every HTTP and queue function run with `rt` as its runtime (`runtime.serving`)."""
+    return AppIndex(
+        tuple(replace(f, handler=_serving(f.handler, rt)) for f in index.http),
+        tuple(replace(f, handler=_serving(f.handler, rt)) for f in index.queues),
+        tuple(replace(f, handler=_serving(f.handler, rt)) for f in index.timers),
+    )
+
+
+def _serving(handler: Callable[..., Any], rt: runtime.Runtime) -> Callable[..., Any]:
+    async def run(**kwargs: Any) -> Any:
+        with runtime.serving(rt):
+            result = handler(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+    return run
+
+
+def _start_azurite() -> Azurite:
+    # The launcher the storage tests use: the npm package pinned in package.json (or AZURITE_BIN).
+    from tests.azurite import Azurite
+
+    azurite = Azurite()
+    azurite.start()
+    return azurite
+
+
+async def _close(runtimes: list[runtime.Runtime]) -> None:
+    """Close every runtime (each its own clients), even when one of them fails to."""
+    failures: list[BaseException] = []
+    for each in runtimes:
+        try:
+            await each.aclose()
+        except Exception as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from runner_fleet import naming, runtime
 from runner_fleet.adapters.memory import MemoryStateTable, MemoryWorkQueue
 from runner_fleet.messages import ProvisionRequest
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, VmInfo, VmSpec
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, StillWanted, VmInfo, VmSpec
 from runner_fleet.ports.feeds import WaitingJob
 from runner_fleet.ports.forge import Registration, RunnerInfo, RunnerScope
 from runner_fleet.settings import load_service_settings
@@ -105,7 +105,7 @@ class StandInCompute:
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
         return self.vms.get(name)
 
-    async def create_vm(self, spec: VmSpec) -> VmInfo:
+    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
         raise NotImplementedError("a reconcile round creates no VM")
 
     async def delete_vm(self, pool: Pool, name: str) -> bool:

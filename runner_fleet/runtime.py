@@ -6,8 +6,10 @@ forge clients are built on first use by queue or timer work, so importing them n
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -432,6 +434,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Runtime:
 
 _current: Runtime | None = None
 _factory: Callable[[], Runtime] = from_environment
+# Set only where several local host instances share one process (`serving`); never in Azure.
+_serving: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
+    "runner_fleet_runtime", default=None
+)
 
 
 def install(runtime: Runtime | None) -> None:
@@ -440,8 +446,25 @@ def install(runtime: Runtime | None) -> None:
     _current = runtime
 
 
+@contextlib.contextmanager
+def serving(runtime: Runtime) -> Iterator[None]:
+    """Use `runtime` instead of the process's for what runs in this context (and the tasks it starts).
+
+    For host instances that share one process but must not share a runtime: each runs its functions
+    in `serving(its_runtime)`, so each has the adapters a process of its own would have built.
+    """
+    token = _serving.set(runtime)
+    try:
+        yield
+    finally:
+        _serving.reset(token)
+
+
 def current() -> Runtime:
     global _current  # noqa: PLW0603 - one runtime per process, as the Functions worker has one app
+    scoped = _serving.get()
+    if scoped is not None:
+        return scoped
     if _current is None:
         configure_default()
         _current = _factory()

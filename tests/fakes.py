@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from runner_fleet.adapters.memory.state import MemoryStateTable
-from runner_fleet.ports.compute import VmCreateRejected, VmInfo, VmSpec
+from runner_fleet.ports.compute import StillWanted, VmCreateRejected, VmInfo, VmNoLongerWanted, VmSpec
 from runner_fleet.ports.forge import Registration, RunnerBusy, RunnerInfo, RunnerNameTaken, RunnerScope
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.table import Data, Record
@@ -68,6 +68,8 @@ class FakeCompute:
     # (size, spot) -> Azure error code: capacity or quota refusals, for fallback tests
     reject: dict[tuple[str, bool], str] = field(default_factory=dict)
     attempts: list[tuple[str, bool]] = field(default_factory=list)
+    # Runs when a create starts, before its `still_wanted` check: what happens while ARM is slow.
+    on_create: Callable[[VmSpec], Awaitable[None]] | None = None
 
     def _info(self, name: str, spec: VmSpec) -> VmInfo:
         return VmInfo(
@@ -86,8 +88,12 @@ class FakeCompute:
         spec = self.vms.get(name)
         return None if spec is None else self._info(name, spec)
 
-    async def create_vm(self, spec: VmSpec) -> VmInfo:
+    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
         await _io()
+        if self.on_create is not None:
+            await self.on_create(spec)
+        if still_wanted is not None and not await still_wanted():
+            raise VmNoLongerWanted(spec.name)
         self.attempts.append((spec.size, spec.spot))
         if self.fail_create is not None:
             raise self.fail_create

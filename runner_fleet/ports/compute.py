@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -70,11 +71,23 @@ class VmBeingDeleted(Exception):
     """A VM of this name is still being deleted; creating over it is refused until it is gone."""
 
 
+class VmNoLongerWanted(Exception):
+    """The create's `still_wanted` check said no right before a PUT: nothing was created by it."""
+
+
+# Asked right before each PUT of a create (the first and every retry, after any wait for an earlier
+# delete): a retried create must not bring back a VM that a release deleted meanwhile.
+StillWanted = Callable[[], Awaitable[bool]]
+
+
 class Compute(Protocol):
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None: ...
 
-    async def create_vm(self, spec: VmSpec) -> VmInfo:
-        """Create (or, for the same name, converge to) one VM and wait until Azure reports it provisioned."""
+    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+        """Create (or, for the same name, converge to) one VM and wait until Azure reports it provisioned.
+
+        `still_wanted` is awaited right before each PUT; False raises `VmNoLongerWanted`.
+        """
 
     async def delete_vm(self, pool: Pool, name: str) -> bool:
         """Delete a VM with its NIC and OS disk; False if it did not exist."""

@@ -24,9 +24,11 @@ from runner_fleet.ports.compute import (
     MANAGED_BY,
     TAG_MANAGED_BY,
     Compute,
+    StillWanted,
     VmBeingDeleted,
     VmCreateRejected,
     VmInfo,
+    VmNoLongerWanted,
     VmSpec,
 )
 from runner_fleet.ports.forge import (
@@ -138,6 +140,9 @@ class Provisioner:
             raise ProvisionRetryLater(CAPACITY_RETRY_S, reason="pool at max runners")
 
         vm = await self._make_runner(pool, request, name, message_id, ctx)
+        if vm is None:
+            log.info("provision.job_ended_during_create", **ctx)  # or reopened, or claimed by another
+            return ProvisionResult("not-needed", name)
         await self.state.mark_job(request.forge, str(request.job_id), "provisioned", vm=name)
         log.info(
             "vm.created",
@@ -150,8 +155,12 @@ class Provisioner:
 
     async def _make_runner(
         self, pool: Pool, request: ProvisionRequest, name: str, message_id: str, ctx: dict[str, object]
-    ) -> VmInfo:
-        """Register, then create the VM; on any failure undo in reverse order (the slot included)."""
+    ) -> VmInfo | None:
+        """Register, then create the VM; on any failure undo in reverse order (the slot included).
+
+        None: the job stopped being this provision's (settled, reopened or claimed by another) before
+        the VM was made, so none was.
+        """
         registry = self.registries[request.forge]
         scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)
         try:
@@ -175,8 +184,29 @@ class Provisioner:
             )
         )
         tags = self._tags(pool, request, name)
+        job_key = str(request.job_id)
+
+        async def still_wanted() -> bool:
+            # Only while the job is still this provision's claim. Settled (done) is final: its runner
+            # ran it (a create answered 504 may still have made the VM) or it was cancelled. Reopened
+            # (reaped): the VM that attempt made ran another job and a release deleted it, so this
+            # name's registration is spent and a VM made now would boot a runner that can take no
+            # job. Claimed by another message: its lease ran out and the job is that provision's.
+            record = await self.state.job(request.forge, job_key)
+            return (
+                record is not None
+                and record.data.get("state") == "provisioning"
+                and record.data.get("owner") == message_id
+            )
+
         try:
-            return await self._create_with_fallback(pool, name, to_custom_data(user_data), tags, ctx)
+            return await self._create_with_fallback(
+                pool, name, to_custom_data(user_data), tags, ctx, still_wanted=still_wanted
+            )
+        except VmNoLongerWanted:
+            await self._unregister(registry, scope, registration, ctx)
+            await self.state.free_slot(pool.name, name)
+            return None
         except VmBeingDeleted:
             # An earlier VM of this name is still being deleted: not a failure, the job waits for it.
             await self._unregister(registry, scope, registration, ctx)
@@ -191,7 +221,14 @@ class Provisioner:
             raise
 
     async def _create_with_fallback(
-        self, pool: Pool, name: str, custom_data: str, tags: dict[str, str], ctx: dict[str, object]
+        self,
+        pool: Pool,
+        name: str,
+        custom_data: str,
+        tags: dict[str, str],
+        ctx: dict[str, object],
+        *,
+        still_wanted: StillWanted,
     ) -> VmInfo:
         """Try the pool's sizes in order; spot first when asked, then on demand if allowed."""
         azure = pool.azure
@@ -202,7 +239,7 @@ class Provisioner:
         for size, spot in plans:
             spec = VmSpec(name, pool, size, custom_data, tags, self.ssh_public_key, spot)
             try:
-                return await self.compute.create_vm(spec)
+                return await self.compute.create_vm(spec, still_wanted=still_wanted)
             except VmCreateRejected as rejected:
                 last = rejected
                 log.warning("vm.create_rejected", **ctx, size=size, spot=spot, code=rejected.code)

@@ -15,7 +15,7 @@ from runner_fleet.adapters.azure.clients import ArmConnection
 from runner_fleet.adapters.azure.clouds import CLOUDS
 from runner_fleet.adapters.azure.compute import AzureCompute
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
-from runner_fleet.ports.compute import VmCreateRejected, VmSpec
+from runner_fleet.ports.compute import VmCreateRejected, VmNoLongerWanted, VmSpec
 from runner_fleet.settings.pool import Pool
 from simulator.arm import FaultRule, LroFailureRule
 from simulator.arm.api_versions import DEFAULT_SERVED
@@ -327,3 +327,27 @@ async def test_a_create_waits_for_a_vm_of_the_same_name_to_be_deleted(
         e for e in _requests_since(cloud, start) if e["method"] == "PUT" and e["path"].endswith(spec.name)
     ]
     assert [e["status"] for e in puts] == [201]
+
+
+async def test_a_retried_create_asks_again_and_sends_no_put_for_a_vm_no_longer_wanted(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """A create asks `still_wanted` before every PUT: after a failed PUT, a no stops the retry unsent."""
+    pool = make_pool("unwanted")
+    spec = _spec(pool, "rf-unwanted-0000000001")
+    answers = iter([True, False])
+
+    async def still_wanted() -> bool:
+        return next(answers)
+
+    start = len(cloud.arm.request_log())
+    put_fails_once = FaultRule(
+        path=r"/virtualMachines/rf-unwanted-0000000001$", method="PUT", status=500, count=1, retry_after_s=0.0
+    )
+    with _injected(cloud, put_fails_once), pytest.raises(VmNoLongerWanted):
+        await compute.create_vm(spec, still_wanted=still_wanted)
+    puts = [
+        e for e in _requests_since(cloud, start) if e["method"] == "PUT" and e["path"].endswith(spec.name)
+    ]
+    assert [e["status"] for e in puts] == [500]
+    assert cloud.arm.vm(spec.name) is None

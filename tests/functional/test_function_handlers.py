@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 from runner_fleet import naming, runtime
+from runner_fleet.adapters.memory.queue import MemoryWorkQueue
+from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.host.index import index_app
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, poison_queue
 from tests.builders import event, signed
@@ -89,6 +92,20 @@ async def test_completed_webhook_then_release_deletes_the_vm(
     assert response.status_code == 202
     assert await _drain(installed, RELEASE_QUEUE, "release") == 1
     assert compute.deleted == [name] and registry.runners == {}
+
+
+async def test_a_host_instance_serving_its_own_runtime_writes_to_its_own_queue(
+    installed: runtime.Runtime,
+) -> None:
+    """Under `runtime.serving(other)` the handlers use `other`, not the process's runtime; outside, the
+    process's again (several host instances in one process, each with its own adapters)."""
+    other = dataclasses.replace(installed, queue=MemoryWorkQueue(), table=MemoryStateTable())
+    with runtime.serving(other):
+        response = await _handler("github_webhook")(_request(*signed(event("workflow_job.queued.json"))))
+    assert response.status_code == 202
+    assert await other.queue.depth(PROVISION_QUEUE) == 1
+    assert await installed.queue.depth(PROVISION_QUEUE) == 0
+    assert runtime.current() is installed
 
 
 async def test_bad_signature_is_401(installed: runtime.Runtime) -> None:

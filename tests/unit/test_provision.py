@@ -6,7 +6,7 @@ import yaml
 from runner_fleet import naming
 from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.messages import ProvisionRequest
-from runner_fleet.ports.compute import VmCreateRejected
+from runner_fleet.ports.compute import VmCreateRejected, VmSpec
 from runner_fleet.ports.forge import RunnerScope
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
 from runner_fleet.settings.pool import Pool
@@ -157,6 +157,58 @@ async def test_failed_vm_create_removes_the_registration(
     assert registry.runners == {}
     record = await state.job("github", "42")
     assert record is not None and record.data["state"] == "provisioning"
+
+
+async def test_a_job_settled_while_its_vm_is_being_made_gets_no_vm(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """A job settled before the create's PUT (a retried create after a 504) makes no VM and holds no slot."""
+
+    async def job_ends_meanwhile(spec: VmSpec) -> None:
+        await state.settle_job("github", "42")
+
+    compute.on_create = job_ends_meanwhile
+    result = await provision(REQUEST, message_id="m1")
+    assert (result.outcome, result.runner_name) == ("not-needed", NAME)
+    assert compute.created == [] and registry.runners == {}
+    assert await state.slots("aks-prod") == {}
+    record = await state.job("github", "42")
+    assert record is not None and record.data["state"] == "done"
+
+
+async def test_a_job_reopened_while_its_vm_is_being_made_gets_no_vm(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """A create retried after a 504 whose first VM's runner ran another job, and was released, makes
+    no VM: the release reopened the job (the runner made for it is gone, its registration used), so
+    a VM made now under that name would boot a spent registration and serve nothing."""
+
+    async def runner_ran_another_job_and_was_released(spec: VmSpec) -> None:
+        await state.reopen_job("github", "42")
+
+    compute.on_create = runner_ran_another_job_and_was_released
+    result = await provision(REQUEST, message_id="m1")
+    assert (result.outcome, result.runner_name) == ("not-needed", NAME)
+    assert compute.created == [] and registry.runners == {}
+    assert await state.slots("aks-prod") == {}
+    record = await state.job("github", "42")
+    assert record is not None and record.data["state"] == "reaped"  # free for the next provision
+
+
+async def test_a_job_whose_lease_was_taken_over_while_its_vm_is_being_made_gets_no_vm(
+    provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """A create that outlived its lease, and another provision claimed the job meanwhile, makes no VM:
+    the job is the other provision's now."""
+
+    async def another_provision_takes_over(spec: VmSpec) -> None:
+        record = await state.job("github", "42")
+        assert record is not None
+        await state.table.replace(record, {**record.data, "owner": "m2"})
+
+    compute.on_create = another_provision_takes_over
+    result = await provision(REQUEST, message_id="m1")
+    assert result.outcome == "not-needed" and compute.created == []
 
 
 async def test_unknown_pool_is_dropped(provision: Provisioner, compute: FakeCompute) -> None:

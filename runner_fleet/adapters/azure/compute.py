@@ -32,9 +32,11 @@ from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import (
     MANAGED_BY,
     TAG_MANAGED_BY,
+    StillWanted,
     VmBeingDeleted,
     VmCreateRejected,
     VmInfo,
+    VmNoLongerWanted,
     VmSpec,
 )
 from runner_fleet.settings.pool import Pool
@@ -70,15 +72,19 @@ class AzureCompute:
             return None
         return _info(vm, pool.azure.resource_group, _power_state(getattr(vm, "instance_view", None)))
 
-    async def create_vm(self, spec: VmSpec) -> VmInfo:
-        return await with_retries(lambda: self._create_vm(spec), what="create_vm")
+    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+        return await with_retries(lambda: self._create_vm(spec, still_wanted), what="create_vm")
 
-    async def _create_vm(self, spec: VmSpec) -> VmInfo:
+    async def _create_vm(self, spec: VmSpec, still_wanted: StillWanted | None) -> VmInfo:
         azure = spec.pool.azure
         client = self._client(azure.subscription_id)
         # Never PUT onto a VM being deleted (a retried create meets the delete of an earlier attempt).
         await self._wait_until_not_deleting(client, spec)
         disk = await self._disk_plan(client, spec)
+        if still_wanted is not None and not await still_wanted():
+            # A PUT answered 504 may have made the VM, whose runner then ran its job, and a release
+            # deleted it: retrying blindly would make it again, for a job already over.
+            raise VmNoLongerWanted(f"VM {spec.name} is no longer wanted; not creating it")
         body = VirtualMachine(vm_body(spec, disk, network_api_version=self._versions.vm_network))
         try:
             poller = await client.virtual_machines.begin_create_or_update(
