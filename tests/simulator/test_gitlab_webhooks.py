@@ -177,13 +177,12 @@ async def test_source_pipeline_and_environment_appear_when_present(
     }
 
 
-async def test_cancelled_and_stuck_jobs_are_announced(
+async def test_cancelling_a_pending_job_announces_canceled(
     hooked: Hooked, gitlab_hook_receiver: HookReceiver
 ) -> None:
-    """Cancelling a pending job sends canceled; a stuck job sends failed with stuck_or_timeout_failure."""
-    sim, _ = hooked(pending_timeout_s=20.0)
+    """Cancelling a pending job sends created, pending, then canceled."""
+    sim, _ = hooked()  # the default hour of pending time: the job cannot turn stuck before the cancel
     cancelled = sim.create_job(1001, ["deploy"])
-    stuck = sim.create_job(1001, ["nobody"])
 
     sim.cancel_job(cancelled["id"])
 
@@ -192,6 +191,15 @@ async def test_cancelled_and_stuck_jobs_are_announced(
         "pending",
         "canceled",
     ]
+
+
+async def test_a_stuck_job_announces_failed_with_stuck_or_timeout_failure(
+    hooked: Hooked, gitlab_hook_receiver: HookReceiver
+) -> None:
+    """A job no runner takes within the pending timeout sends failed with stuck_or_timeout_failure."""
+    sim, _ = hooked(pending_timeout_s=20.0)
+    stuck = sim.create_job(1001, ["nobody"])
+
     assert await gitlab_hook_receiver.wait_for_statuses(stuck["id"], 3) == ["created", "pending", "failed"]
     last = gitlab_hook_receiver.for_job(stuck["id"])[-1].payload
     assert last["build_failure_reason"] == "stuck_or_timeout_failure"
