@@ -270,17 +270,19 @@ async def test_a_taken_job_is_not_dropped_as_stuck(
     http_session: aiohttp.ClientSession,
 ) -> None:
     """Once a runner has taken the job, the pending timeout no longer applies."""
-    sim = make_gitlab_sim(pending_timeout_s=10.0)
-    job = sim.create_job(1001, ["deploy"], duration_s=40.0)
+    # A slow clock (2 s of real time before a pending job turns stuck) so that a busy machine still
+    # takes the job in time; the runner is registered before the job exists, for the same reason.
+    sim = make_gitlab_sim(time_scale=5.0, pending_timeout_s=10.0)
     client = gitlab_client_for(sim)
     client.auth()
     _, token = _register(client, ["deploy"])
     runner = RunnerClient(http_session, sim.base_url, token)
+    job = sim.create_job(1001, ["deploy"], duration_s=40.0)
     taken = await runner.wait_for_job()
     untaken = sim.create_job(1001, ["nobody-has-this"])
 
     # The positive sign: the pending timeout has passed for a job created later than the taken one.
-    await wait_until(lambda: sim.job(untaken["id"])["status"] == "failed", within_s=5)
+    await wait_until(lambda: sim.job(untaken["id"])["status"] == "failed", within_s=20)
 
     assert sim.job(job["id"])["status"] == "running"
-    assert await runner.wait_until_job_ends(taken) == "success"
+    assert await runner.wait_until_job_ends(taken, within_s=30) == "success"
