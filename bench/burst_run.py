@@ -21,6 +21,7 @@ from bench.pools import TIMEOUTS, bench_pools, pools_environment, wide_runner_to
 from bench.run import Bounds, RunRecord, Workload, run_workload
 from bench.stack import BenchStack, ReconcileCadence
 from simulator.arm import ArmConfig, BucketSpec, ThrottleConfig, Timing
+from simulator.github.config import jit_floor_s
 from simulator.stack import demo_github_config, demo_gitlab_config
 
 TIME_NOTE = (
@@ -143,10 +144,11 @@ async def run_burst(settings: BurstSettings, progress: Callable[[str], None] | N
     capacity = min(1000, math.ceil(settings.jobs / len(pools)) + 10)
     specs = tuple(replace(spec, max_runners=capacity) for spec in pools)
     arm_config = _arm_config(settings)
+    github_config = demo_github_config(seed=settings.seed)
     stack = await BenchStack.start(
         time_scale=settings.time_scale,
         arm_config=arm_config,
-        github_config=demo_github_config(seed=settings.seed),
+        github_config=github_config,
         gitlab_config=demo_gitlab_config(seed=settings.seed, pending_timeout_s=24 * 3600.0),
         environment=pools_environment(specs),
         instances=settings.instances,
@@ -165,7 +167,13 @@ async def run_burst(settings: BurstSettings, progress: Callable[[str], None] | N
     first = plan.first_at or 0.0
     accepted = acceptance(plan.keys, final, first)
     window_end = first + (accepted["accepted_all_s"] or (final.at - first))
-    minimum_sim = throttle_min_sim_s(settings.jobs, arm_config.throttle)
+    # The tightest floor: ARM's PUT throttles for every create, GitHub's registration limits for the
+    # GitHub jobs (every pool of the bench registers in one organisation, through one credential).
+    floors = {
+        "arm_put": throttle_min_sim_s(settings.jobs, arm_config.throttle),
+        "github_jit": jit_floor_s(sum(k.startswith("github:") for k in plan.keys), github_config),
+    }
+    minimum_sim = max(floors.values())
     jobs = job_figures(plan.keys, final, settings.time_scale)
     vms = vm_figures(final, settings.time_scale)
     return {
@@ -177,6 +185,12 @@ async def run_burst(settings: BurstSettings, progress: Callable[[str], None] | N
             accepted["accepted_all_s"] * settings.time_scale if accepted["accepted_all_s"] else None, 1
         ),
         "throttle_min_sim_s": round(minimum_sim, 1),
+        "throttle_floors_sim_s": {name: round(floor, 1) for name, floor in floors.items()},
+        "accepted_over_floor": _round(
+            accepted["accepted_all_s"] / (minimum_sim / settings.time_scale)
+            if accepted["accepted_all_s"] and minimum_sim
+            else None
+        ),
         "throttle_buckets": {
             name: {"capacity": spec.capacity, "refill_per_s_sim": round(spec.refill_per_s, 4)}
             for name, spec in put_buckets(arm_config.throttle).items()

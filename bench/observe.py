@@ -27,6 +27,7 @@ class JobSeen:
     queued_at: float | None
     started_at: float | None
     finished_at: float | None
+    connected_at: float | None = None  # when the runner that took it first came online (the forge's)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class VmSeen:
     deleted_at: float | None  # None: still exists
     never_boot: bool
     guest_state: str
+    registered_at: float | None = None  # when its guest's runner came online (ARM's guest record)
 
     def end(self, now: float) -> float:
         return self.deleted_at if self.deleted_at is not None else now
@@ -104,7 +106,14 @@ def observe(cloud: SimulatedCloud, pools: set[str], names: Mapping[str, str]) ->
         key = f"{job.forge}:{job.id}"
         queued_at = job.queued_at or job.created_at
         jobs[key] = JobSeen(
-            key, _status(job), job.succeeded, job.runner, queued_at, job.started_at, job.finished_at
+            key,
+            _status(job),
+            job.succeeded,
+            job.runner,
+            queued_at,
+            job.started_at,
+            job.finished_at,
+            job.connected_at,
         )
     vms: list[VmSeen] = []
     live = cloud.arm.vms()
@@ -126,6 +135,7 @@ def observe(cloud: SimulatedCloud, pools: set[str], names: Mapping[str, str]) ->
                 snapshot.get("deleted_at"),
                 bool(snapshot.get("never_boot")),
                 str(snapshot.get("guest_state")),
+                snapshot.get("registered_at"),
             )
         )
     vms.sort(key=lambda vm: vm.created_at)

@@ -105,10 +105,13 @@ class StandInCompute:
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
         return self.vms.get(name)
 
-    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+    def throttled_for(self) -> float:
+        return 0.0
+
+    async def start_create(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
         raise NotImplementedError("a reconcile round creates no VM")
 
-    async def delete_vm(self, pool: Pool, name: str) -> bool:
+    async def delete_vm(self, pool: Pool, name: str, *, wait: bool = True) -> bool:
         return self.vms.pop(name, None) is not None
 
     async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:

@@ -29,7 +29,7 @@ def _delivery(msg: func.QueueMessage) -> _Delivery:
 @bp.queue_trigger(arg_name="msg", queue_name=PROVISION_QUEUE, connection="AzureWebJobsStorage")
 async def provision(msg: func.QueueMessage) -> None:
     rt = runtime.current()
-    await workers.run_provision(**_delivery(msg), provisioner=rt.provisioner(), queue=rt.queue)
+    await workers.run_provision(**_delivery(msg), work=rt.provision_work(), queue=rt.queue)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=RELEASE_QUEUE, connection="AzureWebJobsStorage")

@@ -110,11 +110,15 @@ class RunnerBootConfig:
     pool: Pool
     forge_url: str
     secret: str
+    # A warm runner waits for whichever job comes, until the reconciler retires it (at the latest
+    # at the pool's max lifetime); a runner made for a job gives up after the pool's idle timeout.
+    warm: bool = False
 
     @property
     def wait_timeout_s(self) -> int:
         """How long a runner waits for a job before giving up (GitLab's `run-single --wait-timeout`)."""
-        return self.pool.limits.idle_timeout_s
+        limits = self.pool.limits
+        return limits.max_lifetime_s if self.warm else limits.idle_timeout_s
 
     def runner_json(self) -> str:
         cluster = self.pool.cluster

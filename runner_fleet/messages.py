@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from runner_fleet.forges import Forge
 from runner_fleet.ports.jobs import JobRef
@@ -44,6 +44,10 @@ class ProvisionRequest(_Message):
     labels: tuple[str, ...] = ()
     # When the forge first said the job was queued: the start of the queued -> running latency.
     queued_at: float = Field(default_factory=time.time)
+    # A follow-up of a VM create in flight: the claim's owner it continues (empty: this message owns
+    # it), and how often the pool's sizes were all tried and failed.
+    owner: str = ""
+    attempt: int = Field(default=0, ge=0)
 
 
 class ReleaseRequest(_Message):
@@ -65,12 +69,60 @@ class DeregisterRequest(_Message):
     runner_id: int
 
 
+class PoolRunnerRequest(BaseModel):
+    """Make one runner for a pool, not for a job: a warm runner, or the replacement of one a job took.
+
+    `key` names the runner deterministically (`naming.pool_runner_name`), so a repeated request
+    (a redelivered webhook, a reconcile round that ran twice) makes one VM, not two.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["pool-runner"] = "pool-runner"
+    forge: Forge
+    pool: str
+    key: str = Field(min_length=1, max_length=128)
+    # Why it is wanted: "warm" (the pool is below its warm target), "replace" (a job took a warm
+    # runner), "shortfall" (more jobs wait than runners are coming).
+    reason: Literal["warm", "replace", "shortfall"] = "warm"
+    requested_at: float = Field(default_factory=time.time)
+    owner: str = ""
+    attempt: int = Field(default=0, ge=0)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class RunnerStarted(_Message):
+    """A job started on one of our runners: if that runner was a pool's warm one, replace it."""
+
+    kind: Literal["runner-started"] = "runner-started"
+    runner_name: str
+
+
+ProvisionQueueMessage = Annotated[
+    ProvisionRequest | PoolRunnerRequest | RunnerStarted, Field(discriminator="kind")
+]
+_PROVISION_QUEUE: TypeAdapter[ProvisionRequest | PoolRunnerRequest | RunnerStarted] = TypeAdapter(
+    ProvisionQueueMessage
+)
+
 ReleaseQueueMessage = Annotated[ReleaseRequest | DeregisterRequest, Field(discriminator="kind")]
 _RELEASE_QUEUE: TypeAdapter[ReleaseRequest | DeregisterRequest] = TypeAdapter(ReleaseQueueMessage)
 
 
 def parse_provision(body: str) -> ProvisionRequest:
     return ProvisionRequest.model_validate_json(body)
+
+
+def parse_provision_queue(body: str) -> ProvisionRequest | PoolRunnerRequest | RunnerStarted:
+    """A message of the provision queue; one written before `kind` was sent is a job's provision."""
+    try:
+        return _PROVISION_QUEUE.validate_json(body)
+    except ValidationError as exc:
+        if any(error["type"] == "union_tag_not_found" for error in exc.errors()):
+            return ProvisionRequest.model_validate_json(body)
+        raise
 
 
 def parse_release(body: str) -> ReleaseRequest | DeregisterRequest:

@@ -21,6 +21,11 @@ def runner_name(pool: str, forge: Forge, job_key: str) -> str:
     return f"{PREFIX}-{pool}-{digest}"
 
 
+def pool_runner_name(pool: str, forge: Forge, key: str) -> str:
+    """The name of a runner made for the pool rather than for one job (warm, or a replacement)."""
+    return runner_name(pool, forge, f"pool\0{key}")
+
+
 def pool_of(name: str | None) -> str | None:
     """The pool a runner name belongs to, or None if the name is not one of ours."""
     if not name:

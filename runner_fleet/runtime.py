@@ -28,11 +28,16 @@ from runner_fleet.state.store import FleetState
 from runner_fleet.state.table import StateTable
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
 from runner_fleet.usecases.accept_gitlab_webhook import GitLabIntake
+from runner_fleet.usecases.create_runner import CreateChecks, RunnerCreation
 from runner_fleet.usecases.deregister import Deregisterer
 from runner_fleet.usecases.outcome import rejections
 from runner_fleet.usecases.provision import Provisioner
+from runner_fleet.usecases.provision_pool_runner import PoolRunnerProvisioner
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
 from runner_fleet.usecases.release import Releaser
+from runner_fleet.usecases.replace_runner import RunnerReplacer
+from runner_fleet.warm.demand import DEMAND_RETENTION, DemandLog
+from runner_fleet.workers import ProvisionWork
 
 log = get_logger("runtime")
 
@@ -73,6 +78,7 @@ class Runtime:
     feed_factories: Mapping[Forge, Callable[[], JobFeed]] = field(default_factory=dict)
     # Per forge, what checks a pool's scope on the forge before its first VM (GitHub: its runner group).
     access_factories: Mapping[Forge, Callable[[], ForgeAccess]] = field(default_factory=dict)
+    create_checks: CreateChecks = field(default_factory=CreateChecks)
     _compute: Compute | None = field(default=None, init=False)
     _preflight: PreflightGate | None = field(default=None, init=False)
     _forge_gate: PreflightGate | None = field(default=None, init=False)
@@ -150,20 +156,37 @@ class Runtime:
     def _lazy_registries(self) -> Mapping[Forge, RunnerRegistry]:
         return _LazyRegistries(self)
 
-    def provisioner(self) -> Provisioner:
+    def _creation(self) -> RunnerCreation:
         from runner_fleet.sshkey import unusable_public_key
 
         key = self.ssh_public_key_factory() if self.ssh_public_key_factory else unusable_public_key()
+        return RunnerCreation(
+            self.state, self.compute, self._lazy_registries(), key, checks=self.create_checks
+        )
+
+    def provisioner(self) -> Provisioner:
         return Provisioner(
             self.pools_by_name,
             self.state,
-            self.compute,
-            self._lazy_registries(),
-            key,
+            self._creation(),
             resolvers=self.resolvers(),
             preflight=self.preflight,
             forge_gate=self.forge_gate,
         )
+
+    def replacer(self) -> RunnerReplacer:
+        return RunnerReplacer(self.pools_by_name, self.state, self.queue)
+
+    def provision_work(self) -> ProvisionWork:
+        """Everything the provision queue's messages need: job provisions, pool runners, replacements."""
+        pool_provisioner = PoolRunnerProvisioner(
+            self.pools_by_name,
+            self.state,
+            self._creation(),
+            preflight=self.preflight,
+            forge_gate=self.forge_gate,
+        )
+        return ProvisionWork(self.provisioner(), pool_provisioner, self.replacer())
 
     def releaser(self) -> Releaser:
         # GitHub's hooks are HMAC-signed and each delivery is taken once, so a `completed` is GitHub's
@@ -175,7 +198,7 @@ class Runtime:
         )
 
     def deregisterer(self) -> Deregisterer:
-        return Deregisterer(self.pools_by_name, self.state, self._lazy_registries())
+        return Deregisterer(self.pools_by_name, self.state, self._lazy_registries(), replacer=self.replacer())
 
     def reconciler(self) -> Reconciler:
         forges = {pool.forge for pool in self.pools}
@@ -184,7 +207,13 @@ class Runtime:
                 self._feeds[forge] = build()
         registries: dict[Forge, RunnerRegistry] = {forge: self.registry(forge) for forge in forges}
         return Reconciler(
-            self.pools_by_name, self.state, self.compute, registries, self.queue, feeds=self._feeds
+            self.pools_by_name,
+            self.state,
+            self.compute,
+            registries,
+            self.queue,
+            feeds=self._feeds,
+            demand=DemandLog(self.table),
         )
 
     async def reconcile_round(self) -> None:
@@ -198,6 +227,9 @@ class Runtime:
         recoveries = {forge: await self.state.purge_recoveries(forge, RECOVERY_RETENTION) for forge in FORGES}
         # A job ends within its runner's maximum timeout; a day covers every binding still needed.
         await self.state.purge_bindings("gitlab", RECOVERY_RETENTION)
+        for forge in FORGES:
+            await self.state.purge_pool_runners(forge, ABANDONED_JOB_RETENTION)
+        await DemandLog(self.table).purge(DEMAND_RETENTION)
         jobs = {
             forge: await self.state.purge_jobs(
                 forge, finished_for=JOB_RETENTION, abandoned_for=ABANDONED_JOB_RETENTION
@@ -424,6 +456,7 @@ def build_runtime(
         preflight_factory=azure_preflight_factory(
             settings, pools, credential=credential, polling_interval_s=polling_interval_s
         ),
+        create_checks=CreateChecks.for_polling(polling_interval_s),
     )
 
 

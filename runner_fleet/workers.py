@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -10,28 +11,48 @@ from pydantic import ValidationError
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import (
     DeregisterRequest,
+    PoolRunnerRequest,
     ProvisionRequest,
     ReleaseRequest,
-    parse_provision,
+    RunnerStarted,
+    parse_provision_queue,
     parse_release,
 )
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
+from runner_fleet.usecases.create_runner import ProvisionRetryLater
 from runner_fleet.usecases.deregister import Deregisterer, DeregisterResult
-from runner_fleet.usecases.provision import Provisioner, ProvisionResult, ProvisionRetryLater
+from runner_fleet.usecases.provision import Provisioner, ProvisionResult
+from runner_fleet.usecases.provision_pool_runner import PoolRunnerProvisioner
 from runner_fleet.usecases.release import Releaser, ReleaseResult
+from runner_fleet.usecases.replace_runner import RunnerReplacer
 
 log = get_logger("workers")
 _Request = TypeVar("_Request")
 
 
+@dataclass(frozen=True)
+class ProvisionWork:
+    """The use cases behind the provision queue, one per kind of message."""
+
+    provisioner: Provisioner
+    pool_provisioner: PoolRunnerProvisioner
+    replacer: RunnerReplacer
+
+
 async def run_provision(
-    body: str, *, message_id: str, dequeue_count: int, provisioner: Provisioner, queue: WorkQueue
+    body: str, *, message_id: str, dequeue_count: int, work: ProvisionWork, queue: WorkQueue
 ) -> ProvisionResult | None:
-    request = _read(parse_provision, body, "provision.unreadable_message", message_id)
+    request = _read(parse_provision_queue, body, "provision.unreadable_message", message_id)
     if request is None:
         return None
     try:
-        return await provisioner(request, message_id=message_id)
+        if isinstance(request, RunnerStarted):
+            await work.replacer(request.forge, request.pool, request.runner_name, request.job_id)
+            return None
+        if isinstance(request, PoolRunnerRequest):
+            result = await work.pool_provisioner(request, message_id=message_id)
+        else:
+            result = await work.provisioner(request, message_id=message_id)
     except ProvisionRetryLater as wait:
         # Waiting is not failing: a fresh delayed message keeps the dequeue count for real failures.
         await queue.send(PROVISION_QUEUE, body, delay_s=wait.delay_s)
@@ -40,6 +61,10 @@ async def run_provision(
     except Exception:
         log.exception("provision.failed", **_job(request), attempt=dequeue_count)
         raise
+    if result.follow_up:
+        # The create is in flight: read it again later, in a message of its own, holding no worker.
+        await queue.send(PROVISION_QUEUE, result.follow_up, delay_s=result.retry_after_s)
+    return result
 
 
 async def run_release(
@@ -69,17 +94,21 @@ def _read(parse: Callable[[str], _Request], body: str, unreadable: str, message_
         return None
 
 
-def _job(request: ProvisionRequest | ReleaseRequest | DeregisterRequest) -> dict[str, object]:
-    """The fields that name a request's job in the log."""
+def _job(
+    request: ProvisionRequest | PoolRunnerRequest | RunnerStarted | ReleaseRequest | DeregisterRequest,
+) -> dict[str, object]:
+    """The fields that name a request's job (or pool runner) in the log."""
+    if isinstance(request, PoolRunnerRequest):
+        return {"forge": request.forge, "pool": request.pool, "key": request.key}
     return {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
 
 
 def log_poisoned(queue: str, body: str) -> None:
     """A message that failed every attempt: log what it was for, so its loss is visible and searchable."""
     try:
-        request = parse_provision(body) if queue == PROVISION_QUEUE else parse_release(body)
+        request = parse_provision_queue(body) if queue == PROVISION_QUEUE else parse_release(body)
         details: dict[str, object] = request.model_dump(
-            include={"kind", "forge", "pool", "job_id", "repository", "runner_name"}
+            include={"kind", "forge", "pool", "job_id", "key", "repository", "runner_name"}
         )
     except ValidationError:
         details = {"unreadable": True}

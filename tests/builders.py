@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runner_fleet.forges import Forge
+from runner_fleet.ports.compute import Compute
+from runner_fleet.ports.forge import RunnerRegistry
+from runner_fleet.ports.queue import WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import github_signature
+from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.create_runner import RunnerCreation
+from runner_fleet.usecases.provision import Provisioner
+from runner_fleet.usecases.provision_pool_runner import PoolRunnerProvisioner
+from runner_fleet.usecases.replace_runner import RunnerReplacer
+from runner_fleet.workers import ProvisionWork
 
 EVENTS = Path(__file__).parent / "events"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -68,3 +79,26 @@ def signed(
         "Content-Type": "application/json",
     }
     return headers, body
+
+
+def make_provisioner(
+    pools: Mapping[str, Pool],
+    state: FleetState,
+    compute: Compute,
+    registries: Mapping[Forge, RunnerRegistry],
+    ssh_public_key: str = "ssh-ed25519 AAAA",
+    **options: Any,
+) -> Provisioner:
+    """A job provisioner over these ports, its create pipeline included (`now` goes to both)."""
+    clock = {"now": options["now"]} if "now" in options else {}
+    creation = RunnerCreation(state, compute, registries, ssh_public_key, **clock)
+    return Provisioner(pools, state, creation, **options)
+
+
+def provision_work(provisioner: Provisioner, queue: WorkQueue) -> ProvisionWork:
+    """The provision queue's use cases around one job provisioner (pool runners share its pipeline)."""
+    pools, state = provisioner.pools, provisioner.state
+    pool_runners = PoolRunnerProvisioner(
+        pools, state, provisioner.creation, preflight=provisioner.preflight, forge_gate=provisioner.forge_gate
+    )
+    return ProvisionWork(provisioner, pool_runners, RunnerReplacer(pools, state, queue))

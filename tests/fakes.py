@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from runner_fleet.adapters.memory.state import MemoryStateTable
-from runner_fleet.ports.compute import StillWanted, VmCreateRejected, VmInfo, VmNoLongerWanted, VmSpec
+from runner_fleet.ports.compute import (
+    CreateFailure,
+    StillWanted,
+    VmCreateRejected,
+    VmInfo,
+    VmNoLongerWanted,
+    VmSpec,
+)
 from runner_fleet.ports.forge import Registration, RunnerBusy, RunnerInfo, RunnerNameTaken, RunnerScope
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.table import Data, Record
@@ -68,6 +75,9 @@ class FakeCompute:
     # (size, spot) -> Azure error code: capacity or quota refusals, for fallback tests
     reject: dict[tuple[str, bool], str] = field(default_factory=dict)
     attempts: list[tuple[str, bool]] = field(default_factory=list)
+    # name -> why Azure failed it after accepting its PUT (set with provisioning[name] = "Failed")
+    failures: dict[str, CreateFailure] = field(default_factory=dict)
+    throttled_s: float = 0.0
     # Runs when a create starts, before its `still_wanted` check: what happens while ARM is slow.
     on_create: Callable[[VmSpec], Awaitable[None]] | None = None
 
@@ -79,6 +89,7 @@ class FakeCompute:
             spec.tags,
             self.provisioning.get(name, "Succeeded"),
             self.power.get(name, "running"),
+            failure=self.failures.get(name),
         )
 
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:
@@ -88,7 +99,10 @@ class FakeCompute:
         spec = self.vms.get(name)
         return None if spec is None else self._info(name, spec)
 
-    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+    def throttled_for(self) -> float:
+        return self.throttled_s
+
+    async def start_create(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
         await _io()
         if self.on_create is not None:
             await self.on_create(spec)
@@ -104,7 +118,7 @@ class FakeCompute:
         self.created.append(spec.name)
         return self._info(spec.name, spec)
 
-    async def delete_vm(self, pool: Pool, name: str) -> bool:
+    async def delete_vm(self, pool: Pool, name: str, *, wait: bool = True) -> bool:
         await _io()
         if self.vms.pop(name, None) is None:
             return False

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
+from runner_fleet.warm.policy import WarmNow, warm_now
 
 _CREDENTIALS = (
     ("GITHUB_WEBHOOK_SECRET", "github_webhook_secret"),
@@ -39,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     settings = load_service_settings()
     # The example is for reading; real configuration must come with its credentials.
     pools = load_pools(settings, use_example=args.example, require_credentials=not args.example)
+    now = time.time()
     if args.json:
         document: dict[str, Any] = {
-            "pools": [pool.model_dump(mode="json") for pool in pools],
+            "pools": [{**pool.model_dump(mode="json"), "warm_now": _warm_json(pool, now)} for pool in pools],
             "credentials": credentials_summary(settings),
         }
         print(json.dumps(document, indent=2))
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         )
         table.add_column(style="bold")
         table.add_column(overflow="fold")
-        for key, value in _describe(pool):
+        for key, value in _describe(pool, now):
             table.add_row(key, value)
         console.print(table)
         console.print()
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(pool: Pool) -> list[tuple[str, str]]:
+def _describe(pool: Pool, now: float) -> list[tuple[str, str]]:
     if pool.github is not None:
         repos = f" ({', '.join(pool.github.repositories)})" if pool.github.repositories else ""
         scope = f"org {pool.github.org}{repos}, runner group {pool.github.runner_group_id}"
@@ -89,8 +94,51 @@ def _describe(pool: Pool) -> list[tuple[str, str]]:
     rows.append(
         (
             "limits",
-            f"max {limits.max_runners}, warm {limits.warm}, idle {limits.idle_timeout_s}s, "
+            f"max {limits.max_runners}, idle {limits.idle_timeout_s}s, "
             f"boot {limits.boot_timeout_s}s, lifetime {limits.max_lifetime_s}s",
         )
     )
+    rows.append(("warm", describe_warm(pool, now)))
     return rows
+
+
+def describe_warm(pool: Pool, now: float) -> str:
+    """The warm target in force at `now`, and for a schedule when it changes next, to what."""
+    if (auto := pool.limits.warm_auto) is not None:
+        return f"auto ({auto.min}..{auto.max}, budget {auto.idle_budget_vm_hours_per_day:g} VM-h/day)"
+    decided = warm_now(pool, now)
+    if decided.mode == "static":
+        return str(decided.target)
+    text = f"{decided.target} now ({decided.reason})"
+    if decided.next_change_at is None:
+        return f"{text}; no change within 8 days"
+    return f"{text}; {decided.next_target} from {_when(pool, decided)}"
+
+
+def _when(pool: Pool, decided: WarmNow) -> str:
+    """The moment of the next change in the schedule's zone, and in UTC."""
+    assert decided.next_change_at is not None
+    at = datetime.fromtimestamp(decided.next_change_at, UTC)
+    schedule = pool.limits.warm_schedule
+    windows = schedule.schedule if schedule is not None else ()
+    zones = sorted({window.timezone for window in windows} - {"UTC", "Etc/UTC"})
+    utc = f"{at:%Y-%m-%d %H:%M} UTC"
+    if not zones:
+        return utc
+    local = " / ".join(f"{at.astimezone(ZoneInfo(name)):%a %Y-%m-%d %H:%M %Z}" for name in zones)
+    return f"{local} ({utc})"
+
+
+def _warm_json(pool: Pool, now: float) -> dict[str, Any]:
+    decided = warm_now(pool, now)
+    return {
+        "target": decided.target,
+        "mode": decided.mode,
+        "reason": decided.reason,
+        "next_change_at": (
+            datetime.fromtimestamp(decided.next_change_at, UTC).isoformat()
+            if decided.next_change_at is not None
+            else None
+        ),
+        "next_target": decided.next_target,
+    }

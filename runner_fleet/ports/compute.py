@@ -27,6 +27,15 @@ class VmSpec:
 
 
 @dataclass(frozen=True)
+class CreateFailure:
+    """Why Azure failed a VM create after accepting its PUT (the VM is left in `Failed`)."""
+
+    code: str
+    message: str
+    capacity: bool  # another size or priority may succeed where this one failed
+
+
+@dataclass(frozen=True)
 class VmInfo:
     name: str
     resource_group: str
@@ -36,6 +45,7 @@ class VmInfo:
     power_state: str | None = None
     created_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    failure: CreateFailure | None = None
 
     @property
     def pool(self) -> str | None:
@@ -71,6 +81,14 @@ class VmBeingDeleted(Exception):
     """A VM of this name is still being deleted; creating over it is refused until it is gone."""
 
 
+class VmCreateThrottled(Exception):
+    """Resource Manager throttled the PUT: nothing was created; try again after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"VM creates are throttled; retry in {retry_after_s:.0f}s")
+        self.retry_after_s = retry_after_s
+
+
 class VmNoLongerWanted(Exception):
     """The create's `still_wanted` check said no right before a PUT: nothing was created by it."""
 
@@ -83,14 +101,25 @@ StillWanted = Callable[[], Awaitable[bool]]
 class Compute(Protocol):
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None: ...
 
-    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
-        """Create (or, for the same name, converge to) one VM and wait until Azure reports it provisioned.
+    async def start_create(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+        """Send the VM's PUT and return as soon as Azure accepted it (usually `Creating`); never wait
+        for the VM itself: its outcome is read later with `get_vm` (`failure` says why it failed).
 
-        `still_wanted` is awaited right before each PUT; False raises `VmNoLongerWanted`.
+        The caller has read the VM as absent just before (a retried PUT reads it again). `still_wanted`
+        is awaited right before the PUT; False raises `VmNoLongerWanted`. A VM of this name being
+        deleted raises `VmBeingDeleted` at once, a synchronous refusal for capacity or
+        quota `VmCreateRejected`, a throttled PUT `VmCreateThrottled`: none of them made a VM.
         """
 
-    async def delete_vm(self, pool: Pool, name: str) -> bool:
-        """Delete a VM with its NIC and OS disk; False if it did not exist."""
+    def throttled_for(self) -> float:
+        """Seconds until Resource Manager's last throttle on VM creates ends (0 when none is known):
+        a create should not spend a runner registration on a PUT that would be refused."""
+
+    async def delete_vm(self, pool: Pool, name: str, *, wait: bool = True) -> bool:
+        """Delete a VM with its NIC and OS disk; False if it did not exist.
+
+        `wait=False` returns once Azure accepted the delete (the VM reads `Deleting` until it is gone).
+        """
 
     async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
         """Our VMs (by the managed-by tag) in the resource groups of `pools`."""

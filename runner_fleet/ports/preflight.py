@@ -23,6 +23,9 @@ class CheckResult:
 class PreflightReport:
     pool: str
     checks: tuple[CheckResult, ...]
+    # When the gate that made this report looks at the pool again (seconds), if it says so: a job
+    # held back by a failing pool is tried again then, not later.
+    recheck_in_s: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner_fleet.ports.preflight import PreflightReport
@@ -78,7 +78,7 @@ class CachedGate(ABC):
                 report, ttl = self._error(pool, exc), self._error_ttl_s
             self._cache[pool.name] = _Entry(report, self._clock() + ttl)
             self._announce(report)
-            return report
+            return report if report.ok else replace(report, recheck_in_s=ttl)
 
     def invalidate(self, pool: str | None = None) -> None:
         """Forget cached reports (one pool's, or all), so the next check asks again."""
@@ -89,9 +89,10 @@ class CachedGate(ABC):
 
     def _fresh(self, pool: str) -> PreflightReport | None:
         entry = self._cache.get(pool)
-        if entry is None or self._clock() >= entry.expires_at:
+        now = self._clock()
+        if entry is None or now >= entry.expires_at:
             return None
-        return entry.report
+        return entry.report if entry.report.ok else replace(entry.report, recheck_in_s=entry.expires_at - now)
 
     def _announce(self, report: PreflightReport) -> None:
         problems = [c for c in report.checks if c.status != "pass"]

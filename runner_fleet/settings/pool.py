@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from runner_fleet.forges import Forge
+from runner_fleet.warm import cron
 
 # Pool names end up in VM names, tags and runner names: keep them short and DNS-safe.
 POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
@@ -203,18 +204,140 @@ class PrivateCluster(_Strict):
         return self
 
 
+class WarmWindow(_Strict):
+    """A time in which the pool keeps `warm` runners: from each `start` firing to the next `end` one."""
+
+    start: str
+    end: str
+    timezone: str
+    warm: int = Field(ge=0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _cron(cls, value: str, info: ValidationInfo) -> str:
+        parsed = cron.parse(value)
+        if not parsed.fires_every_year():
+            raise ValueError(
+                f"{value!r} does not fire in every year, so the window would rarely if ever {info.field_name}"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        cron.zone(value)
+        return value
+
+    def describe(self) -> str:
+        return f"{self.start} .. {self.end} {self.timezone}"
+
+
+class WarmSchedule(_Strict):
+    """Warm runners by time: the largest `warm` of the windows in force, else `otherwise`."""
+
+    schedule: tuple[WarmWindow, ...]
+    otherwise: int = Field(default=0, ge=0)
+
+    @field_validator("schedule")
+    @classmethod
+    def _some_window(cls, value: tuple[WarmWindow, ...]) -> tuple[WarmWindow, ...]:
+        # Checked here rather than with min_length, which also complains when a window is invalid.
+        if not value:
+            raise ValueError("needs at least one window")
+        return value
+
+    @property
+    def ceiling(self) -> int:
+        return max(self.otherwise, *(window.warm for window in self.schedule))
+
+
+class WarmAuto(_Strict):
+    """Warm runners sized from the pool's recent demand (`runner_fleet/warm/auto.py` says how)."""
+
+    min: int = Field(default=0, ge=0)
+    max: int = Field(ge=0)
+    # Idle VM time the pool may spend per UTC day on runners nobody used; past it, only `min` are kept.
+    idle_budget_vm_hours_per_day: float = Field(gt=0)
+    # How far back arrivals are counted for the arrival rate.
+    window_s: float = Field(default=900, ge=60, le=86400)
+    # The share of jobs that should find a runner waiting.
+    target_hit_ratio: float = Field(default=0.9, ge=0.5, le=0.99)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WarmAuto:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) cannot exceed max ({self.max})")
+        return self
+
+
+class WarmAdaptive(_Strict):
+    auto: WarmAuto
+
+
+WarmSetting = int | WarmSchedule | WarmAdaptive
+_WARM_FORMS = (
+    "a number of runners, {schedule: [...], otherwise: N} or {auto: {min, max, idle_budget_vm_hours_per_day}}"
+)
+
+
 class Limits(_Strict):
     max_runners: int = Field(default=10, ge=1, le=1000)
-    warm: int = Field(default=0, ge=0)
+    # Idle runners kept ready: a number, a schedule, or sized from demand (`runner_fleet/warm/`).
+    warm: WarmSetting = 0
     idle_timeout_s: int = Field(default=600, ge=60)
     boot_timeout_s: int = Field(default=600, ge=60)
     max_lifetime_s: int = Field(default=6 * 3600, ge=600)
 
+    @field_validator("warm", mode="before")
+    @classmethod
+    def _warm_form(cls, value: object) -> object:
+        # Chosen by shape, so that an error names the field inside the form the admin wrote
+        # (`warm.schedule[0].start`) rather than listing how the value fails every form.
+        if isinstance(value, bool) or not isinstance(value, int | dict | WarmSchedule | WarmAdaptive):
+            raise ValueError(f"must be {_WARM_FORMS}")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be at least 0")
+        if isinstance(value, dict):
+            if "auto" in value and "schedule" in value:
+                raise ValueError("set schedule or auto, not both")
+            if "auto" in value:
+                return WarmAdaptive.model_validate(value)
+            if "schedule" in value:
+                return WarmSchedule.model_validate(value)
+            raise ValueError(f"must be {_WARM_FORMS}")
+        return value
+
     @model_validator(mode="after")
     def _warm_fits(self) -> Limits:
-        if self.warm > self.max_runners:
-            raise ValueError("warm cannot exceed max_runners")
+        too_many = [(where, count) for where, count in self._warm_counts() if count > self.max_runners]
+        if too_many:
+            named = ", ".join(f"{where} is {count}" if where else str(count) for where, count in too_many)
+            raise ValueError(f"warm cannot exceed max_runners ({self.max_runners}): {named}")
         return self
+
+    def _warm_counts(self) -> list[tuple[str, int]]:
+        warm = self.warm
+        if isinstance(warm, WarmSchedule):
+            return [
+                *((f"warm.schedule[{i}].warm", w.warm) for i, w in enumerate(warm.schedule)),
+                ("warm.otherwise", warm.otherwise),
+            ]
+        if isinstance(warm, WarmAdaptive):
+            return [("warm.auto.max", warm.auto.max)]
+        return [("", warm)]
+
+    @property
+    def static_warm(self) -> int | None:
+        """The configured number of warm runners; None when it follows a schedule or demand."""
+        return self.warm if isinstance(self.warm, int) else None
+
+    @property
+    def warm_schedule(self) -> WarmSchedule | None:
+        return self.warm if isinstance(self.warm, WarmSchedule) else None
+
+    @property
+    def warm_auto(self) -> WarmAuto | None:
+        return self.warm.auto if isinstance(self.warm, WarmAdaptive) else None
 
 
 class RunnerDownload(_Strict):

@@ -23,6 +23,12 @@ Every partition, what it holds, who writes and reads it, and when its rows go:
   Purged by housekeeping (`purge_jobs`): `done` rows `JOB_RETENTION` (3 days) after they were
   settled; rows left in another state (a job whose end we never heard of) `ABANDONED_JOB_RETENTION`
   (7 days) after their last write, never while a lease runs.
+- `pool-runner-<forge>`: runners made for a pool rather than a job (warm ones and their
+  replacements). Key: runner name; `key` (the claim's key, `pool:<key>` in `job-<forge>`), `pool`,
+  `at`. Written by the pool-runner provision (`note_pool_runner`), read when a job starts on a runner
+  (`pool_runner_key`: was it a warm one to replace?), deleted with the claim row when the runner is
+  released or reaped (`forget_pool_runner`); housekeeping purges rows older than
+  `ABANDONED_JOB_RETENTION` (a runner lives at most its pool's max lifetime).
 - `binding-gitlab`: which of our runners took a job (GitLab hides it once the runner is deleted).
   Key: job ID; `runner_name`, `runner_id`, `bound_at`. Written by the `running` hook and the
   reconciler's deregister (`bind_job`), before the registration goes. Read by the job's end hook
@@ -45,6 +51,14 @@ Every partition, what it holds, who writes and reads it, and when its rows go:
 - `recent-repository-github` (`state/recent_repositories.py`): repositories GitHub webhooks named
   lately. Key: the repository, casefolded; `org`, `repository`, `seen_at`. Written by the webhook
   path; read by the GitHub recovery scan (`of_org`), which deletes rows older than a day as it reads.
+- `warm-arrival`, `warm-demand` (`warm/demand.py`): adaptive warm pools' demand; purged after 2 days.
+- `pool-request` (`state/pool_requests.py`): pool runners asked for and not yet claimed (the
+  reconciler's top-ups and the replacements of warm runners jobs took); deleted once seen or leased,
+  or on read after 10 minutes.
+- `runner-start-<forge>` (`state/runner_starts.py`): runners a webhook said just started a job (the
+  forge's `busy` flag lags); the reconciler purges rows older than 10 minutes every round.
+- `reconcile-round` (`state/pool_rounds.py`): one row per pool, what the last round saw (its time,
+  the warm runners it kept, the runners online); overwritten every round.
 """
 
 from __future__ import annotations
@@ -259,6 +273,52 @@ class FleetState:
                 if await self._table.delete(record.partition, record.key, etag=record.etag):
                     removed += 1
         return removed
+
+    async def note_progress(
+        self, forge: Forge, job_key: str, *, owner: str, lease_s: float, **fields: str | float | int | bool
+    ) -> bool:
+        """Write `fields` on a claim while `owner` still holds it, extending its lease; False if not.
+
+        How a VM create in flight keeps its place across follow-ups: which of the pool's sizes it
+        tried, whether its failed VM is being deleted.
+        """
+        partition, key = f"job-{forge}", encode_key(job_key)
+        for _ in range(3):
+            existing = await self._table.get(partition, key)
+            if (
+                existing is None
+                or existing.data.get("state") != "provisioning"
+                or existing.data.get("owner") != owner
+            ):
+                return False
+            data: Data = {**existing.data, **fields, "lease_until": self._clock() + lease_s}
+            try:
+                await self._table.replace(existing, data)
+            except (PreconditionFailed, NotFound):
+                continue
+            return True
+        raise PreconditionFailed("job claim kept changing under us")
+
+    # -- pool runners ---------------------------------------------------------------------------
+    async def note_pool_runner(self, forge: Forge, runner_name: str, *, key: str, pool: str) -> None:
+        await self._table.upsert(
+            f"pool-runner-{forge}", encode_key(runner_name), {"key": key, "pool": pool, "at": self._clock()}
+        )
+
+    async def pool_runner_key(self, forge: Forge, runner_name: str) -> str | None:
+        """The claim key of a runner made for its pool, or None for a runner made for a job."""
+        record = await self._table.get(f"pool-runner-{forge}", encode_key(runner_name))
+        return str(record.data.get("key") or "") or None if record is not None else None
+
+    async def forget_pool_runner(self, forge: Forge, runner_name: str) -> None:
+        """The runner is gone: its rows go with it (its claim would otherwise wait for the purge)."""
+        key = await self.pool_runner_key(forge, runner_name)
+        if key is not None:
+            await self._table.delete(f"job-{forge}", encode_key(key))
+        await self._table.delete(f"pool-runner-{forge}", encode_key(runner_name))
+
+    async def purge_pool_runners(self, forge: Forge, older_than: timedelta) -> int:
+        return await self._purge(f"pool-runner-{forge}", older_than, "at")
 
     # -- runner bindings ------------------------------------------------------------------------
     async def bind_job(self, forge: Forge, job_key: str, *, runner_name: str, runner_id: int) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from runner_fleet import naming
 from runner_fleet.events.base import MalformedEvent
 from runner_fleet.events.github import WorkflowJobEvent
 from runner_fleet.logs import get_logger
 from runner_fleet.matching import labels_fit, match_github_pool
-from runner_fleet.messages import ProvisionRequest, ReleaseRequest
+from runner_fleet.messages import ProvisionRequest, ReleaseRequest, RunnerStarted
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
 from runner_fleet.provenance import is_public
 from runner_fleet.settings.pool import Pool
@@ -71,8 +72,7 @@ class GitHubIntake:
         if event.action == "completed":
             return await self._completed(event, delivery, ctx)
         if event.action == "in_progress":
-            log.info("job.running", **ctx, runner=job.runner_name, pool=naming.pool_of(job.runner_name))
-            return WebhookOutcome(200, "noted")
+            return await self._started(event, delivery, ctx)
         # A hint only (the provision asks GitHub again): public repositories are left alone unless a
         # pool serves them.
         public = is_public(event.repository.raw)
@@ -101,6 +101,19 @@ class GitHubIntake:
         )
         return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx | {"pool": pool.name})
 
+    async def _started(
+        self, event: WorkflowJobEvent, delivery: str, ctx: dict[str, object]
+    ) -> WebhookOutcome:
+        job = event.job
+        pool_name = naming.pool_of(job.runner_name)
+        log.info("job.running", **ctx, runner=job.runner_name, pool=pool_name)
+        if job.runner_name is None or pool_name is None or all(p.name != pool_name for p in self.pools):
+            return WebhookOutcome(200, "noted")
+        # Ours: the reconciler must not trust a lagging `busy` flag, and a warm runner is replaced.
+        started = RunnerStarted(**_about(event, pool_name, delivery), runner_name=job.runner_name)
+        ctx = ctx | {"pool": pool_name, "runner": job.runner_name}
+        return await self._enqueue(PROVISION_QUEUE, started.to_json(), delivery, ctx)
+
     async def _note_repository(self, event: WorkflowJobEvent, ctx: dict[str, object]) -> None:
         """Point the recovery scan at this repository; its rotation reaches it anyway if this fails."""
         try:
@@ -125,13 +138,7 @@ class GitHubIntake:
             log.info("job.completed_elsewhere", **ctx, runner=job.runner_name)
             return WebhookOutcome(200, "runner not managed by runner-fleet")
         request = ReleaseRequest(
-            forge="github",
-            pool=pool_name,
-            job_id=job.id,
-            org=event.org,
-            repository=event.repository.full_name,
-            installation_id=event.installation_id,
-            delivery_id=delivery,
+            **_about(event, pool_name, delivery),
             runner_name=job.runner_name,
             runner_id=job.runner_id,
             conclusion=job.conclusion,
@@ -150,3 +157,16 @@ class GitHubIntake:
             ctx=ctx,
             log=log,
         )
+
+
+def _about(event: WorkflowJobEvent, pool: str, delivery: str) -> dict[str, Any]:
+    """What every message about this event's job carries: forge, pool, job, where it runs, delivery."""
+    return {
+        "forge": "github",
+        "pool": pool,
+        "job_id": event.job.id,
+        "org": event.org,
+        "repository": event.repository.full_name,
+        "installation_id": event.installation_id,
+        "delivery_id": delivery,
+    }

@@ -22,6 +22,7 @@ from runner_fleet.messages import DeregisterRequest
 from runner_fleet.ports.forge import RunnerRegistry, RunnerScope
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
+from runner_fleet.usecases.replace_runner import RunnerReplacer
 
 log = get_logger("deregister")
 
@@ -38,6 +39,8 @@ class Deregisterer:
     pools: Mapping[str, Pool]
     state: FleetState
     registries: Mapping[Forge, RunnerRegistry]
+    # A warm runner that took a job is replaced (the job's start is also what the reconciler needs).
+    replacer: RunnerReplacer | None = None
 
     async def __call__(self, request: DeregisterRequest) -> DeregisterResult:
         ctx = {
@@ -58,4 +61,6 @@ class Deregisterer:
         registry = self.registries[request.forge]
         removed = await registry.remove(RunnerScope.of_pool(pool), request.runner_id)
         log.info("runner.deregistered", **ctx, removed=removed, reason="its job started")
+        if self.replacer is not None:
+            await self.replacer(request.forge, pool.name, request.runner_name, request.job_id)
         return DeregisterResult("deregistered" if removed else "already-gone")

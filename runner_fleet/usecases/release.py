@@ -70,16 +70,19 @@ class Releaser:
             return ReleaseResult(False, False, "not-ours")
         vm_deleted = False
         if vm is not None:
-            vm_deleted = await self.compute.delete_vm(pool, request.runner_name)
+            # Without waiting for Azure to finish: the worker is free at once, and the VM reads
+            # Deleting until it is gone, which every reader takes as going away.
+            vm_deleted = await self.compute.delete_vm(pool, request.runner_name, wait=False)
             log.info("vm.deleted", **ctx, existed=vm_deleted)
             created_for = vm.tags.get("job")
             if created_for and created_for != str(request.job_id):
                 # Runners are interchangeable: this one ran another job, so the job it was made for may
-                # still be waiting. Reopened only once its VM is gone, so a provision for it cannot
-                # mistake the dying VM for its runner (and if we die in between, the reconciler sees a
-                # provisioned job without a runner and reopens it).
+                # still be waiting. Reopened only once its delete is accepted, so a provision for it
+                # finds the dying VM going away, not its runner (and if we die in between, the
+                # reconciler sees a provisioned job without a runner and reopens it).
                 await self.state.reopen_job(request.forge, created_for)
         await self.state.free_slot(pool.name, request.runner_name)
+        await self.state.forget_pool_runner(request.forge, request.runner_name)
 
         registry = self.registries[request.forge]
         scope = RunnerScope(pool, request.org, pool.registration_repository, request.installation_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +14,15 @@ from runner_fleet.adapters.azure.clients import ArmConnection
 from runner_fleet.adapters.azure.clouds import CLOUDS
 from runner_fleet.adapters.azure.compute import AzureCompute
 from runner_fleet.adapters.azure.credentials import StaticTokenCredential
-from runner_fleet.ports.compute import VmCreateRejected, VmNoLongerWanted, VmSpec
+from runner_fleet.ports.compute import (
+    StillWanted,
+    VmBeingDeleted,
+    VmCreateRejected,
+    VmCreateThrottled,
+    VmInfo,
+    VmNoLongerWanted,
+    VmSpec,
+)
 from runner_fleet.settings.pool import Pool
 from simulator.arm import FaultRule, LroFailureRule
 from simulator.arm.api_versions import DEFAULT_SERVED
@@ -65,6 +72,21 @@ def _resource(cloud: SimulatedCloud, name: str) -> dict[str, Any]:
     return vm
 
 
+async def _create(compute: AzureCompute, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+    """The PUT, then the VM read until Azure settles it, as the provision's follow-ups read it; a
+    capacity failure after acceptance is raised as the provision would see it."""
+    await compute.start_create(spec, still_wanted=still_wanted)
+
+    async def settled() -> VmInfo | None:
+        vm = await compute.get_vm(spec.pool, spec.name)
+        return vm if vm is not None and vm.provisioning_state not in ("Creating", "Updating") else None
+
+    vm = await eventually(settled, within_s=30, poll_s=0.05, what=f"{spec.name} to settle")
+    if vm.failure is not None and vm.failure.capacity:
+        raise VmCreateRejected(vm.failure.code, vm.failure.message)
+    return vm
+
+
 @contextmanager
 def _injected(cloud: SimulatedCloud, rule: FaultRule | LroFailureRule) -> Iterator[None]:
     """`rule` holds while the block runs, and is cleared however the block ends."""
@@ -80,7 +102,7 @@ async def test_ephemeral_os_disk_goes_on_the_resource_disk_when_it_fits(
 ) -> None:
     """Standard_D2ads_v5 has a 75 GiB resource disk: a 64 GB ephemeral OS disk is placed there."""
     pool = make_pool("eph", azure={"vm_sizes": ["Standard_D2ads_v5"], "os_disk": "ephemeral"})
-    info = await compute.create_vm(_spec(pool, "rf-eph-0000000001"))
+    info = await _create(compute, _spec(pool, "rf-eph-0000000001"))
     assert info.provisioning_state == "Succeeded"
     vm = _resource(cloud, "rf-eph-0000000001")
     assert vm["ephemeral_os_disk"] is True
@@ -90,21 +112,21 @@ async def test_ephemeral_os_disk_goes_on_the_resource_disk_when_it_fits(
 async def test_managed_disk_when_ephemeral_does_not_fit(cloud: SimulatedCloud, compute: AzureCompute) -> None:
     """Standard_D2s_v5 has no resource disk and a 50 GiB cache: a 64 GB OS disk becomes a managed disk."""
     pool = make_pool("fit", azure={"vm_sizes": ["Standard_D2s_v5"], "os_disk": "ephemeral"})
-    await compute.create_vm(_spec(pool, "rf-fit-0000000001"))
+    await _create(compute, _spec(pool, "rf-fit-0000000001"))
     assert _resource(cloud, "rf-fit-0000000001")["ephemeral_os_disk"] is False
 
 
 async def test_ephemeral_in_cache_when_it_fits_there(cloud: SimulatedCloud, compute: AzureCompute) -> None:
     """A 40 GB OS disk fits the 50 GiB cache of Standard_D2s_v5 and is ephemeral there."""
     pool = make_pool("cache", azure={"vm_sizes": ["Standard_D2s_v5"], "os_disk_size_gb": 40})
-    await compute.create_vm(_spec(pool, "rf-cache-0000000001"))
+    await _create(compute, _spec(pool, "rf-cache-0000000001"))
     assert _resource(cloud, "rf-cache-0000000001")["ephemeral_os_disk"] is True
 
 
 async def test_get_list_and_delete(cloud: SimulatedCloud, compute: AzureCompute) -> None:
     """A created VM is found by get and list (by tag), and delete removes it with its NIC."""
     pool = make_pool("life")
-    await compute.create_vm(_spec(pool, "rf-life-0000000001"))
+    await _create(compute, _spec(pool, "rf-life-0000000001"))
     found = await compute.get_vm(pool, "rf-life-0000000001")
     assert found is not None and found.tags["pool"] == "life" and found.power_state is not None
     assert "rf-life-0000000001" in {vm.name for vm in await compute.list_vms([pool])}
@@ -119,15 +141,15 @@ async def test_put_is_idempotent_for_the_same_name(cloud: SimulatedCloud, comput
     """Creating the same VM twice converges on one VM."""
     pool = make_pool("twice")
     spec = _spec(pool, "rf-twice-0000000001")
-    await compute.create_vm(spec)
-    await compute.create_vm(spec)
+    await _create(compute, spec)
+    await _create(compute, spec)
     assert [vm.name for vm in await compute.list_vms([pool]) if vm.name == spec.name] == [spec.name]
 
 
 async def test_spot_vms_are_requested_as_spot(cloud: SimulatedCloud, compute: AzureCompute) -> None:
     """A spot pool's VM is created with Spot priority and eviction policy Delete."""
     pool = make_pool("spot", azure={"spot": True, "vm_sizes": ["Standard_D2ads_v5"]})
-    await compute.create_vm(_spec(pool, "rf-spot-0000000001"))
+    await _create(compute, _spec(pool, "rf-spot-0000000001"))
     vm = _resource(cloud, "rf-spot-0000000001")
     assert vm["priority"] == "Spot"
 
@@ -141,7 +163,7 @@ async def test_capacity_errors_become_vm_create_rejected(
         _injected(cloud, LroFailureRule(code="AllocationFailed", size="Standard_D4ads_v5", count=1)),
         pytest.raises(VmCreateRejected) as caught,
     ):
-        await compute.create_vm(_spec(pool, "rf-full-0000000001"))
+        await _create(compute, _spec(pool, "rf-full-0000000001"))
     assert caught.value.code == "AllocationFailed"
 
 
@@ -154,7 +176,7 @@ async def test_server_errors_are_retried_as_a_whole_operation(
         path=r"/virtualMachines/rf-retry-0000000001$", method="PUT", status=500, count=2, retry_after_s=0.0
     )
     with _injected(cloud, put_fails_twice):
-        info = await compute.create_vm(_spec(pool, "rf-retry-0000000001"))
+        info = await _create(compute, _spec(pool, "rf-retry-0000000001"))
     assert info.provisioning_state == "Succeeded"
     puts = [
         r
@@ -182,15 +204,22 @@ async def test_a_throttled_call_waits_as_asked_and_succeeds(
 async def test_an_allocation_failure_clears_the_failed_vm_for_the_next_size(
     cloud: SimulatedCloud, compute: AzureCompute
 ) -> None:
-    """After AllocationFailed the Failed VM is deleted, so the same name can be created with another size."""
+    """After AllocationFailed the VM reads Failed with the code; once deleted, the same name is created
+    with another size."""
     pool = make_pool("alloc", azure={"vm_sizes": ["Standard_F4s_v2", "Standard_D2ads_v5"]})
     with (
         _injected(cloud, LroFailureRule(code="AllocationFailed", size="Standard_F4s_v2", count=1)),
         pytest.raises(VmCreateRejected),
     ):
-        await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_F4s_v2"))
-    assert await compute.get_vm(pool, "rf-alloc-0000000001") is None
-    info = await compute.create_vm(_spec(pool, "rf-alloc-0000000001", size="Standard_D2ads_v5"))
+        await _create(compute, _spec(pool, "rf-alloc-0000000001", size="Standard_F4s_v2"))
+    failed = await compute.get_vm(pool, "rf-alloc-0000000001")
+    assert failed is not None and failed.provisioning_state == "Failed"
+    assert failed.failure is not None and (failed.failure.code, failed.failure.capacity) == (
+        "AllocationFailed",
+        True,
+    )
+    assert await compute.delete_vm(pool, "rf-alloc-0000000001") is True
+    info = await _create(compute, _spec(pool, "rf-alloc-0000000001", size="Standard_D2ads_v5"))
     assert (info.size, info.provisioning_state) == ("Standard_D2ads_v5", "Succeeded")
 
 
@@ -209,7 +238,7 @@ async def test_every_call_sends_the_pinned_api_version(cloud: SimulatedCloud, co
     """Each request the adapter sends carries the version the cloud table pins, never the SDK's default."""
     start = len(cloud.arm.request_log())
     pool = make_pool("pinned", azure={"vm_sizes": ["Standard_F4s_v2"]})
-    await compute.create_vm(_spec(pool, "rf-pinned-0000000001"))
+    await _create(compute, _spec(pool, "rf-pinned-0000000001"))
     await compute.list_vms([pool])
     await compute.delete_vm(pool, "rf-pinned-0000000001")
     sent = {
@@ -231,7 +260,7 @@ async def test_a_cloud_without_the_sdk_default_version_still_works(
     cloud.arm.configure(api_versions=lagging)
     try:
         pool = make_pool("lagging")
-        await compute.create_vm(_spec(pool, "rf-lagging-0000000001"))
+        await _create(compute, _spec(pool, "rf-lagging-0000000001"))
         assert "rf-lagging-0000000001" in {vm.name for vm in await compute.list_vms([pool])}
         assert await compute.delete_vm(pool, "rf-lagging-0000000001") is True
     finally:
@@ -244,7 +273,7 @@ async def test_list_reads_power_states_the_documented_way(
     """list_vms never sends `$expand` on a VM list; each provisioned VM's power state comes from its
     instance view (rule arm.vm.list-expand-needs-filter would refuse the undocumented form)."""
     pool = make_pool("power")
-    await compute.create_vm(_spec(pool, "rf-power-0000000001"))
+    await _create(compute, _spec(pool, "rf-power-0000000001"))
     start = len(cloud.arm.request_log())
     listed = {vm.name: vm for vm in await compute.list_vms([pool])}
     assert listed["rf-power-0000000001"].power_state == "running"
@@ -257,7 +286,7 @@ async def test_list_reads_power_states_the_documented_way(
 async def test_nvme_sizes_get_an_nvme_ephemeral_os_disk(cloud: SimulatedCloud, compute: AzureCompute) -> None:
     """Standard_D2ads_v6 has no resource disk or cache, only a 110 GiB NVMe disk: the OS disk goes there."""
     pool = make_pool("nvme", azure={"vm_sizes": ["Standard_D2ads_v6"], "os_disk": "ephemeral"})
-    await compute.create_vm(_spec(pool, "rf-nvme-0000000001"))
+    await _create(compute, _spec(pool, "rf-nvme-0000000001"))
     assert _resource(cloud, "rf-nvme-0000000001")["ephemeral_os_disk"] is True
     (body,) = [
         r["body"]
@@ -274,9 +303,10 @@ async def test_a_zonal_overconstrained_allocation_is_a_capacity_refusal(
     pool = make_pool("zonal", azure={"vm_sizes": ["Standard_F4s_v2"]})
     rule = LroFailureRule(code="OverconstrainedZonalAllocationRequest", size="Standard_F4s_v2", count=1)
     with _injected(cloud, rule), pytest.raises(VmCreateRejected) as caught:
-        await compute.create_vm(_spec(pool, "rf-zonal-0000000001"))
+        await _create(compute, _spec(pool, "rf-zonal-0000000001"))
     assert caught.value.code == "OverconstrainedZonalAllocationRequest"
-    assert await compute.get_vm(pool, "rf-zonal-0000000001") is None
+    left = await compute.get_vm(pool, "rf-zonal-0000000001")
+    assert left is not None and left.provisioning_state == "Failed"  # the provision's next step deletes it
 
 
 async def test_a_quota_refusal_is_a_capacity_refusal(cloud: SimulatedCloud, compute: AzureCompute) -> None:
@@ -284,7 +314,7 @@ async def test_a_quota_refusal_is_a_capacity_refusal(cloud: SimulatedCloud, comp
     pool = make_pool("quota", azure={"vm_sizes": ["Standard_F4s_v2"]})
     rule = LroFailureRule(code="OperationNotAllowed", size="Standard_F4s_v2", synchronous=True, count=1)
     with _injected(cloud, rule), pytest.raises(VmCreateRejected) as caught:
-        await compute.create_vm(_spec(pool, "rf-quota-0000000001"))
+        await _create(compute, _spec(pool, "rf-quota-0000000001"))
     assert caught.value.code == "OperationNotAllowed" and "quota" in str(caught.value)
 
 
@@ -301,32 +331,68 @@ async def test_other_operation_not_allowed_is_a_hard_error(
         count=1,
     )
     with _injected(cloud, rule), pytest.raises(HttpResponseError) as caught:
-        await compute.create_vm(_spec(pool, "rf-refused-0000000001"))
+        await _create(compute, _spec(pool, "rf-refused-0000000001"))
     assert not isinstance(caught.value, VmCreateRejected)
     assert caught.value.status_code == 409
 
 
-async def test_a_create_waits_for_a_vm_of_the_same_name_to_be_deleted(
+async def test_a_create_meeting_its_vm_deleting_is_refused_at_once(
     cloud: SimulatedCloud, compute: AzureCompute
 ) -> None:
-    """A create meeting its VM in Deleting waits until it is gone, then creates; it never PUTs onto it."""
+    """A PUT meeting a VM of its name in Deleting is refused by Resource Manager (409, nothing changed)
+    and raises VmBeingDeleted at once; once the VM is gone the name is created again."""
     pool = make_pool("again")
     spec = _spec(pool, "rf-again-0000000001")
-    await compute.create_vm(spec)
-    deleting = asyncio.ensure_future(compute.delete_vm(pool, spec.name))
-    await eventually(
-        lambda: (cloud.arm.vm(spec.name) or {}).get("provisioning_state") == "Deleting",
-        within_s=10,
-        what="the delete to start",
-    )
+    await _create(compute, spec)
+    assert await compute.delete_vm(pool, spec.name, wait=False) is True
     start = len(cloud.arm.request_log())
-    info = await compute.create_vm(spec)
-    assert await deleting is True
+    with pytest.raises(VmBeingDeleted):
+        await compute.start_create(spec)
+    puts = [e["status"] for e in _requests_since(cloud, start) if e["method"] == "PUT"]
+    assert puts == [409]
+    assert (cloud.arm.vm(spec.name) or {}).get("provisioning_state") in ("Deleting", "Deleted")
+    await eventually(
+        lambda: (cloud.arm.vm(spec.name) or {}).get("provisioning_state") == "Deleted",
+        within_s=30,
+        what="the delete to finish",
+    )
+    info = await _create(compute, spec)
     assert info.provisioning_state == "Succeeded"
-    puts = [
-        e for e in _requests_since(cloud, start) if e["method"] == "PUT" and e["path"].endswith(spec.name)
-    ]
-    assert [e["status"] for e in puts] == [201]
+
+
+async def test_a_start_create_returns_before_the_vm_is_built(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """start_create returns as soon as the PUT is accepted: the VM still reads Creating in ARM then."""
+    pool = make_pool("quick")
+    spec = _spec(pool, "rf-quick-0000000001")
+    info = await compute.start_create(spec)
+    assert info.provisioning_state == "Creating"
+    assert (cloud.arm.vm(spec.name) or {}).get("provisioning_state") == "Creating"
+
+
+async def test_a_throttled_put_is_handed_back_not_waited_out(
+    cloud: SimulatedCloud, compute: AzureCompute
+) -> None:
+    """A 429 on the PUT raises VmCreateThrottled with Retry-After, and later creates of this process
+    wait that long without sending a PUT."""
+    pool = make_pool("busy")
+    throttled = FaultRule(
+        path=r"/virtualMachines/rf-busy-0000000001$",
+        method="PUT",
+        status=429,
+        code="TooManyRequests",
+        count=1,
+        retry_after_s=3000,  # simulated: a minute of real time at the cloud's time scale
+    )
+    with _injected(cloud, throttled), pytest.raises(VmCreateThrottled) as caught:
+        await compute.start_create(_spec(pool, "rf-busy-0000000001"))
+    assert caught.value.retry_after_s > 30
+    start = len(cloud.arm.request_log())
+    with pytest.raises(VmCreateThrottled):
+        await compute.start_create(_spec(pool, "rf-busy-0000000002"))
+    assert _requests_since(cloud, start) == []
+    assert 0 < compute.throttled_for() <= caught.value.retry_after_s
 
 
 async def test_a_retried_create_asks_again_and_sends_no_put_for_a_vm_no_longer_wanted(
@@ -345,7 +411,7 @@ async def test_a_retried_create_asks_again_and_sends_no_put_for_a_vm_no_longer_w
         path=r"/virtualMachines/rf-unwanted-0000000001$", method="PUT", status=500, count=1, retry_after_s=0.0
     )
     with _injected(cloud, put_fails_once), pytest.raises(VmNoLongerWanted):
-        await compute.create_vm(spec, still_wanted=still_wanted)
+        await compute.start_create(spec, still_wanted=still_wanted)
     puts = [
         e for e in _requests_since(cloud, start) if e["method"] == "PUT" and e["path"].endswith(spec.name)
     ]

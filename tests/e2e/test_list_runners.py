@@ -36,10 +36,15 @@ async def test_a_provisioned_runner_is_listed_then_gone_after_release(cloud: Sim
         result = await rt.provisioner()(provision_request(job, "aks-prod"), message_id="m-1")
         name = naming.runner_name("aks-prod", "github", str(job["id"]))
         assert result.runner_name == name
-        rows = await list_runners(rt.pools, rt.compute, _registries(rt))
-        [row] = rows
+        [row] = await list_runners(rt.pools, rt.compute, _registries(rt))
         assert (row.name, row.pool, row.forge, row.job) == (name, "aks-prod", "github", str(job["id"]))
-        assert row.vm.startswith("Succeeded")
+        assert row.vm.startswith(("Creating", "Succeeded"))  # the provision returned after the PUT
+
+        async def built() -> bool:
+            [row] = await list_runners(rt.pools, rt.compute, _registries(rt))
+            return row.vm.startswith("Succeeded")
+
+        await eventually(built, within_s=30, poll_s=0.05, what="the VM to be built")
         assert row.registration in {"offline", "online"}
 
         async def ran() -> bool:

@@ -40,7 +40,7 @@ async def test_a_job_for_a_refused_pool_waits_and_runs_once_the_link_exists(clou
         assert isinstance(queue, MemoryWorkQueue)
 
         first = await workers.run_provision(
-            body, message_id="m-1", dequeue_count=1, provisioner=rt.provisioner(), queue=queue
+            body, message_id="m-1", dequeue_count=1, work=rt.provision_work(), queue=queue
         )
         assert first is not None and first.outcome == "deferred"
         assert queue.bodies(PROVISION_QUEUE) == [body]
@@ -59,9 +59,10 @@ async def test_a_job_for_a_refused_pool_waits_and_runs_once_the_link_exists(clou
 
         [deferred] = queue.bodies(PROVISION_QUEUE)
         second = await workers.run_provision(
-            deferred, message_id="m-2", dequeue_count=1, provisioner=rt.provisioner(), queue=queue
+            deferred, message_id="m-2", dequeue_count=1, work=rt.provision_work(), queue=queue
         )
-        assert second is not None and second.outcome == "created"
+        # The PUT is sent; the follow-up that reads the VM waits in the queue, holding no worker.
+        assert second is not None and second.outcome == "creating" and second.follow_up
 
         async def completed() -> bool:
             jobs = await asyncio.to_thread(cloud.github.jobs)

@@ -15,17 +15,13 @@ from typing import Any
 import pytest
 
 from runner_fleet import runtime
-from runner_fleet.cli.serve import host_json_path
-from runner_fleet.host.hostjson import read_queue_settings
-from runner_fleet.host.index import index_app
-from runner_fleet.host.local import LocalHost
 from runner_fleet.usecases.reconcile.reconciler import ReconcileReport
-from runner_fleet_dev.simulated import connect_forges, simulated_runtime
 from simulator.github import WebhookFaults
 from simulator.gitlab import WebhookFaults as GitLabWebhookFaults
 from simulator.stack import DEMO_GITLAB_PROJECT_ID, SimulatedCloud
 from simulator.testing import eventually
 from tests.e2e.demo_jobs import queue_github_job
+from tests.e2e.local_service import local_service
 
 pytestmark = pytest.mark.e2e
 
@@ -49,17 +45,10 @@ class Stack:
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
     cloud = SimulatedCloud.start(time_scale=30)
-    rt = simulated_runtime(cloud, {})
-    runtime.install(rt)
-    host = LocalHost(index_app(), rt.queue, read_queue_settings(host_json_path()), port=0)
     try:
-        url = await host.start()
-        connect_forges(cloud, rt, url)
-        yield Stack(cloud, rt)
+        async with local_service(cloud) as rt:
+            yield Stack(cloud, rt)
     finally:
-        await host.stop()
-        await rt.aclose()
-        runtime.install(None)
         cloud.stop()
 
 

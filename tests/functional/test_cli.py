@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -57,6 +58,23 @@ def test_pools_table_is_readable() -> None:
     assert "pool aks-prod (github)" in result.stdout
     assert "self-hosted, linux, x64, aks-prod" in result.stdout
     assert SECRET not in result.stdout
+
+
+def test_pools_shows_the_warm_target_in_force() -> None:
+    """A scheduled pool shows its target now and the next change; `--json` gives the same as data."""
+    window = {"start": "0 0 * * *", "end": "0 12 * * *", "timezone": "UTC", "warm": 2}
+    pools = json.dumps([pool_dict(limits={"max_runners": 4, "warm": {"schedule": [window], "otherwise": 1}})])
+    env = {"RUNNER_POOLS": pools, "GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_TOKEN": SECRET}
+    table = _cli("pools", COLUMNS="250", **env)
+    assert table.returncode == 0, table.stderr
+    assert re.search(
+        r"warm\s+(2 now \(window 0 0 \* \* \* \.\. 0 12 \* \* \* UTC\)|1 now \(no window)", table.stdout
+    )
+    assert re.search(r"; [12] from \d{4}-\d\d-\d\d (00|12):00 UTC", table.stdout)
+    document = json.loads(_cli("pools", "--json", **env).stdout)
+    warm = document["pools"][0]["warm_now"]
+    assert (warm["mode"], {warm["target"], warm["next_target"]}) == ("schedule", {1, 2})
+    assert warm["next_change_at"].endswith(("T00:00:00+00:00", "T12:00:00+00:00"))
 
 
 def test_unknown_command_is_a_usage_error() -> None:

@@ -10,12 +10,19 @@ from typing import Any
 
 import aiohttp
 import pytest
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.rest import HttpRequest
 from azure.mgmt.compute import models as cm
 from azure.mgmt.compute.aio import ComputeManagementClient
 
 from simulator.arm import ArmSimulator, FaultRule, LroFailureRule
 from simulator.arm.samples import runner_vm_body as runner_vm_json
+from simulator.testing import eventually
 
 RG = "rg-runners"
 
@@ -120,6 +127,44 @@ async def test_lro_allocation_failure_surfaces_with_its_code(
     snapshot = sim.vm("vm-alloc-1")
     assert snapshot is not None
     assert snapshot["failure"]["code"] == "AllocationFailed"
+
+
+async def test_an_accepted_create_that_fails_later_reads_failed_everywhere(
+    sim: ArmSimulator, compute: ComputeManagementClient
+) -> None:
+    """Rule arm.vm.async-failure: a VM accepted 201 Creating turns Failed with its code; it can be deleted."""
+    sim.add_fault(LroFailureRule(code="ZonalAllocationFailed", after_s=1.0))
+    seen: list[Any] = []
+    await compute.virtual_machines.begin_create_or_update(
+        RG, "vm-later", runner_vm_body("vm-later"), raw_response_hook=seen.append
+    )
+    initial = seen[0].http_response
+    assert (initial.status_code, initial.json()["properties"]["provisioningState"]) == (201, "Creating")
+
+    async def failed() -> Any:
+        vm = await compute.virtual_machines.get(RG, "vm-later", expand="instanceView")
+        return vm if vm.provisioning_state == "Failed" else None
+
+    vm = await eventually(failed, what="the create failing")
+    expected = {
+        "code": "ProvisioningState/failed/ZonalAllocationFailed",
+        "level": "Error",
+        "display_status": "Provisioning failed",
+    }
+    first = vm.instance_view.statuses[0]
+    assert {k: getattr(first, k) for k in expected} == expected
+    assert "sufficient capacity" in first.message
+    view = await compute.virtual_machines.instance_view(RG, "vm-later")
+    assert next((v.code, v.level) for v in view.statuses or []) == (expected["code"], "Error")
+    operation = await compute.send_request(HttpRequest("GET", initial.headers["Azure-AsyncOperation"]))
+    assert operation.status_code == 200
+    body = operation.json()
+    assert (body["status"], body["error"]["code"]) == ("Failed", "ZonalAllocationFailed")
+
+    await (await compute.virtual_machines.begin_delete(RG, "vm-later")).result()
+    with pytest.raises(ResourceNotFoundError):
+        await compute.virtual_machines.get(RG, "vm-later")
+    assert sim.vms() == []
 
 
 async def test_size_fallback_after_allocation_failure(

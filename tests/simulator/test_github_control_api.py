@@ -62,7 +62,8 @@ async def test_waiting_job_is_approved_over_http(
 
     status, approved = await call_json("POST", f"{base}/_sim/jobs/{job['id']}/approve")
 
-    assert (status, approved["status"]) == (200, "in_progress")
+    assert (status, approved["status"]) == (200, "queued")
+    await guest.wait_for_status("busy")
     _, runners = await call_json("GET", f"{base}/_sim/runners")
     assert [(r["name"], r["busy"], r["job_id"]) for r in runners] == [("vm-1", True, job["id"])]
     github_sim.cancel_job(job["id"])

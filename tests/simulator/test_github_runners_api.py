@@ -12,6 +12,7 @@ import pytest
 from github import GithubException, RateLimitExceededException, UnknownObjectException
 
 from simulator.github import GitHubSimulator, RunnerGroup
+from simulator.github.config import GitHubSimConfig, PointsLimit, jit_floor_s
 from simulator.github.testing import (
     RunnerGuest,
     SimulatorFactory,
@@ -168,9 +169,10 @@ def test_runner_is_fetched_and_deleted(github_sim: GitHubSimulator) -> None:
 
 
 async def test_busy_runner_cannot_be_deleted(
-    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
 ) -> None:
     """Deleting a runner that is running a job gets 422 and the runner keeps running."""
+    github_sim = make_github_sim(busy_lag_s=(0.0, 0.0))
     org = static_client(github_sim).get_organization("acme")
     jit = org.create_self_hosted_runner_jitconfig("vm-busy", 1, ["self-hosted"])
     job = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
@@ -182,7 +184,9 @@ async def test_busy_runner_cannot_be_deleted(
         org.delete_self_hosted_runner(jit.runner.id)
 
     assert caught.value.status == 422
-    assert "is still running a job" in caught.value.data["message"]
+    assert caught.value.data["message"] == (
+        "Bad request - Runner vm-busy is currently running a job and cannot be deleted."
+    )
     fetched = org.get_self_hosted_runner(jit.runner.id)
     assert (fetched.status, fetched.busy) == ("online", True)
     github_sim.cancel_job(job["id"])
@@ -236,3 +240,132 @@ def test_user_accounts_have_no_org_runners(github_sim: GitHubSimulator) -> None:
     gh = static_client(github_sim)
     with pytest.raises(UnknownObjectException):
         gh.get_organization("octocat")
+
+
+async def _running_job(
+    sim: GitHubSimulator, http_session: aiohttp.ClientSession, name: str
+) -> tuple[Any, Any, RunnerGuest, dict[str, Any]]:
+    """An org runner `name` that has been assigned a long job (its guest already reads busy)."""
+    org = static_client(sim).get_organization("acme")
+    jit = org.create_self_hosted_runner_jitconfig(name, 1, ["self-hosted"])
+    job = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    guest = RunnerGuest(http_session, jit.encoded_jit_config)
+    await guest.connect()
+    await guest.wait_for_status("busy")
+    return org, jit, guest, job
+
+
+async def test_busy_reads_false_for_the_lag_after_assignment_then_true(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.runner.busy-lag: after an assignment REST busy reads false for busy_lag_s, then true."""
+    sim = make_github_sim(busy_lag_s=(150.0, 150.0))
+    org, jit, _, job = await _running_job(sim, http_session, "vm-lag")
+
+    assert org.get_self_hosted_runner(jit.runner.id).busy is False
+    assert [r.busy for r in org.get_self_hosted_runners()] == [False]
+    assert next(r for r in sim.runners() if r["id"] == jit.runner.id)["busy"] is True
+
+    await eventually(lambda: org.get_self_hosted_runner(jit.runner.id).busy, within_s=10.0, poll_s=0.05)
+    started_at = next(j for j in sim.jobs() if j["id"] == job["id"])["started_at"]
+    assert time.time() - started_at >= sim.clock.real(150.0) * 0.9
+    sim.cancel_job(job["id"])
+
+
+async def test_delete_can_be_told_to_decide_on_the_assignment(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.runner.delete-busy: with delete_checks=assignment a DELETE is refused (422) on the
+    assignment while busy still reads false."""
+    sim = make_github_sim(busy_lag_s=(3600.0, 3600.0), delete_checks="assignment")
+    org, jit, guest, job = await _running_job(sim, http_session, "vm-lagging")
+    assert org.get_self_hosted_runner(jit.runner.id).busy is False
+
+    with pytest.raises(GithubException) as caught:
+        org.delete_self_hosted_runner(jit.runner.id)
+
+    assert caught.value.status == 422
+    assert "is currently running a job" in caught.value.data["message"]
+    assert org.get_self_hosted_runner(jit.runner.id).status == "online"
+    assert (await guest.status())["status"] == "busy"
+    assert sim.stats()["runner_deletes_refused_busy"] == 1
+    sim.cancel_job(job["id"])
+
+
+async def test_a_delete_during_the_busy_lag_succeeds_by_default(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.runner.delete-busy: by default (#5228) a DELETE during the lag succeeds and the job
+    runs on, unregistered."""
+    sim = make_github_sim(busy_lag_s=(3600.0, 3600.0))
+    org, jit, guest, job = await _running_job(sim, http_session, "vm-deleted-mid-job")
+
+    org.delete_self_hosted_runner(jit.runner.id)
+
+    with pytest.raises(UnknownObjectException):
+        org.get_self_hosted_runner(jit.runner.id)
+    assert next(j for j in sim.jobs() if j["id"] == job["id"])["status"] == "in_progress"
+    assert (await guest.status())["status"] == "busy"
+    sim.cancel_job(job["id"])
+    await guest.wait_for_status("exited")
+
+
+def test_jit_registrations_are_limited_to_180_a_minute_per_endpoint(
+    make_github_sim: SimulatorFactory,
+) -> None:
+    """Rule github.rate-limit.points: 900 points a minute at 5 a POST admit 180 JIT configs, then 403."""
+    sim = make_github_sim(time_scale=1.0)
+    org = static_client(sim).get_organization("acme")
+    for i in range(180):
+        org.create_self_hosted_runner_jitconfig(f"vm-{i}", 1, ["a"])
+
+    with pytest.raises(RateLimitExceededException) as caught:
+        org.create_self_hosted_runner_jitconfig("vm-180", 1, ["a"])
+
+    assert caught.value.status == 403
+    assert caught.value.data["message"].startswith("You have exceeded a secondary rate limit")
+    assert caught.value.headers is not None
+    assert 1 <= int(caught.value.headers["retry-after"]) <= 60
+    assert sim.stats()["secondary_points_limited"] == 1
+    # Another endpoint (the repository's JIT route) has a window of its own.
+    status, _ = _repo_jitconfig(sim, "acme/web", {"name": "vm-180", "runner_group_id": 1, "labels": ["a"]})
+    assert status == 201
+    assert jit_floor_s(181, sim.config) == 60.0
+
+
+async def test_points_window_slides_and_can_answer_429(make_github_sim: SimulatorFactory) -> None:
+    """Points age out of the (scaled) window; the refusal can be 429 like the other secondary limit."""
+    sim = make_github_sim(points_limit=PointsLimit(points_per_window=10, window_s=5.0), rate_limit_status=429)
+    body = {"runner_group_id": 1, "labels": ["a"]}
+    assert [_repo_jitconfig(sim, "acme/web", {**body, "name": f"vm-{i}"})[0] for i in range(3)] == [
+        201,
+        201,
+        429,
+    ]
+
+    def answered() -> int | None:
+        status, _ = _repo_jitconfig(sim, "acme/web", {**body, "name": "vm-2"})
+        return None if status == 429 else status
+
+    assert await eventually(answered, within_s=10.0, poll_s=0.01, what="the points window sliding") == 201
+
+
+def test_points_limit_can_guard_every_route(make_github_sim: SimulatorFactory) -> None:
+    """With all_routes the points limit also counts GETs (1 point each) on other routes."""
+    sim = make_github_sim(points_limit=PointsLimit(points_per_window=3, all_routes=True))
+    org = static_client(sim).get_organization("acme")
+    for _ in range(3):
+        list(org.get_self_hosted_runners())
+    with pytest.raises(RateLimitExceededException):
+        list(org.get_self_hosted_runners())
+
+
+def test_jit_floor_is_the_least_time_the_limits_allow() -> None:
+    """jit_floor_s: 180 a minute bind first (1,500 take 480 s); without points 1,500 per 5 min bind."""
+    config = GitHubSimConfig()
+    assert [jit_floor_s(n, config) for n in (0, 1, 180, 181, 360, 361, 1500)] == [0, 0, 0, 60, 60, 120, 480]
+    no_points = GitHubSimConfig(points_limit=PointsLimit(enabled=False))
+    assert [jit_floor_s(n, no_points) for n in (1500, 1501, 3001)] == [0, 300, 600]
+    both = GitHubSimConfig(points_limit=PointsLimit(points_per_window=50), registrations_per_window=15)
+    # 10 a minute by points, 15 per 5 minutes by registrations: the 16th waits for minute 5.
+    assert jit_floor_s(16, both) == 300.0

@@ -66,10 +66,10 @@ async def test_jobs_are_assigned_oldest_first(
     # Registered for the second job, but the first one is older.
     late = RunnerGuest(http_session, org_jit_config(github_sim, "for-second", ["self-hosted"]))
     await late.connect()
-    assert (await late.status())["job_id"] == first["id"]
+    assert (await late.wait_for_status("busy"))["job_id"] == first["id"]
     early = RunnerGuest(http_session, org_jit_config(github_sim, "for-first", ["self-hosted"]))
     await early.connect()
-    assert (await early.status())["job_id"] == second["id"]
+    assert (await early.wait_for_status("busy"))["job_id"] == second["id"]
     for job in (first, second):
         github_sim.cancel_job(job["id"])
 
@@ -87,12 +87,12 @@ async def test_repo_runner_only_takes_its_repository_jobs(
     api_job = github_sim.queue_job("acme", "api", ["self-hosted"], duration_s=3600)
     repo_guest = RunnerGuest(http_session, data["encoded_jit_config"])
     await repo_guest.connect()
-    assert (await repo_guest.status())["status"] == "idle"
 
     org_guest = RunnerGuest(http_session, org_jit_config(github_sim, "org-vm", ["self-hosted"]))
     await org_guest.connect()
 
-    assert (await org_guest.status())["job_id"] == api_job["id"]
+    assert (await org_guest.wait_for_status("busy"))["job_id"] == api_job["id"]
+    assert (await repo_guest.status())["status"] == "idle"
     github_sim.cancel_job(api_job["id"])
 
 
@@ -212,6 +212,7 @@ async def test_cancelling_a_running_job_stops_its_runner(
     job = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
     guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
     await guest.connect()
+    await guest.wait_for_status("busy")
 
     cancelled = github_sim.cancel_job(job["id"])
 
@@ -264,7 +265,7 @@ async def test_runs_and_jobs_are_listed_for_recovery(
     running = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
     guest = RunnerGuest(http_session, org_jit_config(github_sim, "vm-1", ["self-hosted"]))
     await guest.connect()
-    assert (await guest.status())["job_id"] == running["id"]
+    assert (await guest.wait_for_status("busy"))["job_id"] == running["id"]
     repo = static_client(github_sim).get_repo("acme/web")
 
     runs = list(repo.get_workflow_runs(status="queued"))
@@ -297,3 +298,72 @@ async def test_a_jit_config_never_used_within_a_day_is_worthless(
     guest = RunnerGuest(http_session, jit.encoded_jit_config)
     assert (await guest.connect())[0] == 401
     assert [r["removal_reason"] for r in sim.runners() if r["id"] == jit.runner.id] == ["never connected"]
+
+
+async def test_a_new_job_reaches_an_idle_runner_after_the_assignment_delay(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.assignment-delay: a job queued for an idle runner runs only after assignment_delay_s."""
+    sim = make_github_sim(assignment_delay_s=(100.0, 100.0))
+    guest = RunnerGuest(http_session, org_jit_config(sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+
+    job = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+
+    assert (_job(sim, job["id"])["status"], (await guest.status())["status"]) == ("queued", "idle")
+    await guest.wait_for_status("busy")
+    started = _job(sim, job["id"])
+    assert float(str(started["started_at"])) - float(str(started["queued_at"])) >= sim.clock.real(100.0) * 0.9
+    sim.cancel_job(job["id"])
+
+
+async def test_a_new_runner_reaches_a_queued_job_after_the_assignment_delay(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.assignment-delay: a connecting runner gets a queued job only after assignment_delay_s."""
+    sim = make_github_sim(assignment_delay_s=(100.0, 100.0))
+    job = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    guest = RunnerGuest(http_session, org_jit_config(sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+    connected_at = float(str(_runner(sim, guest.config.agent_id)["connected_at"]))
+
+    assert (await guest.status())["status"] == "idle"
+    await guest.wait_for_status("busy")
+    assert float(str(_job(sim, job["id"])["started_at"])) - connected_at >= sim.clock.real(100.0) * 0.9
+    sim.cancel_job(job["id"])
+
+
+async def test_a_runner_deleted_before_its_assignment_gives_the_job_back(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """A runner deleted between match and assignment is not busy (204); its job goes to the next runner."""
+    sim = make_github_sim(assignment_delay_s=(200.0, 200.0))
+    job = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    first = RunnerGuest(http_session, org_jit_config(sim, "vm-1", ["self-hosted"]))
+    await first.connect()
+    org = static_client(sim).get_organization("acme")
+
+    org.delete_self_hosted_runner(first.config.agent_id)
+
+    second = RunnerGuest(http_session, org_jit_config(sim, "vm-2", ["self-hosted"]))
+    await second.connect()
+    assert (await second.wait_for_status("busy"))["job_id"] == job["id"]
+    assert (await first.status())["status"] == "exited"
+    sim.cancel_job(job["id"])
+
+
+async def test_a_job_cancelled_before_its_assignment_frees_the_runner(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """A job cancelled between match and assignment leaves its runner idle for the next job."""
+    sim = make_github_sim(assignment_delay_s=(200.0, 200.0))
+    guest = RunnerGuest(http_session, org_jit_config(sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+    cancelled = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    sim.cancel_job(cancelled["id"])
+
+    nxt = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+
+    assert (await guest.wait_for_status("busy"))["job_id"] == nxt["id"]
+    assert _job(sim, cancelled["id"])["runner_id"] is None
+    sim.cancel_job(nxt["id"])

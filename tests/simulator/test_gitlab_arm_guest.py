@@ -119,6 +119,24 @@ async def test_vm_without_a_job_exits_after_its_wait_timeout(
 
 
 @pytest.mark.usefixtures("gitlab_guest")
+async def test_vm_asks_for_a_job_every_check_interval(
+    sim: ArmSimulator,
+    compute: ComputeManagementClient,
+    gl: gitlab.Gitlab,
+    gitlab_sim: GitLabSimulator,
+) -> None:
+    """Rule gitlab.runner.check-interval: run-single asks for a job every 3 s (CheckInterval), not faster."""
+    runner_id, token = await asyncio.to_thread(_register, gl, ["deploy"])
+
+    await _boot(compute, "vm-gl-ci", _user_data("vm-gl-ci", gitlab_sim.base_url, token, wait_timeout_s=10))
+
+    await _powered_off(sim, "vm-gl-ci")
+    # Requests at 0, 3, 6 and 9 s of its 10 s wait (a slow boot or scheduler may drop the last).
+    assert gitlab_sim.stats()["job_requests_empty"] in (3, 4)
+    assert gitlab_sim.runner(runner_id)["jobs_taken"] == 0
+
+
+@pytest.mark.usefixtures("gitlab_guest")
 async def test_vm_with_an_unknown_token_keeps_running_and_says_why(
     sim: ArmSimulator,
     compute: ComputeManagementClient,

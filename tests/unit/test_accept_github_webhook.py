@@ -4,7 +4,7 @@ import pytest
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
-from runner_fleet.messages import parse_provision, parse_release
+from runner_fleet.messages import RunnerStarted, parse_provision, parse_provision_queue, parse_release
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
@@ -165,9 +165,25 @@ async def test_cancelled_before_assignment_releases_nothing(
     assert await queue.depth(RELEASE_QUEUE) == 0
 
 
-async def test_in_progress_is_noted_only(intake: GitHubIntake, queue: MemoryWorkQueue) -> None:
-    """in_progress is acknowledged with 200 and enqueues nothing."""
-    assert (await intake.handle(*signed(event("workflow_job.in_progress.json")))).status == 200
+async def test_in_progress_on_our_runner_reports_the_start(
+    intake: GitHubIntake, queue: MemoryWorkQueue
+) -> None:
+    """in_progress on one of our runners enqueues a RunnerStarted naming that runner, nothing else."""
+    assert (await intake.handle(*signed(event("workflow_job.in_progress.json")))).status == 202
+    [body] = await _bodies(queue, PROVISION_QUEUE)
+    started = parse_provision_queue(body)
+    assert isinstance(started, RunnerStarted)
+    assert (started.runner_name, started.pool) == ("rf-aks-prod-0123456789", "aks-prod")
+    assert await queue.depth(RELEASE_QUEUE) == 0
+
+
+async def test_in_progress_on_another_runner_is_noted_only(
+    intake: GitHubIntake, queue: MemoryWorkQueue
+) -> None:
+    """in_progress on a runner that is not ours is acknowledged with 200 and enqueues nothing."""
+    payload = event("workflow_job.in_progress.json")
+    payload["workflow_job"]["runner_name"] = "hosted-runner-7"
+    assert (await intake.handle(*signed(payload))).status == 200
     assert await queue.depth(PROVISION_QUEUE) + await queue.depth(RELEASE_QUEUE) == 0
 
 

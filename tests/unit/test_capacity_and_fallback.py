@@ -6,15 +6,15 @@ import pytest
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
-from runner_fleet.messages import ProvisionRequest, ReleaseRequest
-from runner_fleet.ports.compute import VmCreateRejected
+from runner_fleet.messages import ProvisionRequest, ReleaseRequest, parse_provision
 from runner_fleet.ports.forge import Registration, RunnerScope
 from runner_fleet.ports.queue import PROVISION_QUEUE
 from runner_fleet.state.store import FleetState
-from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
+from runner_fleet.usecases.create_runner import ALL_FAILED_RETRY_S, ProvisionRetryLater
+from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.release import Releaser
 from runner_fleet.workers import run_provision
-from tests.builders import make_pool
+from tests.builders import make_pool, make_provisioner, provision_work
 from tests.fakes import FakeCompute, FakeRegistry
 
 SMALL = make_pool("small", limits={"max_runners": 1})
@@ -35,7 +35,7 @@ def parts() -> tuple[FakeCompute, FakeRegistry, FleetState]:
 def _provisioner(parts: tuple[FakeCompute, FakeRegistry, FleetState]) -> Provisioner:
     compute, registry, state = parts
     pools = {p.name: p for p in (SMALL, SIZES, SPOT, SPOT_ONLY)}
-    return Provisioner(pools, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
+    return make_provisioner(pools, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
 
 
 async def test_a_full_pool_defers_the_job_and_serves_it_when_a_runner_frees(
@@ -70,7 +70,11 @@ async def test_waiting_at_capacity_does_not_burn_queue_retries(
     provision = _provisioner(parts)
     await provision(_request("small", 1), message_id="m1")
     result = await run_provision(
-        _request("small", 2).to_json(), message_id="m2", dequeue_count=1, provisioner=provision, queue=queue
+        _request("small", 2).to_json(),
+        message_id="m2",
+        dequeue_count=1,
+        work=provision_work(provision, queue),
+        queue=queue,
     )
     assert result is not None and result.outcome == "deferred"
     assert await queue.depth(PROVISION_QUEUE) == 1
@@ -109,14 +113,23 @@ async def test_spot_falls_back_to_on_demand(parts: tuple[FakeCompute, FakeRegist
 async def test_no_fallback_when_every_option_is_refused(
     parts: tuple[FakeCompute, FakeRegistry, FleetState],
 ) -> None:
-    """When every size and priority is refused, the error surfaces, the runner and the slot are released."""
+    """When every size and priority is refused, runner, slot and lease are released and the job is
+    tried again a minute later, as a fresh message counting the attempt; after three it is left to the
+    reconciler."""
     compute, registry, state = parts
     compute.reject = {("Standard_D2ads_v5", True): "AllocationFailed"}
-    with pytest.raises(VmCreateRejected):
-        await _provisioner(parts)(_request("spot-only", 5), message_id="m")
+    request = _request("spot-only", 5)
+    result = await _provisioner(parts)(request, message_id="m")
+    assert (result.outcome, result.retry_after_s) == ("deferred", ALL_FAILED_RETRY_S)
+    assert result.follow_up is not None
+    again = parse_provision(result.follow_up)
+    assert (again.attempt, again.owner) == (1, "")
     assert compute.attempts == [("Standard_D2ads_v5", True)]
     assert registry.runners == {}
     assert await state.slots("spot-only") == {}
+    assert await state.job("github", "5") is None
+    last = await _provisioner(parts)(request.model_copy(update={"attempt": 2}), message_id="m3")
+    assert (last.outcome, last.follow_up) == ("gave-up", None)
 
 
 class RefusingRegistry(FakeRegistry):
@@ -127,7 +140,9 @@ class RefusingRegistry(FakeRegistry):
 async def test_a_failed_registration_gives_its_capacity_slot_back() -> None:
     """When the forge refuses the registration, no VM will come: the slot is free again at once."""
     state = FleetState(MemoryStateTable())
-    provision = Provisioner({SMALL.name: SMALL}, state, FakeCompute(), {"github": RefusingRegistry()}, "k")
+    provision = make_provisioner(
+        {SMALL.name: SMALL}, state, FakeCompute(), {"github": RefusingRegistry()}, "k"
+    )
 
     with pytest.raises(RuntimeError):
         await provision(_request(SMALL.name, 5), message_id="m")

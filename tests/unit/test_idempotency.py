@@ -10,9 +10,10 @@ from runner_fleet.messages import ProvisionRequest, ReleaseRequest, parse_provis
 from runner_fleet.ports.queue import PROVISION_QUEUE
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
-from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
+from runner_fleet.usecases.create_runner import ProvisionRetryLater
+from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.release import Releaser
-from tests.builders import WEBHOOK_SECRET, event, make_pool, signed
+from tests.builders import WEBHOOK_SECRET, event, make_pool, make_provisioner, signed
 from tests.fakes import FakeCompute, FakeRegistry, YieldingStateTable
 
 POOL = make_pool("aks-prod")
@@ -21,7 +22,9 @@ POOL = make_pool("aks-prod")
 def _setup() -> tuple[GitHubIntake, Provisioner, FakeCompute, MemoryWorkQueue]:
     state, queue, compute = FleetState(MemoryStateTable()), MemoryWorkQueue(), FakeCompute()
     intake = GitHubIntake(WEBHOOK_SECRET.encode(), (POOL,), queue, state)
-    provision = Provisioner({POOL.name: POOL}, state, compute, {"github": FakeRegistry()}, "ssh-ed25519 AAAA")
+    provision = make_provisioner(
+        {POOL.name: POOL}, state, compute, {"github": FakeRegistry()}, "ssh-ed25519 AAAA"
+    )
     return intake, provision, compute, queue
 
 
@@ -82,7 +85,9 @@ async def test_two_workers_racing_on_one_job_make_one_vm() -> None:
     """Two workers handling two messages for one job at once: one provisions, the other defers."""
     compute = FakeCompute()
     state = FleetState(YieldingStateTable())  # every storage call suspends: the two really interleave
-    provision = Provisioner({POOL.name: POOL}, state, compute, {"github": FakeRegistry()}, "ssh-ed25519 AAAA")
+    provision = make_provisioner(
+        {POOL.name: POOL}, state, compute, {"github": FakeRegistry()}, "ssh-ed25519 AAAA"
+    )
     request = ProvisionRequest(forge="github", pool="aks-prod", job_id=1, org="example-org")
     outcomes = await asyncio.gather(
         provision(request, message_id="a"), provision(request, message_id="b"), return_exceptions=True
@@ -95,7 +100,7 @@ async def test_two_workers_racing_on_one_job_make_one_vm() -> None:
 async def test_a_job_whose_runner_ran_another_job_is_not_lost() -> None:
     """Runner A (made for job 1) runs job 2: after A's release job 1 may be provisioned again."""
     state, compute, registry = FleetState(MemoryStateTable()), FakeCompute(), FakeRegistry()
-    provision = Provisioner({POOL.name: POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
+    provision = make_provisioner({POOL.name: POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
     runner_a = await provision(
         ProvisionRequest(forge="github", pool="aks-prod", job_id=1, org="o"), message_id="m1"
     )

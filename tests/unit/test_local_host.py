@@ -102,5 +102,5 @@ async def test_an_http_function_that_raises_answers_500() -> None:
 def test_host_json_queue_settings_are_read() -> None:
     """The project's host.json queue settings are what the local host uses."""
     settings = read_queue_settings(Path(__file__).resolve().parents[2] / "host.json")
-    assert (settings.batch_size, settings.max_dequeue_count, settings.visibility_timeout_s) == (8, 5, 30.0)
+    assert (settings.batch_size, settings.max_dequeue_count, settings.visibility_timeout_s) == (32, 5, 30.0)
     assert settings.max_polling_interval_s == 2.0

@@ -286,9 +286,9 @@ def test_only_queues_with_room_for_the_suffix_and_not_poison_already_have_a_pois
 
 
 def test_project_host_json_runs_batch_size_plus_threshold_at_once() -> None:
-    """This app's host.json: batches of 8, a new one when 4 remain, so up to 12 in flight."""
+    """This app's host.json: batches of 32, a new one when 16 remain, so up to 48 in flight."""
     settings = read_queue_settings(Path(__file__).resolve().parents[2] / "host.json")
-    assert (settings.batch_size, settings.new_batch_threshold) == (8, 4)
+    assert (settings.batch_size, settings.new_batch_threshold) == (32, 16)
     assert settings.lease_s == 600.0
 
 

@@ -119,12 +119,16 @@ async def test_a_failing_pool_is_logged_once_per_failure_set(captured: io.String
 
 
 async def test_a_preflight_that_cannot_run_fails_closed_and_retries_soon(captured: io.StringIO) -> None:
-    """An unexpected error is a failing `preflight` check (no VM), cached only `error_ttl_s`."""
+    """An unexpected error is a failing `preflight` check (no VM), cached only `error_ttl_s`, which the
+    report names so that a job held back is tried again then."""
     reader, clock = healthy_reader(), Clock()
     reader.fail_with = ConnectionResetError("connection reset by peer")
     gate = AzurePreflightGate(lambda: reader, (POOL,), error_ttl_s=30, clock=clock)
     report = await gate.check(POOL)
     assert not report.ok and [c.name for c in report.failures] == ["preflight"]
+    assert report.recheck_in_s == 30
+    clock.now += 10
+    assert (await gate.check(POOL)).recheck_in_s == 20
     assert "ConnectionResetError" in report.failures[0].message
     reader.fail_with = None
     clock.now += 31

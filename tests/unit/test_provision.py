@@ -11,8 +11,9 @@ from runner_fleet.ports.forge import RunnerScope
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
-from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
-from tests.builders import make_pool
+from runner_fleet.usecases.create_runner import ProvisionRetryLater
+from runner_fleet.usecases.provision import Provisioner
+from tests.builders import make_pool, make_provisioner
 from tests.fakes import FakeCompute, FakeRegistry
 
 POOL = make_pool("aks-prod", ("aks-prod",))
@@ -39,7 +40,7 @@ def state() -> FleetState:
 
 @pytest.fixture
 def provision(compute: FakeCompute, registry: FakeRegistry, state: FleetState) -> Provisioner:
-    return Provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA test")
+    return make_provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA test")
 
 
 async def test_creates_one_registration_and_one_vm(
@@ -114,13 +115,14 @@ async def test_retry_after_crash_before_vm_replaces_the_stale_registration(
 async def test_retry_after_crash_after_vm_is_a_no_op(
     provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
 ) -> None:
-    """If the VM already exists (the last attempt died after the PUT), nothing new is registered."""
+    """If the VM already exists (the last attempt died after the PUT), the step completes without
+    registering or creating again."""
     await provision(REQUEST, message_id="m1")
     await state.mark_job("github", "42", "provisioning")
     registrations = list(registry.registrations)
     result = await provision(REQUEST, message_id="m1")
-    assert result.outcome == "already-served"
-    assert registry.registrations == registrations
+    assert result.outcome == "created"
+    assert (registry.registrations, compute.created) == (registrations, [NAME])
 
 
 @pytest.mark.parametrize(
@@ -150,13 +152,13 @@ async def test_a_vm_going_away_is_not_counted_as_the_jobs_runner(
 async def test_failed_vm_create_removes_the_registration(
     provision: Provisioner, compute: FakeCompute, registry: FakeRegistry, state: FleetState
 ) -> None:
-    """When the VM cannot be created, the runner registration just made is deleted and the error raised."""
+    """When every size is refused, the runner registration just made is deleted, no lease is held and
+    the job is deferred to a fresh message."""
     compute.fail_create = VmCreateRejected("AllocationFailed", "no capacity")
-    with pytest.raises(VmCreateRejected):
-        await provision(REQUEST, message_id="m1")
+    result = await provision(REQUEST, message_id="m1")
+    assert result.outcome == "deferred" and result.follow_up is not None
     assert registry.runners == {}
-    record = await state.job("github", "42")
-    assert record is not None and record.data["state"] == "provisioning"
+    assert await state.job("github", "42") is None
 
 
 async def test_a_job_settled_while_its_vm_is_being_made_gets_no_vm(
@@ -222,15 +224,16 @@ def _scope() -> RunnerScope:
 
 
 class _FailingPreflight:
-    def __init__(self) -> None:
+    def __init__(self, recheck_in_s: float | None = None) -> None:
         self.checked: list[str] = []
+        self.recheck_in_s = recheck_in_s
 
     async def check(self, pool: Pool) -> PreflightReport:
         self.checked.append(pool.name)
         failing = CheckResult(
             "dns-link", "fail", "/subscriptions/x/privateDnsZones/z", "no link", "link the zone"
         )
-        return PreflightReport(pool.name, (failing,))
+        return PreflightReport(pool.name, (failing,), recheck_in_s=self.recheck_in_s)
 
     async def close(self) -> None:
         return None
@@ -241,7 +244,7 @@ async def test_a_pool_failing_preflight_gets_no_vm_and_the_job_waits(
 ) -> None:
     """When preflight fails, nothing is registered or created, and the job is deferred, not dropped."""
     gate = _FailingPreflight()
-    provision = Provisioner(
+    provision = make_provisioner(
         {"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA", preflight=gate
     )
     with pytest.raises(ProvisionRetryLater) as caught:
@@ -250,3 +253,15 @@ async def test_a_pool_failing_preflight_gets_no_vm_and_the_job_waits(
     assert gate.checked == ["aks-prod"]
     assert compute.created == [] and registry.registrations == []
     assert await state.job("github", "42") is None
+
+
+async def test_a_job_held_back_by_its_gate_is_tried_again_when_the_gate_looks_again(
+    compute: FakeCompute, registry: FakeRegistry, state: FleetState
+) -> None:
+    """A gate that will look at the pool again in 30 s (its check could not run) defers the job 30 s."""
+    provision = make_provisioner(
+        {"aks-prod": POOL}, state, compute, {"github": registry}, preflight=_FailingPreflight(30.0)
+    )
+    with pytest.raises(ProvisionRetryLater) as caught:
+        await provision(REQUEST, message_id="m1")
+    assert caught.value.delay_s == 30.0

@@ -17,8 +17,9 @@ from runner_fleet.ports.preflight import CheckResult, Status
 from runner_fleet.preflight.forge_gate import ForgeAccessGate
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
-from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
-from tests.builders import make_pool
+from runner_fleet.usecases.create_runner import ProvisionRetryLater
+from runner_fleet.usecases.provision import Provisioner
+from tests.builders import make_pool, make_provisioner
 from tests.fakes import FakeCompute, FakeRegistry
 
 PROD = make_pool("aks-prod", ("aks-prod",))
@@ -89,7 +90,7 @@ def _provisioner(
 ) -> Provisioner:
     gate = ForgeAccessGate({"github": lambda: access}) if access is not None else None
     pools: Sequence[Pool] = (PROD, DEV)
-    return Provisioner(
+    return make_provisioner(
         {pool.name: pool for pool in pools},
         FleetState(MemoryStateTable()),
         compute,

@@ -14,7 +14,7 @@ from runner_fleet.ports.jobs import JobRef, Resolution
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.provision import Provisioner
-from tests.builders import make_pool
+from tests.builders import make_pool, make_provisioner
 from tests.fakes import FakeCompute, FakeRegistry
 
 GL = make_pool("gl-aks", ("aks-prod", "deploy"), forge="gitlab", github=None, gitlab={"group_id": 7})
@@ -51,7 +51,7 @@ def parts() -> tuple[FakeCompute, FakeRegistry, FakeResolver]:
 
 def _provisioner(parts: tuple[FakeCompute, FakeRegistry, FakeResolver]) -> Provisioner:
     compute, registry, resolver = parts
-    return Provisioner(
+    return make_provisioner(
         {GL.name: GL},
         FleetState(MemoryStateTable()),
         compute,
@@ -102,8 +102,7 @@ async def test_failed_vm_create_deletes_the_new_gitlab_runner(
     compute, registry, resolver = parts
     resolver.jobs[1977] = ("pending", ("deploy",))
     compute.fail_create = VmCreateRejected("SkuNotAvailable", "not here")
-    with pytest.raises(VmCreateRejected):
-        await _provisioner(parts)(REQUEST, message_id="m")
+    assert (await _provisioner(parts)(REQUEST, message_id="m")).outcome == "deferred"
     assert len(registry.registrations) == 1
     assert registry.runners == {}
 

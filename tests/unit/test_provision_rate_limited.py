@@ -13,9 +13,10 @@ from runner_fleet.messages import ProvisionRequest
 from runner_fleet.ports.forge import ForgeRateLimited, Registration, RunnerScope
 from runner_fleet.ports.queue import PROVISION_QUEUE
 from runner_fleet.state.store import FleetState
-from runner_fleet.usecases.provision import Provisioner, ProvisionRetryLater
+from runner_fleet.usecases.create_runner import ProvisionRetryLater
+from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.workers import run_provision
-from tests.builders import make_pool
+from tests.builders import make_pool, make_provisioner, provision_work
 from tests.fakes import FakeCompute, FakeRegistry
 
 POOL = make_pool("aks-prod", ("aks-prod",))
@@ -37,7 +38,9 @@ def state() -> FleetState:
 
 
 def _provisioner(state: FleetState, compute: FakeCompute) -> Provisioner:
-    return Provisioner({"aks-prod": POOL}, state, compute, {"github": SpentRegistry()}, "ssh-ed25519 AAAA")
+    return make_provisioner(
+        {"aks-prod": POOL}, state, compute, {"github": SpentRegistry()}, "ssh-ed25519 AAAA"
+    )
 
 
 async def test_a_rate_limited_registration_defers_the_job(state: FleetState) -> None:
@@ -59,7 +62,7 @@ async def test_the_worker_requeues_instead_of_failing(state: FleetState) -> None
         REQUEST.to_json(),
         message_id="m1",
         dequeue_count=1,
-        provisioner=_provisioner(state, FakeCompute()),
+        work=provision_work(_provisioner(state, FakeCompute()), queue),
         queue=queue,
     )
     assert result is not None and (result.outcome, result.retry_after_s) == ("deferred", 900.0)

@@ -14,10 +14,9 @@ from runner_fleet.ports.feeds import WaitingJob
 from runner_fleet.ports.queue import PROVISION_QUEUE
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
-from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
 from runner_fleet_dev.counting_table import CountingStateTable
-from tests.builders import make_pool
+from tests.builders import make_pool, make_provisioner
 from tests.fakes import FakeCompute, FakeRegistry
 
 POOL = make_pool("aks-prod", limits={"boot_timeout_s": 300, "idle_timeout_s": 600, "max_lifetime_s": 3600})
@@ -72,12 +71,11 @@ class World:
         )
 
     async def provision(self, job_id: int) -> str:
-        provisioner = Provisioner(
+        provisioner = make_provisioner(
             {self.pool.name: self.pool},
             self.state,
             self.compute,
             {self.pool.forge: self.registry},
-            "ssh-ed25519 AAAA",
             now=self.clock,
         )
         request = ProvisionRequest(

@@ -8,9 +8,8 @@ from runner_fleet.ports.forge import RunnerInfo
 from runner_fleet.ports.jobs import JobRef, Resolution
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
-from runner_fleet.usecases.provision import Provisioner
 from runner_fleet.usecases.release import Releaser
-from tests.builders import make_pool
+from tests.builders import make_pool, make_provisioner
 from tests.fakes import FakeCompute, FakeRegistry
 
 POOL = make_pool("aks-prod", ("aks-prod",))
@@ -24,7 +23,7 @@ def parts() -> tuple[FakeCompute, FakeRegistry, FleetState]:
 
 async def _provisioned(parts: tuple[FakeCompute, FakeRegistry, FleetState]) -> int:
     compute, registry, state = parts
-    provision = Provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
+    provision = make_provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
     await provision(
         ProvisionRequest(forge="github", pool="aks-prod", job_id=42, org="example-org"), message_id="m"
     )
@@ -128,7 +127,7 @@ async def test_release_settles_the_job_the_vm_was_made_for(
     compute, registry, state = parts
     await state.mark_job("github", "42", "provisioning")  # as if the provision were still being retried
     await _releaser(parts)(_request())
-    provision = Provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
+    provision = make_provisioner({"aks-prod": POOL}, state, compute, {"github": registry}, "ssh-ed25519 AAAA")
     again = await provision(
         ProvisionRequest(forge="github", pool="aks-prod", job_id=42, org="example-org"), message_id="m"
     )

@@ -79,6 +79,7 @@ def _context(state: ArmState, record: VmRecord) -> GuestContext:
         http=state.http,
         store=state.store,
         poll_s=state.config.guest_poll_s,
+        check_interval_s=state.config.gitlab_check_interval_s,
         console=record.log,
         report=report,
     )

@@ -189,6 +189,9 @@ class ArmConfig:
     # rely on that, so the simulator rejects it unless told otherwise.
     require_rg_location: bool = True
     guest_poll_s: float = 0.25
+    # How often the GitLab runner on a VM asks for a job: run-single waits gitlab-runner's
+    # CheckInterval (3 s, common/consts.go) after each request that brought none.
+    gitlab_check_interval_s: float = 3.0
     request_log_size: int = 5000
     console_lines: int = 2000
     seed: int | None = None
@@ -265,7 +268,10 @@ _SETTERS: dict[str, Callable[[ArmConfig, Any], None]] = {
     "throttling": _set_throttle,
     "sizes": _set_sizes,
     "api_versions": _set_api_versions,
-    **{key: _scalar_setter(key) for key in ("require_rg_location", "guest_poll_s", "default_os_disk_gb")},
+    **{
+        key: _scalar_setter(key)
+        for key in ("require_rg_location", "guest_poll_s", "gitlab_check_interval_s", "default_os_disk_gb")
+    },
 }
 
 

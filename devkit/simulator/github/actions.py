@@ -3,10 +3,16 @@
 Runners are interchangeable capacity: an idle runner takes the oldest queued job whose labels it
 has, whichever job its registration was created for. A JIT runner runs exactly one job, then its
 registration disappears.
+
+Timing, as warm pools see it: a match (a new job meeting an idle runner, or a connecting runner
+meeting a queued job) becomes an assignment only after `assignment_delay_s`; while matched, the job
+still reads queued and the runner idle. After the assignment the runner's REST `busy` field keeps
+reading false for `busy_lag_s`, while DELETE of the runner (by default) already refuses it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 from collections import Counter
@@ -44,6 +50,8 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         # Both dicts keep insertion order, which is the FIFO order GitHub assigns in.
         self._queued: dict[int, Job] = {}
         self._idle: dict[int, Runner] = {}
+        # Matched job id -> the runner it goes to and the task that assigns it after the delay.
+        self._claims: dict[int, tuple[Runner, asyncio.Task[None]]] = {}
         self._label_ids: dict[str, int] = {}
         self._run_numbers: Counter[str] = Counter()
         # Realistic magnitudes: job and run ids overflow 32 bits on github.com.
@@ -124,9 +132,23 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         return runner
 
     def delete_runner(self, scope: RunnerScope, runner_id: int) -> None:
+        """GitHub refuses to delete a runner that is running a job (422). It decides on the runner's
+        assignment, not on the lagging REST flag, unless `delete_checks` says otherwise."""
         runner = self.get_runner(scope, runner_id)
-        if runner.busy:
-            raise ApiError(422, f'Bad request - Runner "{runner.name}" is still running a job"')
+        if self._config.delete_checks == "assignment":
+            refused = runner.busy
+        else:
+            refused = runner.reported_busy(self._clock.now())
+        if refused:
+            self._stats["runner_deletes_refused_busy"] += 1
+            where = "an-organization" if scope.repo is None else "a-repository"
+            raise ApiError(
+                422,
+                f"Bad request - Runner {runner.name} is currently running a job and cannot be deleted.",
+                documentation_url=(
+                    f"https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-{where}"
+                ),
+            )
         self._remove(runner, "deleted")
         self._stats["runners_deleted"] += 1
 
@@ -266,18 +288,58 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         self._offer_job(job)
 
     def _offer_job(self, job: Job) -> None:
-        # No idle runner matches an older queued job (each would have been assigned already),
+        # No idle runner matches an older queued job (each would have been matched already),
         # so checking the new job against idle runners keeps assignment FIFO.
         for runner in self._idle.values():
             if self._eligible(runner, job):
-                self._assign(job, runner)
+                self._match(job, runner)
                 return
 
     def _offer_runner(self, runner: Runner) -> None:
         for job in self._queued.values():
             if self._eligible(runner, job):
-                self._assign(job, runner)
+                self._match(job, runner)
                 return
+
+    def _match(self, job: Job, runner: Runner) -> None:
+        """Pair a queued job with an idle runner; the assignment follows after the assignment delay
+        (GitHub hands a job to a runner within a second or two, not at once)."""
+        del self._queued[job.id]
+        del self._idle[runner.id]
+        delay = self._draw(self._config.assignment_delay_s)
+        if delay <= 0:
+            self._assign(job, runner)
+            return
+        runner.claimed_job_id = job.id
+        self._claims[job.id] = (runner, self._tasks.spawn(self._assign_after(job, runner, delay)))
+
+    async def _assign_after(self, job: Job, runner: Runner, delay_s: float) -> None:
+        await self._clock.sleep(delay_s)
+        self._claims.pop(job.id, None)
+        runner.claimed_job_id = None
+        self._assign(job, runner)
+
+    def _release_claim(self, job_id: int) -> Runner | None:
+        """Undo a match that has not become an assignment; the runner it was going to."""
+        claim = self._claims.pop(job_id, None)
+        if claim is None:
+            return None
+        runner, task = claim
+        task.cancel()
+        runner.claimed_job_id = None
+        return runner
+
+    def _requeue(self, job: Job) -> None:
+        """Put a matched job back in the queue, in its place by queue time, and offer it again."""
+        self._queued[job.id] = job
+        self._queued = dict(
+            sorted(self._queued.items(), key=lambda item: (item[1].approved_at or item[1].queued_at, item[0]))
+        )
+        self._offer_job(job)
+
+    def _draw(self, bounds: tuple[float, float]) -> float:
+        low, high = bounds
+        return low if high <= low else self._rng.uniform(low, high)
 
     def _eligible(self, runner: Runner, job: Job) -> bool:
         if not (runner.scope.covers(job.owner, job.repo) and runner.matches(job.labels)):
@@ -290,12 +352,12 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         return group.admits(self._directory.repo(job.owner, job.repo), job.run.workflow_refs())
 
     def _assign(self, job: Job, runner: Runner) -> None:
-        del self._queued[job.id]
-        del self._idle[runner.id]
         if job.task is not None:
             job.task.cancel()
         runner.job_id = job.id
         runner.last_job_id = job.id
+        # The REST API shows the runner busy only after a lag (terraform-aws-github-runner#5228).
+        runner.busy_visible_at = self._clock.now() + self._clock.real(self._draw(self._config.busy_lag_s))
         job.runner_connected_at = runner.connected_at
         self._start(job, runner.id, runner.name, runner.runner_group_id, runner.runner_group_name)
         job.task = self._tasks.spawn(self._run_to_completion(job))
@@ -341,9 +403,15 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
             runner.job_id = None
             runner.exited_at = job.completed_at
             # Ephemeral runners deregister themselves once their one job is over.
-            self._remove(runner, "ephemeral")
+            if runner.registered:
+                self._remove(runner, "ephemeral")
         self._stats[f"jobs_{conclusion}"] += 1
         self._emit("completed", job)
+        # A job cancelled or expired between its match and its assignment frees its runner.
+        claimed = self._release_claim(job.id)
+        if claimed is not None and claimed.online:
+            self._idle[claimed.id] = claimed
+            self._offer_runner(claimed)
 
     def _remove(self, runner: Runner, reason: str) -> None:
         now = self._clock.now()
@@ -352,7 +420,14 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         self._registered.pop(runner.id, None)
         self._names.pop((runner.scope, runner.name.casefold()), None)
         self._idle.pop(runner.id, None)
-        if runner.connected_at is not None and runner.exited_at is None:
+        if runner.claimed_job_id is not None:
+            # Deleted between match and assignment: the job goes back to the queue.
+            job = self._jobs[runner.claimed_job_id]
+            self._release_claim(job.id)
+            self._requeue(job)
+        # A deregistered runner still finishes the job it runs (its worker holds the job's own
+        # credentials); it exits when the job ends.
+        if runner.connected_at is not None and runner.exited_at is None and not runner.busy:
             runner.exited_at = now
 
     def _registered_in(self, scope: RunnerScope) -> list[Runner]:

@@ -72,7 +72,10 @@ class RunnerRoutes(Routes[SimContext]):
                     token=runner.secret,
                 )
             )
-            return json_response({"runner": runner_json(runner), "encoded_jit_config": encoded}, status=201)
+            return json_response(
+                {"runner": runner_json(runner, self._ctx.clock.now()), "encoded_jit_config": encoded},
+                status=201,
+            )
 
         return handler
 
@@ -81,7 +84,8 @@ class RunnerRoutes(Routes[SimContext]):
             scope = scope_of(request, "read")
             runners = self._ctx.actions.list_runners(scope, name=request.query.get("name"))
             page, headers = numbered_page(request, runners)
-            body = {"total_count": len(runners), "runners": [runner_json(r) for r in page]}
+            now = self._ctx.clock.now()
+            body = {"total_count": len(runners), "runners": [runner_json(r, now) for r in page]}
             return json_response(body, headers=headers)
 
         return handler
@@ -90,7 +94,7 @@ class RunnerRoutes(Routes[SimContext]):
         async def handler(request: web.Request) -> web.Response:
             scope = scope_of(request, "read")
             runner = self._ctx.actions.get_runner(scope, int_param(request, "runner_id"))
-            return json_response(runner_json(runner))
+            return json_response(runner_json(runner, self._ctx.clock.now()))
 
         return handler
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -48,6 +49,26 @@ class PrimaryRateLimit:
         if account.type == "Organization":
             extra += max(0, account.members - self.free_extras)
         return min(self.cap, self.base + self.per_extra * extra)
+
+
+@dataclass(frozen=True)
+class PointsLimit:
+    """GitHub's secondary limit on requests to one endpoint ("Rate limits for the REST API"): "no
+    more than 900 points per minute are allowed for REST API endpoints"; most GET, HEAD and OPTIONS
+    requests cost 1 point, most POST, PATCH, PUT and DELETE requests 5 ("Calculating points for the
+    secondary rate limit"). Counted per credential and route over a sliding window of `window_s`
+    simulated seconds; it guards the JIT registration routes, or every REST route with `all_routes`.
+    """
+
+    enabled: bool = True
+    points_per_window: int = 900
+    window_s: float = 60.0
+    read_cost: int = 1
+    write_cost: int = 5
+    all_routes: bool = False
+
+    def cost(self, method: str) -> int:
+        return self.read_cost if method.upper() in ("GET", "HEAD", "OPTIONS") else self.write_cost
 
 
 @dataclass(frozen=True)
@@ -127,6 +148,18 @@ class GitHubSimConfig(ForgeSimConfig):
     delivery_retention_s: float | None = 3 * 24 * 3600.0  # GitHub keeps deliveries for three days
     registration_window_s: float = 300.0
     registrations_per_window: int = 1500
+    # Points per minute per endpoint: 900, a generate-jitconfig POST costing 5 (so 180 a minute).
+    points_limit: PointsLimit = PointsLimit()
+    # Simulated seconds between a match (a new job meeting an idle eligible runner, or a runner
+    # that connects meeting a queued job) and the assignment, uniform in [low, high]; (0, 0): at once.
+    assignment_delay_s: tuple[float, float] = (0.5, 2.0)
+    # After an assignment the REST `busy` field still reads false for a lag uniform in [low, high]
+    # simulated seconds (terraform-aws-github-runner#5228: 25-60 s and more); (0, 0): no lag.
+    busy_lag_s: tuple[float, float] = (25.0, 60.0)
+    # What DELETE of a runner decides on: the lagging REST flag (a DELETE during the lag succeeds, as
+    # #5228 reports it did: the stricter reading, so the default), or its true assignment (422 while
+    # it has a job, as #5055 and ARC see it once the flag has caught up).
+    delete_checks: Literal["assignment", "reported_busy"] = "reported_busy"
     # GitHub answers a secondary rate limit with either; 403 is what PyGithub classifies as one.
     rate_limit_status: Literal[403, 429] = 403
     primary_rate_limit: PrimaryRateLimit = PrimaryRateLimit()
@@ -151,3 +184,34 @@ class GitHubSimConfig(ForgeSimConfig):
             raise ValueError("runner group ids must be unique")
         if self.registrations_per_window < 1:
             raise ValueError("registrations_per_window must be positive")
+        points = self.points_limit
+        if min(points.points_per_window, points.read_cost, points.write_cost) < 1 or points.window_s <= 0:
+            raise ValueError("points_limit: points, costs and window must be positive")
+        for name in ("assignment_delay_s", "busy_lag_s"):
+            low, high = getattr(self, name)
+            if not 0 <= low <= high:
+                raise ValueError(f"{name} must be (low, high) with 0 <= low <= high")
+
+
+def jit_floor_s(n_registrations: int, config: GitHubSimConfig) -> float:
+    """The least simulated time between the first and the last of `n_registrations` JIT
+    registrations made through one credential for one organisation (or repository), starting
+    fresh: each registration waits until both the points window and the registration window admit
+    it (both are sliding windows that admit a request once the one `limit` places back is a whole
+    window old)."""
+    if n_registrations <= 1:
+        return 0.0
+    windows: list[tuple[int, float]] = [(config.registrations_per_window, config.registration_window_s)]
+    points = config.points_limit
+    if points.enabled:
+        if points.write_cost > points.points_per_window:
+            return math.inf  # no registration ever fits the window
+        windows.append((points.points_per_window // points.write_cost, points.window_s))
+    times: list[float] = []
+    for i in range(n_registrations):
+        at = times[-1] if times else 0.0
+        for limit, window_s in windows:
+            if i >= limit:
+                at = max(at, times[i - limit] + window_s)
+        times.append(at)
+    return times[-1]

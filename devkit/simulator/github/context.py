@@ -13,6 +13,7 @@ from simulator.github.auth import AppJwtVerifier, TokenIssuer
 from simulator.github.config import Account, GitHubSimConfig, Repository
 from simulator.github.directory import Directory
 from simulator.github.metering import HourlyBudgets, RequestLog
+from simulator.github.rate_limit import PointsLimiter
 from simulator.github.webhooks import WebhookSender
 
 
@@ -29,6 +30,7 @@ class SimContext:
     app_owner: Account
     budgets: HourlyBudgets
     requests: RequestLog
+    points: PointsLimiter
     base_url: str = ""
 
     def org(self, request: web.Request, permission: str | None = None, level: str = "read") -> Account:

@@ -13,6 +13,9 @@ Every REST answer is metered: counted against its credential's hourly budget, wi
 - Every such answer carries `x-ratelimit-limit`, `-remaining`, `-used`, `-reset`, `-resource`.
 - Once the budget is spent, GitHub answers 403 "API rate limit exceeded for installation ID <id>."
   (a personal access token: "... for user ID <id>.") with `x-ratelimit-remaining: 0`, until reset.
+- A request to a route the points limit guards (the JIT registration routes, or every route with
+  `PointsLimit.all_routes`) also spends points of that credential's per-route window; past 900 a
+  minute it is refused with the secondary-limit answer (counted against the hourly budget too).
 - A GET answered 200 carries an `ETag`; the same GET with a matching `If-None-Match` is answered
   304 without a body, and is not counted.
 
@@ -214,9 +217,11 @@ def metering(ctx: SimContext) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sim/"):
             return await handler(request)
-        credential = ctx.tokens.credential(request) if ctx.budgets.enabled else None
-        budget = ctx.budgets.of(credential) if credential is not None else None
-        counted = budget is not None and f"{request.method} {route_of(request)}" not in FREE
+        route = f"{request.method} {route_of(request)}"
+        pointed = ctx.points.guards(route)
+        credential = ctx.tokens.credential(request) if ctx.budgets.enabled or pointed else None
+        budget = ctx.budgets.of(credential) if credential is not None and ctx.budgets.enabled else None
+        counted = budget is not None and route not in FREE
         now = ctx.clock.now()
         status = 500
         try:
@@ -226,6 +231,12 @@ def metering(ctx: SimContext) -> Middleware:
                 status = ctx.config.primary_rate_limit.status
                 raise primary_limit_error(status, credential, budget, request, now)
             try:
+                if pointed and credential is not None:
+                    try:
+                        ctx.points.admit((credential, route), request.method)
+                    except ApiError:
+                        ctx.stats["secondary_points_limited"] += 1
+                        raise
                 response = _conditional(request, await handler(request))
             except ApiError as exc:
                 status = exc.status

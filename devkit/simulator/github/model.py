@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +33,10 @@ class Runner:
     removal_reason: str | None = None
     job_id: int | None = None
     last_job_id: int | None = None
+    # A queued job matched to this runner and about to be assigned (the assignment delay).
+    claimed_job_id: int | None = None
+    # Epoch seconds from which the REST `busy` field shows the assignment (the busy-flag lag).
+    busy_visible_at: float | None = None
 
     @property
     def registered(self) -> bool:
@@ -47,16 +52,23 @@ class Runner:
 
     @property
     def busy(self) -> bool:
+        """Whether it runs a job: the truth, which scheduling and the runner itself go by."""
         return self.job_id is not None
+
+    def reported_busy(self, now: float) -> bool:
+        """The REST API's `busy` field: false until the lag after an assignment has passed."""
+        return self.busy and (self.busy_visible_at is None or now >= self.busy_visible_at)
 
     @property
     def idle(self) -> bool:
         return self.online and not self.busy
 
     def guest_status(self) -> GuestStatus:
+        if self.busy and not self.exited:
+            return "busy"  # a job runs to its end even if the registration was deleted meanwhile
         if self.exited or not self.registered:
             return "exited"
-        return "busy" if self.busy else "idle"
+        return "idle"
 
     def matches(self, labels: tuple[str, ...]) -> bool:
         own = {label.casefold() for label in self.labels}
@@ -71,6 +83,7 @@ class Runner:
             "status": "online" if self.online else "offline",
             "guest_status": self.guest_status() if self.connected_at is not None else None,
             "busy": self.busy,
+            "reported_busy": self.reported_busy(time.time()),
             "removed": not self.registered,
         }
 

@@ -134,13 +134,14 @@ def installation_json(base: str, config: GitHubSimConfig, inst: Installation) ->
     }
 
 
-def runner_json(runner: Runner) -> dict[str, Any]:
+def runner_json(runner: Runner, now: float) -> dict[str, Any]:
+    """A runner as the REST API shows it at `now` (epoch seconds): `busy` lags the assignment."""
     return {
         "id": runner.id,
         "name": runner.name,
         "os": runner.os,
         "status": "online" if runner.online else "offline",
-        "busy": runner.busy,
+        "busy": runner.reported_busy(now),
         "ephemeral": True,
         "runner_group_id": runner.runner_group_id,
         "labels": [

@@ -27,6 +27,7 @@ from simulator.github.directory import Directory
 from simulator.github.errors import ApiError, not_found, read_json_object
 from simulator.github.metering import HourlyBudgets, RequestLog, metering
 from simulator.github.model import Job
+from simulator.github.rate_limit import PointsLimiter
 from simulator.github.representations import ping_payload, workflow_job_payload
 from simulator.github.webhooks import WebhookSender
 from simulator.http import HttpError, error_middleware
@@ -88,6 +89,9 @@ class GitHubSimulator(ForgeSimulator):
             app_owner=self.config.accounts[0],
             budgets=HourlyBudgets(clock=clock, config=self.config.primary_rate_limit, directory=directory),
             requests=RequestLog(),
+            points=PointsLimiter(
+                clock=clock, config=self.config.points_limit, status=self.config.rate_limit_status
+            ),
         )
 
     @property

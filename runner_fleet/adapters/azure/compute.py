@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -22,19 +23,22 @@ from runner_fleet.adapters.azure.arm_errors import (
     capacity_error,
     error_code,
     error_message,
+    is_capacity_refusal,
     is_marked_for_deletion,
 )
 from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
-from runner_fleet.adapters.azure.retry import with_retries
+from runner_fleet.adapters.azure.retry import is_throttle, retry_after_s, with_retries
 from runner_fleet.adapters.azure.skus import SkuCatalog
 from runner_fleet.adapters.azure.vm_body import OsDiskPlan, vm_body
 from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import (
     MANAGED_BY,
     TAG_MANAGED_BY,
+    CreateFailure,
     StillWanted,
     VmBeingDeleted,
     VmCreateRejected,
+    VmCreateThrottled,
     VmInfo,
     VmNoLongerWanted,
     VmSpec,
@@ -43,8 +47,8 @@ from runner_fleet.settings.pool import Pool
 
 log = get_logger("azure.compute")
 
-# How long a create waits for a VM of the same name to finish being deleted before giving up.
-DELETING_WAIT_S = 300.0
+# How long creates wait after a 429 that named no Retry-After.
+THROTTLE_DEFAULT_S = 10.0
 # Instance views read at once while listing: enough to keep a round short, few enough not to burst.
 INSTANCE_VIEW_CONCURRENCY = 8
 
@@ -55,6 +59,7 @@ class AzureCompute:
         self._versions = connection.api_versions
         self._poll_s = connection.polling_interval_s
         self._skus = SkuCatalog(self._versions.resource_skus)
+        self._throttled_until = 0.0  # monotonic; shared by this process's creates
 
     def _client(self, subscription: str) -> ComputeManagementClient:
         return self._clients.get(ComputeManagementClient, subscription)
@@ -70,16 +75,33 @@ class AzureCompute:
             )
         except ResourceNotFoundError:
             return None
-        return _info(vm, pool.azure.resource_group, _power_state(getattr(vm, "instance_view", None)))
+        view = getattr(vm, "instance_view", None)
+        return replace(_info(vm, pool.azure.resource_group, _power_state(view)), failure=_failure(view))
 
-    async def create_vm(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
-        return await with_retries(lambda: self._create_vm(spec, still_wanted), what="create_vm")
+    def throttled_for(self) -> float:
+        return max(0.0, self._throttled_until - time.monotonic())
 
-    async def _create_vm(self, spec: VmSpec, still_wanted: StillWanted | None) -> VmInfo:
+    async def start_create(self, spec: VmSpec, *, still_wanted: StillWanted | None = None) -> VmInfo:
+        wait = self.throttled_for()
+        if wait > 0:
+            raise VmCreateThrottled(wait)
+        attempts = 0
+
+        async def attempt() -> VmInfo:
+            # The caller read the VM as absent just before; only a retry of a failed PUT may meet one.
+            nonlocal attempts
+            attempts += 1
+            return await self._start_create(spec, still_wanted, retried=attempts > 1)
+
+        return await with_retries(attempt, what="start_create", retry_throttles=False)
+
+    async def _start_create(self, spec: VmSpec, still_wanted: StillWanted | None, *, retried: bool) -> VmInfo:
         azure = spec.pool.azure
         client = self._client(azure.subscription_id)
-        # Never PUT onto a VM being deleted (a retried create meets the delete of an earlier attempt).
-        await self._wait_until_not_deleting(client, spec)
+        # Never PUT onto a VM being deleted (a retried PUT meets the delete of an earlier attempt's
+        # failed VM): the caller comes back once it is gone instead of holding a worker meanwhile.
+        if retried:
+            await self._refuse_if_deleting(client, spec)
         disk = await self._disk_plan(client, spec)
         if still_wanted is not None and not await still_wanted():
             # A PUT answered 504 may have made the VM, whose runner then ran its job, and a release
@@ -87,40 +109,42 @@ class AzureCompute:
             raise VmNoLongerWanted(f"VM {spec.name} is no longer wanted; not creating it")
         body = VirtualMachine(vm_body(spec, disk, network_api_version=self._versions.vm_network))
         try:
-            poller = await client.virtual_machines.begin_create_or_update(
+            # Only the PUT: its poller is never awaited, the VM's state is read again later.
+            await client.virtual_machines.begin_create_or_update(
                 azure.resource_group, spec.name, body, api_version=self._versions.compute
             )
-            vm = await poller.result()
         except HttpResponseError as exc:
+            if is_throttle(exc):
+                # Every create of this process would be refused until then: remember it, so they wait
+                # without spending a runner registration each on a refused PUT.
+                wait = retry_after_s(exc) or THROTTLE_DEFAULT_S
+                self._throttled_until = max(self._throttled_until, time.monotonic() + wait)
+                raise VmCreateThrottled(wait) from None
             if is_marked_for_deletion(error_code(exc), error_message(exc)):
                 # A delete began between the check and the PUT: ARM refused it, nothing was changed.
                 raise VmBeingDeleted(f"VM {spec.name} is being deleted; not creating over it") from None
             refusal = capacity_error(exc)
             if refusal is not None:
-                # A create that failed after acceptance leaves a Failed VM; clear it for the next size.
-                await self._delete_vm(spec.pool, spec.name)
                 raise VmCreateRejected(*refusal) from None
             raise
-        return _info(vm, azure.resource_group, _power_state(getattr(vm, "instance_view", None)))
+        return VmInfo(
+            name=spec.name,
+            resource_group=azure.resource_group,
+            size=spec.size,
+            tags=dict(spec.tags),
+            provisioning_state="Creating",
+        )
 
-    async def _wait_until_not_deleting(self, client: ComputeManagementClient, spec: VmSpec) -> None:
+    async def _refuse_if_deleting(self, client: ComputeManagementClient, spec: VmSpec) -> None:
         azure = spec.pool.azure
-        deadline = time.monotonic() + DELETING_WAIT_S
-        while True:
-            try:
-                vm = await client.virtual_machines.get(
-                    azure.resource_group, spec.name, api_version=self._versions.compute
-                )
-            except ResourceNotFoundError:
-                return
-            if (vm.provisioning_state or "") != "Deleting":
-                return
-            if time.monotonic() >= deadline:
-                raise VmBeingDeleted(
-                    f"VM {spec.name} has been deleting for over {DELETING_WAIT_S:.0f}s; not creating over it"
-                )
-            log.info("vm.waiting_for_delete", pool=spec.pool.name, runner=spec.name)
-            await asyncio.sleep(self._poll_s)
+        try:
+            vm = await client.virtual_machines.get(
+                azure.resource_group, spec.name, api_version=self._versions.compute
+            )
+        except ResourceNotFoundError:
+            return
+        if (vm.provisioning_state or "") == "Deleting":
+            raise VmBeingDeleted(f"VM {spec.name} is being deleted; not creating over it")
 
     async def _disk_plan(self, client: ComputeManagementClient, spec: VmSpec) -> OsDiskPlan:
         azure = spec.pool.azure
@@ -132,10 +156,10 @@ class AzureCompute:
             log.info("vm.ephemeral_disk_not_possible", pool=spec.pool.name, size=spec.size, runner=spec.name)
         return OsDiskPlan(placement, azure.os_disk_size_gb)
 
-    async def delete_vm(self, pool: Pool, name: str) -> bool:
-        return await with_retries(lambda: self._delete_vm(pool, name), what="delete_vm")
+    async def delete_vm(self, pool: Pool, name: str, *, wait: bool = True) -> bool:
+        return await with_retries(lambda: self._delete_vm(pool, name, wait), what="delete_vm")
 
-    async def _delete_vm(self, pool: Pool, name: str) -> bool:
+    async def _delete_vm(self, pool: Pool, name: str, wait: bool = True) -> bool:
         client = self._client(pool.azure.subscription_id)
         version = self._versions.compute
         try:
@@ -144,7 +168,8 @@ class AzureCompute:
             poller = await client.virtual_machines.begin_delete(
                 pool.azure.resource_group, name, api_version=version
             )
-            await poller.result()
+            if wait:
+                await poller.result()
         except ResourceNotFoundError:
             return False
         return True
@@ -204,6 +229,20 @@ def _power_state(view: Any) -> str | None:
         if (status.code or "").startswith("PowerState/"):
             power = status.code.split("/", 1)[1]
     return power
+
+
+_FAILED_PREFIX = "ProvisioningState/failed/"
+
+
+def _failure(view: Any) -> CreateFailure | None:
+    """Why a create failed after it was accepted, from the instance view's provisioning status."""
+    for status in getattr(view, "statuses", None) or []:
+        code = status.code or ""
+        if code.startswith(_FAILED_PREFIX):
+            reason = code[len(_FAILED_PREFIX) :]
+            message = status.message or ""
+            return CreateFailure(reason, message, is_capacity_refusal(reason, message))
+    return None
 
 
 def _info(vm: Any, resource_group: str, power_state: str | None) -> VmInfo:

@@ -31,6 +31,10 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in RETRYABLE_STATUS
 
 
+def is_throttle(exc: BaseException) -> bool:
+    return isinstance(exc, HttpResponseError) and exc.status_code == 429
+
+
 def retry_after_s(exc: BaseException | None) -> float | None:
     """Seconds the server asked us to wait (Retry-After or retry-after-ms), capped."""
     response = getattr(exc, "response", None)
@@ -59,8 +63,16 @@ class _WaitForServer:
 
 
 async def with_retries(
-    operation: Callable[[], Awaitable[T]], *, what: str, base_s: float = 1.0, max_wait_s: float = 30.0
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    base_s: float = 1.0,
+    max_wait_s: float = 30.0,
+    retry_throttles: bool = True,
 ) -> T:
+    """`operation()`, repeated on throttles (unless `retry_throttles` is False: the caller would
+    rather give the wait back to its queue than hold a worker), server errors and dropped connections."""
+
     def _log(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
@@ -72,7 +84,9 @@ async def with_retries(
         )
 
     retrying = AsyncRetrying(
-        retry=retry_if_exception(_retryable),
+        retry=retry_if_exception(
+            _retryable if retry_throttles else (lambda exc: _retryable(exc) and not is_throttle(exc))
+        ),
         wait=_WaitForServer(base_s, max_wait_s),
         stop=stop_after_attempt(MAX_ATTEMPTS) | stop_after_delay(MAX_ELAPSED_S),
         before_sleep=_log,

@@ -1,24 +1,31 @@
-"""One reconcile round: observe, decide, confirm suspects, act, recover missed jobs."""
+"""One reconcile round: observe, decide, confirm suspects, act, recover missed jobs, keep pools warm."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from runner_fleet import naming
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
+from runner_fleet.messages import PoolRunnerRequest
 from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
 from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, WaitingJob
 from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope, distinct_scopes
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
+from runner_fleet.state.pool_requests import PoolRequests
+from runner_fleet.state.pool_rounds import PoolRound, PoolRounds
+from runner_fleet.state.runner_starts import RunnerStarts
 from runner_fleet.state.store import REPROVISIONABLE, FleetState
 from runner_fleet.state.table import Record
-from runner_fleet.usecases.reconcile.rules import RunnerView, Verdict, decide, keep_warm
+from runner_fleet.usecases.reconcile.rules import START_GUARD_S, RunnerView, Verdict, decide, keep_warm
+from runner_fleet.usecases.reconcile.warm_upkeep import RunnerCounts, count_runners, plan_upkeep
+from runner_fleet.warm.demand import DemandLog
+from runner_fleet.warm.policy import warm_now
 
 log = get_logger("reconcile")
 
@@ -34,6 +41,12 @@ REDELIVERY_WINDOW_S = 3600.0
 # A job the reconciler enqueued is not enqueued again for this long unless its runner is reaped
 # first: its copy may wait behind a backlog or at capacity, and one copy per round would pile up.
 REENQUEUE_AFTER_S = 600.0
+# Idle VM-seconds are counted over the time since the last round, but no more than this: a gap of
+# an hour (the timer did not run) says nothing about how long the VMs sat idle.
+IDLE_ELAPSED_CAP_S = 180.0
+# Job starts a webhook reported are kept this long (they matter for `START_GUARD_S`).
+STARTS_KEPT = timedelta(minutes=10)
+
 
 # What acting on a confirmed suspect came to, as the round's report shows it.
 ActOutcome = Literal["deleted", "retired", "deregistered", "left alone: runner became busy"]
@@ -53,6 +66,9 @@ class ReconcileReport:
     repositories_scanned: int = 0
     repositories_skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    # Pool name -> its figures this round: waiting (jobs past the webhook grace), target (warm),
+    # busy, coming (not busy and not going away, or on their way), wanted, warm_requests (sent).
+    pools: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -67,6 +83,17 @@ def _created_at(vm: VmInfo | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class _Round:
+    """What one round saw, for the steps after the verdicts."""
+
+    now: float
+    views: Mapping[str, RunnerView]
+    counts: Mapping[str, RunnerCounts]
+    targets: Mapping[str, int]
+    report: ReconcileReport
+
+
+@dataclass(frozen=True)
 class Reconciler:
     pools: Mapping[str, Pool]
     state: FleetState
@@ -78,21 +105,35 @@ class Reconciler:
     webhook_grace_s: float = WEBHOOK_GRACE_S
     reenqueue_after_s: float = REENQUEUE_AFTER_S
     now: Callable[[], float] = time.time
+    # Where adaptive pools' demand is kept: fed idle time and cold starts, read for their targets.
+    demand: DemandLog | None = None
 
     async def __call__(self, *, dry_run: bool = False) -> ReconcileReport:
         report = ReconcileReport(dry_run=dry_run)
         now = self.now()
+        table = self.state.table
+        starts, requests, rounds = RunnerStarts(table, clock=self.now), PoolRequests(table), PoolRounds(table)
+        forges = {p.forge for p in self.pools.values()}
         # Provisions in flight, read once per round: one query per forge that returns only the job
         # records being provisioned, so finished jobs, however many, are not read.
-        leases: dict[str, set[str]] = {
-            forge: await self.state.active_leases(forge, now)
-            for forge in {p.forge for p in self.pools.values()}
-        }
-        observed, idle_gone = await self._observe(set().union(*leases.values()))
+        leases: dict[str, set[str]] = {forge: await self.state.active_leases(forge, now) for forge in forges}
+        started: dict[str, float] = {}
+        for forge in forges:
+            started |= await starts.started_since(forge, now, START_GUARD_S)
+        observed, idle_gone = await self._observe(set().union(*leases.values()), started)
         views = await self._track_idle(observed, idle_gone, now, dry_run)
         report.runners_seen = len(views)
-        verdicts = keep_warm([v for v in (decide(view, now) for view in views.values()) if v], views)
+        last = await rounds.last()
+        targets = {name: await self._warm_target(pool, now, report) for name, pool in self.pools.items()}
         suspects = {record.key: record for record in await self.state.suspects()}
+        choice = keep_warm(
+            [v for v in (decide(view, now) for view in views.values()) if v],
+            views,
+            targets,
+            was_warm={name: round_.warm for name, round_ in last.items()},
+            suspects=suspects,
+        )
+        verdicts = choice.verdicts
         for verdict in verdicts:
             prior = suspects.pop(verdict.name, None)
             try:
@@ -108,15 +149,47 @@ class Reconciler:
         if not dry_run:
             await self._free_leaked_slots(views, leases, now)
         # Runners judged wrong this round (reaped now, or suspects) are not coming for any job.
-        healthy = {name: view for name, view in views.items() if name not in {v.name for v in verdicts}}
-        await self._recover_jobs(now, healthy, set(views), leases, report)
+        judged = {v.name for v in verdicts}
+        pending = await requests.pending(now, purge=not dry_run)
+        all_leases = set().union(*leases.values())
+        claimed = [name for name in pending if name in views or name in all_leases]
+        if not dry_run:
+            for name in claimed:
+                await requests.settle(name)
+        counts = count_runners(
+            views.values(),
+            judged=judged,
+            leases=all_leases,
+            requested=[(r.pool, name) for name, r in pending.items() if name not in claimed],
+        )
+        seen = _Round(now, views, counts, targets, report)
+        await self._upkeep(seen, requests)
+        if not dry_run:
+            await self._record_round(seen, choice.remember, last, rounds)
+            for forge in forges:
+                await starts.purge(forge, STARTS_KEPT)
         log.info(
-            "reconcile.done", **{k: len(v) if isinstance(v, list) else v for k, v in report.as_dict().items()}
+            "reconcile.done",
+            **{k: len(v) if isinstance(v, list | dict) else v for k, v in report.as_dict().items()},
         )
         return report
 
+    async def _warm_target(self, pool: Pool, now: float, report: ReconcileReport) -> int:
+        auto = pool.limits.warm_auto
+        if auto is None or self.demand is None:
+            return warm_now(pool, now).target
+        try:
+            demand = await self.demand.snapshot(pool.name, auto, now)
+        except Exception as exc:  # without its figures an adaptive pool falls back to its floor
+            log.exception("reconcile.demand_failed", pool=pool.name)
+            report.errors.append(f"{pool.name} demand: {type(exc).__name__}")
+            demand = None
+        return warm_now(pool, now, demand).target
+
     # -- observe --------------------------------------------------------------------------------
-    async def _observe(self, leases: set[str]) -> tuple[dict[str, RunnerView], set[str]]:
+    async def _observe(
+        self, leases: set[str], started: Mapping[str, float]
+    ) -> tuple[dict[str, RunnerView], set[str]]:
         """What exists now, and the runners with an idle record that no longer exist."""
         pools = list(self.pools.values())
         vms = {
@@ -137,7 +210,14 @@ class Reconciler:
                 continue  # a pool removed from the configuration: its limits are unknown, leave it alone
             vm = vms.get(name)
             views[name] = RunnerView(
-                name, known, vm, registrations.get(name), _created_at(vm), name in leases, idle.get(name)
+                name,
+                known,
+                vm,
+                registrations.get(name),
+                _created_at(vm),
+                name in leases,
+                idle.get(name),
+                started.get(name),
             )
         return views, set(idle) - set(views)
 
@@ -150,9 +230,8 @@ class Reconciler:
                 await self.state.clear_idle(name)
         tracked: dict[str, RunnerView] = {}
         for name, view in views.items():
-            registration = view.registration
-            is_idle = registration is not None and registration.status == "online" and not registration.busy
-            since = (view.idle_since or now) if is_idle else None
+            # A start a webhook reported ends the streak, whatever the forge's lagging flag says.
+            since = (view.idle_since or now) if view.idle else None
             if since != view.idle_since and not dry_run:
                 await (
                     self.state.mark_idle(name, since) if since is not None else self.state.clear_idle(name)
@@ -213,6 +292,8 @@ class Reconciler:
         # Read again, not reused from the round's start: a provision may have taken this runner's
         # job since, and its VM must not be deleted under it (the query returns only leased rows).
         leases = await self.state.active_leases(view.forge, now)
+        # And a job start reported since the round began: the forge's busy flag may not show it yet.
+        started = await RunnerStarts(self.state.table).started_since(view.forge, now, START_GUARD_S)
         return RunnerView(
             view.name,
             view.pool,
@@ -221,6 +302,7 @@ class Reconciler:
             _created_at(vm) or view.created_at,
             view.name in leases,
             view.idle_since,
+            started.get(view.name),
         )
 
     async def _deregister(self, view: RunnerView) -> ActOutcome:
@@ -262,6 +344,9 @@ class Reconciler:
         if job:
             # If the job this VM was made for still waits, the job scan may now give it a new runner.
             await self.state.reopen_job(view.forge, job)
+        else:
+            # A pool runner (or one whose VM is gone): its claim and note go with it.
+            await self.state.forget_pool_runner(view.forge, view.name)
         await self.state.clear_idle(view.name)
         await self.state.free_slot(view.pool.name, view.name)
         log.info(
@@ -284,74 +369,155 @@ class Reconciler:
                 await self.state.free_slot(pool.name, name)
                 log.info("reconcile.slot_freed", pool=pool.name, runner=name)
 
-    # -- missed webhooks ------------------------------------------------------------------------
-    async def _recover_jobs(
-        self,
-        now: float,
-        views: Mapping[str, RunnerView],
-        observed: set[str],
-        leases: Mapping[str, set[str]],
-        report: ReconcileReport,
-    ) -> None:
-        dry_run = report.dry_run
-        for forge, feed in self.feeds.items():
+    # -- missed webhooks and the warm pool ------------------------------------------------------
+    async def _upkeep(self, seen: _Round, requests: PoolRequests) -> None:
+        """Per pool: jobs still waiting with no runner coming get a provision of their own, and the
+        rest of the pool's wanted count (waiting + warm target, within capacity) is asked for as
+        warm pool runners."""
+        now, report = seen.now, seen.report
+        # Runners judged wrong this round are not coming for any job, but still exist: a job whose
+        # runner is one of them is not reopened as if its runner had vanished.
+        observed = set(seen.views)
+        for forge in sorted({pool.forge for pool in self.pools.values()}):
             pools = [pool for pool in self.pools.values() if pool.forge == forge]
-            if not pools:
-                continue
-            try:
-                if not dry_run:
-                    report.redelivered += await feed.redeliver_failed(REDELIVERY_WINDOW_S)
-                waiting = await feed.waiting_jobs(pools)
-                coverage = feed.last_coverage() if isinstance(feed, ReportsCoverage) else None
-                if coverage is not None:
-                    report.repositories_scanned += coverage.scanned
-                    report.repositories_skipped += coverage.skipped
-            except Exception as exc:
-                log.exception("reconcile.feed_failed", forge=forge)
-                report.errors.append(f"{forge} feed: {type(exc).__name__}")
-                continue
-            coming = self._runners_coming(forge, views, leases[forge])
-            # Runners are interchangeable: a waiting job needs a new runner only if more jobs wait than
-            # runners are on their way (booting, idle, or being provisioned) for the same pool.
-            by_pool: dict[str, list[WaitingJob]] = {}
-            for job in sorted(waiting, key=lambda j: j.waiting_since):
-                if now - job.waiting_since >= self.webhook_grace_s:
-                    by_pool.setdefault(job.request.pool or job.pool_hint, []).append(job)
-            for pool_name, jobs in by_pool.items():
-                spare = coming.get(pool_name, 0)
-                for job in jobs[spare:]:
-                    await self._enqueue_missed(forge, job, observed, now=now, report=report)
+            by_pool = await self._waiting_jobs(forge, pools, now, report)
+            for pool_name in sorted(set(by_pool) | {pool.name for pool in pools}):
+                jobs = by_pool.get(pool_name, [])
+                counts = seen.counts.get(pool_name, RunnerCounts())
+                # Runners are interchangeable: a waiting job needs a provision of its own only if
+                # more jobs wait than runners are on their way (booting, idle, being provisioned or
+                # requested) for the same pool.
+                job_provisions = 0
+                for job in jobs[counts.coming :]:
+                    if await self._enqueue_missed(forge, job, observed, now=now, report=report):
+                        job_provisions += 1
+                pool = self.pools.get(pool_name)
+                if pool is None:
+                    continue  # a job for a pool no longer configured: recovered as before, no upkeep
+                target = seen.targets.get(pool_name, 0)
+                upkeep = plan_upkeep(
+                    waiting=len(jobs),
+                    target=target,
+                    busy=counts.busy,
+                    coming=counts.coming,
+                    max_runners=pool.limits.max_runners,
+                    job_provisions=job_provisions,
+                )
+                await self._request_warm(pool, upkeep.warm_requests, requests, seen)
+                report.pools[pool_name] = {
+                    "waiting": len(jobs),
+                    "target": target,
+                    "busy": counts.busy,
+                    "coming": counts.coming,
+                    "wanted": upkeep.wanted,
+                    "job_provisions": job_provisions,
+                    "warm_requests": upkeep.warm_requests,
+                }
 
-    @staticmethod
-    def _runners_coming(forge: Forge, views: Mapping[str, RunnerView], leases: set[str]) -> dict[str, int]:
-        coming: dict[str, int] = {}
-        for view in views.values():
-            if view.forge != forge or view.vm is None or view.registration is None or view.registration.busy:
+    async def _waiting_jobs(
+        self, forge: Forge, pools: list[Pool], now: float, report: ReconcileReport
+    ) -> dict[str, list[WaitingJob]]:
+        """Pool name -> its jobs waiting past the webhook grace, oldest first (none if the feed failed)."""
+        feed = self.feeds.get(forge)
+        if feed is None:
+            return {}
+        try:
+            if not report.dry_run:
+                report.redelivered += await feed.redeliver_failed(REDELIVERY_WINDOW_S)
+            waiting = await feed.waiting_jobs(pools)
+            coverage = feed.last_coverage() if isinstance(feed, ReportsCoverage) else None
+            if coverage is not None:
+                report.repositories_scanned += coverage.scanned
+                report.repositories_skipped += coverage.skipped
+        except Exception as exc:
+            log.exception("reconcile.feed_failed", forge=forge)
+            report.errors.append(f"{forge} feed: {type(exc).__name__}")
+            return {}
+        by_pool: dict[str, list[WaitingJob]] = {}
+        for job in sorted(waiting, key=lambda j: j.waiting_since):
+            if now - job.waiting_since >= self.webhook_grace_s:
+                by_pool.setdefault(job.request.pool or job.pool_hint, []).append(job)
+        return by_pool
+
+    async def _request_warm(self, pool: Pool, count: int, requests: PoolRequests, seen: _Round) -> None:
+        now = seen.now
+        for i in range(count):
+            # Named by the round's time: a round retried within the same second asks for the same
+            # runners, which their provision makes once.
+            key = f"w{int(now)}-{i}"
+            name = naming.pool_runner_name(pool.name, pool.forge, key)
+            log.info("reconcile.warm_request", forge=pool.forge, pool=pool.name, runner=name, key=key)
+            if seen.report.dry_run:
                 continue
-            if view.vm.going_away:
-                continue
-            coming[view.pool.name] = coming.get(view.pool.name, 0) + 1
-        for name in leases:
-            pool = naming.pool_of(name)
-            if pool is not None and name not in views:
-                coming[pool] = coming.get(pool, 0) + 1
-        return coming
+            message = PoolRunnerRequest(
+                forge=pool.forge, pool=pool.name, key=key, reason="warm", requested_at=now
+            )
+            # Sent before it is noted: a note without its message would hold the pool short for ten
+            # minutes, a message without its note costs one idle runner at most.
+            await self.queue.send(PROVISION_QUEUE, message.to_json())
+            await requests.note(pool.forge, pool.name, key, name, now)
+
+    # -- what the next round compares with ------------------------------------------------------
+    async def _record_round(
+        self,
+        seen: _Round,
+        warm: Mapping[str, frozenset[str]],
+        last: Mapping[str, PoolRound],
+        rounds: PoolRounds,
+    ) -> None:
+        """Remember this round per pool, and feed the adaptive warm target: idle VM-seconds since the
+        last round, and the cold start of each runner seen online for the first time."""
+        now = seen.now
+        online: dict[str, set[str]] = {}
+        for view in seen.views.values():
+            if view.registration is not None and view.registration.status == "online":
+                online.setdefault(view.pool.name, set()).add(view.name)
+        for name in self.pools:
+            before = last.get(name)
+            pool_online = frozenset(online.get(name, set()))
+            if self.demand is not None and before is not None and now > before.at:
+                gap = now - before.at
+                # After a gap (the timer stopped), "first seen online" may be long after it came.
+                first_online = pool_online - before.online if gap <= IDLE_ELAPSED_CAP_S else frozenset()
+                try:
+                    await self._note_demand(name, seen, min(gap, IDLE_ELAPSED_CAP_S), first_online)
+                except Exception:  # the demand log only tunes a target: never let it stop a round
+                    log.exception("reconcile.demand_failed", pool=name)
+            await rounds.record(name, PoolRound(now, warm.get(name, frozenset()), pool_online))
+        for name in set(last) - set(self.pools):
+            await rounds.forget(name)
+
+    async def _note_demand(
+        self, pool: str, seen: _Round, elapsed: float, first_online: frozenset[str]
+    ) -> None:
+        assert self.demand is not None
+        now, idle_vms = seen.now, seen.counts.get(pool, RunnerCounts()).idle_vms
+        if idle_vms:
+            await self.demand.add_idle(pool, idle_vms * elapsed, now)
+        for name in sorted(first_online):
+            created_at = seen.views[name].created_at
+            if created_at is not None and now >= created_at:
+                await self.demand.note_cold_start(pool, now - created_at, now)
 
     async def _enqueue_missed(
         self, forge: Forge, job: WaitingJob, observed: set[str], *, now: float, report: ReconcileReport
-    ) -> None:
+    ) -> bool:
+        """Enqueue a provision for a waiting job nothing of ours serves. True if one is on its way from
+        here (sent now, or an earlier copy still waiting); False if its own runner is (that one is
+        counted among the runners coming already)."""
         request, key, dry_run = job.request, str(job.request.job_id), report.dry_run
         if not await self._reopen_if_unserved(forge, key, observed, now=now, dry_run=dry_run):
-            return
+            return False
         started = await self.state.recovery_started(forge, key)
         if started is not None and now - started < self.reenqueue_after_s:
-            return  # the copy enqueued then is still on its way (behind a backlog, or at capacity)
+            return True  # the copy enqueued then is still on its way (behind a backlog, or at capacity)
         report.jobs_enqueued.append(f"{forge}:{request.job_id}")
         log.info("reconcile.missed_job", forge=forge, job_id=request.job_id, pool=request.pool or None)
         if not dry_run:
             body = request.model_copy(update={"delivery_id": "reconcile"}).to_json()
             await self.queue.send(PROVISION_QUEUE, body)
             await self.state.note_recovery(forge, key, now)
+        return True
 
     async def _reopen_if_unserved(
         self, forge: Forge, key: str, observed: set[str], *, now: float, dry_run: bool

@@ -53,6 +53,8 @@ class GuestContext:
     http: aiohttp.ClientSession
     store: ResourceStore  # the simulated network, for checks a guest makes from inside the VNet
     poll_s: float
+    # Between job requests of the GitLab runner (gitlab-runner's check interval).
+    check_interval_s: float
     console: Callable[[str], None]
     report: Callable[..., None]  # record facts about the runner on the VM (runner_id=..., ...)
 

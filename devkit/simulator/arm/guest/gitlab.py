@@ -51,7 +51,8 @@ class GitLabGuest:
     async def _wait_for_job(
         ctx: GuestContext, url: str, token: str, name: str, wait_timeout_s: float
     ) -> tuple[int, str] | None:
-        """Ask every poll interval until GitLab hands out a job or the wait timeout elapses.
+        """Ask every check interval (run-single: `common.CheckInterval`, 3 s, after a request that
+        brought no job) until GitLab hands out a job or the wait timeout elapses.
 
         A rejected token (registration deleted) does not end the wait early: run-single logs
         "forbidden", counts itself unhealthy and keeps checking until its wait timeout
@@ -76,7 +77,7 @@ class GitLabGuest:
                 contact.kept()
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError, KeyError, ValueError) as exc:
                 contact.lost(exc)
-            await ctx.clock.sleep(ctx.poll_s)
+            await ctx.clock.sleep(ctx.check_interval_s)
         return None
 
     @staticmethod

@@ -1,0 +1,1 @@
+"""How many runners a pool keeps ready ahead of its jobs: static, by schedule, or sized from demand."""
