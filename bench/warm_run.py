@@ -30,6 +30,7 @@ from bench.stack import BenchStack, ReconcileCadence
 from bench.warm_trace import DAY, FORGES, QUICK_DAY, Arrival, Trace, build_trace
 from runner_fleet import naming
 from runner_fleet.forges import Forge
+from runner_fleet.usecases.reconcile.rules import BUSY_LAG_GUARD_S
 from simulator.arm import ArmConfig, Timing
 from simulator.stack import DEMO_ORG, SimulatedCloud, demo_github_config, demo_gitlab_config
 
@@ -58,10 +59,11 @@ class WarmSettings:
     max_runners: int = 40
     job_duration_s: tuple[float, float] = (60.0, 180.0)  # simulated
     guest_poll_s: float = 3.0  # simulated: how often a runner asks for a job (gitlab-runner's default)
-    # Real seconds after the day for the fleet to come down to its target: the idle timeout (60 s)
-    # and a few rounds; `--quick` settles for less and reports what is still winding down.
+    # Real seconds after the day for the fleet to come down to its target: an idle streak must
+    # outlast the idle timeout (60 s) and the busy-lag guard (120 s), then a few rounds; `--quick`
+    # settles for less and reports what is still winding down.
     settle_s: float | None = None
-    max_seconds: float = 1200.0  # the whole run, all modes
+    max_seconds: float = 1800.0  # the whole run, all modes
     seed: int = 3
     plot: Path | None = None
 
@@ -84,7 +86,7 @@ class WarmSettings:
     def settle_seconds(self) -> float:
         if self.settle_s is not None:
             return self.settle_s
-        return 10.0 if self.quick else 75.0
+        return 10.0 if self.quick else max(TIMEOUTS["idle_timeout_s"], BUSY_LAG_GUARD_S) + 20.0
 
     @property
     def jobs(self) -> int:
@@ -444,12 +446,12 @@ def warm_hit(job: JobSeen) -> bool:
     return job.connected_at is not None and job.queued_at is not None and job.connected_at <= job.queued_at
 
 
-def _idle(vm: VmSeen, busy: list[tuple[float, float]], cut: float) -> tuple[float, float]:
-    """Seconds (real) `vm` existed before `cut` without running a job: (before it came online,
-    online without a job)."""
+def _idle(vm: VmSeen, busy: list[tuple[float, float]], cut: float) -> tuple[float, float, float]:
+    """Seconds (real) `vm` existed before `cut` without running a job: (before it came online, online
+    and waiting for a job, after its last job until it was gone)."""
     end = min(vm.end(cut), cut)
     if end <= vm.created_at:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     online = min(max(vm.registered_at or end, vm.created_at), end)
     spans = sorted(
         (max(a, vm.created_at), min(b, end)) for a, b in busy if min(b, end) > max(a, vm.created_at)
@@ -459,7 +461,9 @@ def _idle(vm: VmSeen, busy: list[tuple[float, float]], cut: float) -> tuple[floa
         if b > reach:
             covered += b - max(a, reach)
             reach = b
-    return online - vm.created_at, max(0.0, (end - online) - covered)
+    after = end - max(reach, online) if spans else 0.0
+    waiting = max(0.0, (end - online) - covered - after)
+    return online - vm.created_at, waiting, max(0.0, after)
 
 
 def figures(
@@ -492,13 +496,15 @@ def figures(
     for job in final.jobs.values():
         if job.runner and job.started_at is not None:
             busy.setdefault(job.runner, []).append((float(job.started_at), float(job.finished_at or cut)))
-    # The cost of readiness: VM time online without a job, and the boot of VMs that never ran one.
-    # The boot of a VM that did run a job is its job's cold start, paid in every mode alike.
-    booting = online_idle = wasted_boots = 0.0
+    # The cost of readiness: VM time online and waiting for a job, and the boot of VMs that never ran
+    # one. A VM's boot before the job it ran is that job's cold start, and its teardown after it the
+    # job's end, both paid in every mode alike: reported, not counted.
+    booting = waiting = teardown = wasted_boots = 0.0
     for vm in ours:
-        before, after = _idle(vm, busy.get(vm.name, []), cut)
+        before, idle, after = _idle(vm, busy.get(vm.name, []), cut)
         booting += before
-        online_idle += after
+        waiting += idle
+        teardown += after
         if not busy.get(vm.name):
             wasted_boots += before
     jobs = len(keys)
@@ -530,11 +536,12 @@ def figures(
         "warm_hit_share": round(len(hits) / jobs, 3) if jobs else None,
         "warm_hit_p50_s": _r(percentile(hits, 0.5)),
         "warm_hit_max_s": _r(max(hits, default=None)),
-        "idle_vm_s_per_job": per_job((online_idle + wasted_boots) * scale),
+        "idle_vm_s_per_job": per_job((waiting + wasted_boots) * scale),
         "idle_vm_s_per_job_breakdown": {
-            "online_without_a_job": per_job(online_idle * scale),
+            "online_waiting_for_a_job": per_job(waiting * scale),
             "boot_of_vms_that_ran_no_job": per_job(wasted_boots * scale),
-            "boot_of_vms_that_ran_a_job": per_job((booting - wasted_boots) * scale),
+            "not_counted_boot_of_vms_that_ran_a_job": per_job((booting - wasted_boots) * scale),
+            "not_counted_after_the_last_job": per_job(teardown * scale),
         },
         "vms_created": len(ours),
         "vms_per_job": round(len(ours) / jobs, 3) if jobs else None,
@@ -563,7 +570,8 @@ def warm_hit_waits(record: ModeRecord, trace: Trace) -> list[float]:
 def mode_figures(record: ModeRecord, settings: WarmSettings, trace: Trace) -> dict[str, Any]:
     pool_forges = {spec.name: spec.forge for spec in warm_pools(settings.max_runners)}
     bound = target_bound(record.mode, settings)
-    overdue = TIMEOUTS["idle_timeout_s"] + 2 * settings.cadence.every_s + 5.0
+    # An idle runner retires once its idle streak outlasts the idle timeout and the busy-lag guard.
+    overdue = max(TIMEOUTS["idle_timeout_s"], BUSY_LAG_GUARD_S) + 2 * settings.cadence.every_s + 5.0
     result = figures(record, trace, None, pool_forges=pool_forges, bound=bound, overdue_after_s=overdue)
     result["by_forge"] = {
         forge: figures(record, trace, forge, pool_forges=pool_forges, bound=bound, overdue_after_s=overdue)
@@ -699,7 +707,7 @@ def plot(result: Mapping[str, Any], path: Path) -> Path:
         label="idle goal (60 s/job)",
     )
     trace = result["trace"]
-    axes.set_xlabel("idle VM-seconds per job (simulated; online without a job, or booted for none)")
+    axes.set_xlabel("idle VM-seconds per job (simulated; online waiting for a job, or booted for none)")
     axes.set_ylabel("queued -> running (simulated s)")
     axes.set_title(
         f"Warm runners: {trace['jobs']} jobs over a day of {trace['simulated_span_h']:g} simulated h, "

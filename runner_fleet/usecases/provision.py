@@ -79,7 +79,13 @@ class Provisioner:
         owner = request.owner or message_id
         job_key = str(request.job_id)
         if request.owner:
-            pool = self.pools.get(request.pool)  # a follow-up: the forge was asked before the PUT
+            # A follow-up: the forge was asked before the PUT, and is not asked again, so it may go on
+            # only while its claim is still the one it follows (the job reopened or settled since:
+            # whatever comes next for it starts from the forge's answer, not from here).
+            if not await follows_its_claim(self.state, request.forge, job_key, request.owner):
+                log.info("provision.follow_up_stale", **ctx)
+                return ProvisionResult("not-needed")
+            pool = self.pools.get(request.pool)
         else:
             pool = await self._pool_for(request, ctx, owner)
         if pool is None:
@@ -165,6 +171,15 @@ class Provisioner:
         else:
             log.info("job.matched", **ctx | {"pool": resolution.pool.name})
         return resolution.pool
+
+
+async def follows_its_claim(state: FleetState, forge: Forge, key: str, owner: str) -> bool:
+    record = await state.job(forge, key)
+    return (
+        record is not None
+        and record.data.get("state") == "provisioning"
+        and record.data.get("owner") == owner
+    )
 
 
 async def gates_pass(pool: Pool, preflight: PreflightGate | None, forge_gate: PreflightGate | None) -> None:

@@ -26,7 +26,7 @@ from runner_fleet.usecases.create_runner import (
     Step,
     base_tags,
 )
-from runner_fleet.usecases.provision import ProvisionResult, gates_pass, step_result
+from runner_fleet.usecases.provision import ProvisionResult, follows_its_claim, gates_pass, step_result
 
 log = get_logger("provision")
 
@@ -50,6 +50,9 @@ class PoolRunnerProvisioner:
         key = f"pool:{request.key}"
         name = naming.pool_runner_name(pool.name, request.forge, request.key)
         ctx["runner"] = name
+        if request.owner and not await follows_its_claim(self.state, request.forge, key, request.owner):
+            log.info("provision.follow_up_stale", **ctx)
+            return ProvisionResult("not-needed", name)
         if not request.owner:
             try:
                 await gates_pass(pool, self.preflight, self.forge_gate)

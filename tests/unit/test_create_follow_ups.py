@@ -113,3 +113,19 @@ async def test_a_throttled_cloud_costs_no_registration(
     assert caught.value.delay_s >= 30.0
     assert (registry.registrations, compute.attempts) == ([], [])
     assert await state.job("github", "42") is None
+
+
+async def test_a_follow_up_whose_job_was_reopened_makes_nothing(
+    parts: tuple[FakeCompute, FakeRegistry, FleetState],
+) -> None:
+    """A follow-up delayed past its VM's whole life (it ran another job, a release deleted it and
+    reopened this job) makes no second VM: only a provision that asks the forge again may."""
+    compute, registry, state = parts
+    compute.provisioning[NAME] = "Creating"
+    first = await _provisioner(parts)(REQUEST, message_id="m1")
+    assert first.follow_up is not None
+    del compute.vms[NAME], compute.provisioning[NAME]  # built, ran another job, deleted
+    await state.reopen_job("github", "42")
+    late = await _provisioner(parts)(parse_provision(first.follow_up), message_id="m2")
+    assert late.outcome == "not-needed" and late.follow_up is None
+    assert (compute.created, registry.registrations) == ([NAME], [NAME])

@@ -48,6 +48,9 @@ IDLE_ELAPSED_CAP_S = 180.0
 STARTS_KEPT = timedelta(minutes=10)
 
 
+# The warm target last logged per pool (by this process): a change is logged once.
+_LAST_TARGET: dict[str, tuple[int, str]] = {}
+
 # What acting on a confirmed suspect came to, as the round's report shows it.
 ActOutcome = Literal["deleted", "retired", "deregistered", "left alone: runner became busy"]
 
@@ -176,15 +179,19 @@ class Reconciler:
 
     async def _warm_target(self, pool: Pool, now: float, report: ReconcileReport) -> int:
         auto = pool.limits.warm_auto
-        if auto is None or self.demand is None:
-            return warm_now(pool, now).target
-        try:
-            demand = await self.demand.snapshot(pool.name, auto, now)
-        except Exception as exc:  # without its figures an adaptive pool falls back to its floor
-            log.exception("reconcile.demand_failed", pool=pool.name)
-            report.errors.append(f"{pool.name} demand: {type(exc).__name__}")
-            demand = None
-        return warm_now(pool, now, demand).target
+        demand = None
+        if auto is not None and self.demand is not None:
+            try:
+                demand = await self.demand.snapshot(pool.name, auto, now)
+            except Exception as exc:  # without its figures an adaptive pool falls back to its floor
+                log.exception("reconcile.demand_failed", pool=pool.name)
+                report.errors.append(f"{pool.name} demand: {type(exc).__name__}")
+        warm = warm_now(pool, now, demand)
+        if _LAST_TARGET.get(pool.name) != (warm.target, warm.reason):
+            # Once per change, not per round: what the pool keeps ready now, and why.
+            _LAST_TARGET[pool.name] = (warm.target, warm.reason)
+            log.info("warm.target", pool=pool.name, target=warm.target, mode=warm.mode, reason=warm.reason)
+        return warm.target
 
     # -- observe --------------------------------------------------------------------------------
     async def _observe(
