@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from runner_fleet.cloudinit import RunnerBootConfig, render_user_data, to_custom_data
 from runner_fleet.forges import Forge
@@ -99,6 +99,8 @@ class Claimed:
     ctx: dict[str, object]
     queued_at: float | None = None  # when its job was queued, for the queued -> created figure
     warm: bool = False  # made for the pool, not for a job: it waits for a job as long as it lives
+    # The claim's row as `claim_job` just wrote it: where the last step left the create.
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 StepOutcome = Literal["created", "creating", "already-served", "not-needed", "all-failed"]
@@ -136,8 +138,7 @@ class RunnerCreation:
 
     async def advance(self, claim: Claimed) -> Step:
         """One step towards a runner for `claim`, from wherever the last step left it."""
-        record = await self.state.job(claim.forge, claim.key)
-        data = record.data if record is not None else {}
+        data = claim.data
         plan = int(data.get("plan") or 0)
         vm = await self.compute.get_vm(claim.pool, claim.name)
         if vm is None:

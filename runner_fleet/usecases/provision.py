@@ -119,7 +119,18 @@ class Provisioner:
             "job": job_key,
             "scope": pool.registration_repository or request.org or request.repository,
         }
-        claimed = Claimed(request.forge, job_key, owner, name, pool, scope, tags, ctx, request.queued_at)
+        claimed = Claimed(
+            request.forge,
+            job_key,
+            owner,
+            name,
+            pool,
+            scope,
+            tags,
+            ctx,
+            request.queued_at,
+            data=claim.record.data if claim.record else {},
+        )
         step = await self.creation.advance(claimed)
 
         def follow_up(step: Step) -> str:

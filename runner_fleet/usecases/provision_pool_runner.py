@@ -75,7 +75,18 @@ class PoolRunnerProvisioner:
             "scope": pool.registration_repository or RunnerScope.of_pool(pool).org,
         }
         scope = RunnerScope.of_pool(pool)
-        claimed = Claimed(request.forge, key, owner, name, pool, scope, tags, ctx, warm=True)
+        claimed = Claimed(
+            request.forge,
+            key,
+            owner,
+            name,
+            pool,
+            scope,
+            tags,
+            ctx,
+            warm=True,
+            data=claim.record.data if claim.record else {},
+        )
         step = await self.creation.advance(claimed)
 
         def follow_up(step: Step) -> str:
