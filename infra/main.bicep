@@ -24,8 +24,13 @@ param runnerVnetAddressPrefix string = '10.20.0.0/16'
 @description('Runner subnet prefix: room for max_runners of every pool using it, plus 5 addresses Azure reserves.')
 param runnerSubnetPrefix string = '10.20.0.0/24'
 
-@description('Give runners outbound Internet access through a NAT gateway; false when a route table sends it to your firewall.')
-param createNatGateway bool = true
+// Runner VMs need one way out to their forge (GitHub or GitLab hosts, the runner download): the
+// runner subnet is private (defaultOutboundAccess false), so without one a runner never registers.
+@description('Private IP address of an existing firewall or network virtual appliance that runner VMs reach the Internet through, in the runner VNet or a VNet peered with it directly (e.g. the cluster VNet); it must allow the forge hosts `runner-fleet doctor` lists. When set, a route table sends the runner subnet\'s 0.0.0.0/0 to it and no NAT gateway is made. Empty (the default): a NAT gateway is the way out.')
+param egressFirewallIp string = ''
+
+@description('Give runner VMs outbound Internet access through a NAT gateway with a static public IP. Defaults to true exactly when egressFirewallIp is empty; egressFirewallIp wins when both are given, so there is never a second way out. false with no egressFirewallIp leaves the subnet without a way out: only for a network that gives it a default route by other means (e.g. Virtual WAN routing intent).')
+param createNatGateway bool = empty(egressFirewallIp)
 
 @description('Give the Function App outbound VNet integration (e.g. to reach a self-managed GitLab inside the network).')
 param enableVnetIntegration bool = false
@@ -61,8 +66,14 @@ param clusterDnsZoneName string = ''
 @description('custom mode: the resource ID of your private DNS zone.')
 param clusterDnsZoneId string = ''
 
-@description('Further private DNS zones jobs need (e.g. privatelink.azurecr.io), by resource ID: linked to the runner VNet too.')
+@description('Further private DNS zones jobs need, by resource ID: linked to the runner VNet too.')
 param extraDnsZoneIds array = []
+
+@description('Resource ID of the private DNS zone holding your container registry\'s private endpoint records (privatelink.azurecr.io in Azure\'s public cloud), in any subscription and resource group; empty: none. Linked to the runner VNet, so runner VMs resolve <registry>.azurecr.io and its data endpoints to the private endpoint instead of the public address.')
+param acrPrivateDnsZoneId string = ''
+
+@description('Resource ID of the private DNS zone holding your Key Vault\'s private endpoint record (privatelink.vaultcore.azure.net in Azure\'s public cloud), in any subscription and resource group; empty: none. Linked to the runner VNet like acrPrivateDnsZoneId.')
+param keyVaultPrivateDnsZoneId string = ''
 
 @description('Let `runner-fleet doctor --fix` create missing zone links itself (grants link write on the zones).')
 param enableDoctorFix bool = false
@@ -117,9 +128,16 @@ var customZone = {
   name: last(split(customZoneId, '/'))
 }
 var aksId = empty(aksClusterId) ? '${subscription().id}/resourceGroups/none/providers/Microsoft.ContainerService/managedClusters/none' : aksClusterId
-var clusterZone = clusterDnsZoneMode == 'system' ? systemZone : customZone
+// Parenthesised for checkov's parser (pycep), which reads `a == b ? c : d` as `a == (b ? c : d)`.
+var clusterZone = (clusterDnsZoneMode == 'system') ? systemZone : customZone
+// Every zone is linked once, however many parameters name it.
+var extraZoneIds = union(
+  extraDnsZoneIds,
+  empty(acrPrivateDnsZoneId) ? [] : [acrPrivateDnsZoneId],
+  empty(keyVaultPrivateDnsZoneId) ? [] : [keyVaultPrivateDnsZoneId]
+)
 var extraZones = [
-  for id in extraDnsZoneIds: {
+  for id in extraZoneIds: {
     subscriptionId: split(id, '/')[2]
     resourceGroup: split(id, '/')[4]
     name: last(split(id, '/'))
@@ -178,8 +196,20 @@ module runnerNetwork 'modules/runner-network.bicep' = {
     integrationSubnetPrefix: integrationSubnetPrefix
     clusterVnetId: clusterVnetId
     createNatGateway: createNatGateway
+    egressFirewallIp: egressFirewallIp
     apiServerPrefix: apiServerPrivateAddress
     privateEndpointPrefixes: privateEndpointAddresses
+  }
+}
+
+module egressRead 'modules/egress-read.bicep' = {
+  name: 'runner-fleet-egress-read'
+  scope: runnerGroup
+  params: {
+    principalId: identity.outputs.principalId
+    readerRoleName: networkReader.name
+    natGatewayName: runnerNetwork.outputs.natGatewayName
+    routeTableName: runnerNetwork.outputs.routeTableName
   }
 }
 
@@ -365,7 +395,7 @@ resource networkReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, prefix, 'runner-fleet-network-reader')
   properties: {
     roleName: 'runner-fleet network reader (${prefix})'
-    description: 'Reads VNets, their peerings and NSGs, private DNS zones, their links and A records, and the AKS cluster.'
+    description: 'Reads VNets, their peerings and NSGs, the runner subnet\'s NAT gateway or route table, the firewall it routes to and its policy, private endpoints, private DNS zones, their links and A records, and the AKS cluster.'
     type: 'CustomRole'
     permissions: [
       {
@@ -374,6 +404,17 @@ resource networkReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Network/virtualNetworks/subnets/read'
           'Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read'
           'Microsoft.Network/networkSecurityGroups/read'
+          'Microsoft.Network/natGateways/read'
+          'Microsoft.Network/routeTables/read'
+          // The egress check reads the Azure Firewall a route leads to and its policy, and the
+          // private-endpoint check the pools' endpoints: assign this role on those resource groups
+          // too (they are not this template's); doctor names any it cannot read.
+          'Microsoft.Network/azureFirewalls/read'
+          'Microsoft.Network/firewallPolicies/read'
+          'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read'
+          'Microsoft.Network/ipGroups/read'
+          'Microsoft.Network/privateEndpoints/read'
+          'Microsoft.Network/privateEndpoints/privateDnsZoneGroups/read'
           'Microsoft.Network/privateDnsZones/read'
           'Microsoft.Network/privateDnsZones/A/read'
           'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read'
@@ -414,5 +455,6 @@ output gitlabWebhookUrl string = 'https://${service.outputs.defaultHostName}/api
 output keyVaultName string = service.outputs.keyVaultName
 output provisionerClientId string = identity.outputs.clientId
 output runnerSubnetId string = runnerNetwork.outputs.runnerSubnetId
+output runnerEgress string = runnerNetwork.outputs.egress
 output galleryName string = gallery.outputs.galleryName
 output imageDefinitionId string = gallery.outputs.imageDefinitionId

@@ -23,7 +23,12 @@ param clusterDnsZoneName = '7f3a9c2e-1b2c-4d5e-8f90-123456789abc.privatelink.wes
 // param clusterDnsZoneMode = 'custom'
 // param clusterDnsZoneId = '/subscriptions/.../resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io'
 
-// Zones jobs need besides the cluster's, e.g. a private container registry.
+// The private DNS zones of a registry's and a Key Vault's private endpoints jobs use, linked to the
+// runner VNet (they may be in other resource groups or subscriptions); '' for none. Runner VMs check
+// before registering that each endpoint name resolves to a private address and answers on TCP 443.
+param acrPrivateDnsZoneId = '' // e.g. '/subscriptions/.../resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io'
+param keyVaultPrivateDnsZoneId = '' // e.g. '/subscriptions/.../resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net'
+// Any further zones jobs need besides the cluster's.
 param extraDnsZoneIds = []
 
 // EDIT: the API server's private address, the one address in the network runner VMs may reach
@@ -31,12 +36,18 @@ param extraDnsZoneIds = []
 // `az network private-dns record-set a show -g MC_rg-aks_aks-prod_westeurope
 //   -z <clusterDnsZoneName> -n <first label of the FQDN> --query "aRecords[].ipv4Address"`.
 param apiServerPrivateAddress = '10.10.0.4'
-// Other private endpoints jobs reach on TCP 443 (e.g. the registry's), addresses or prefixes.
-param privateEndpointAddresses = []
+// Other private endpoints jobs reach on TCP 443 (the registry's and the vault's: the private IPs in
+// their endpoints' DNS configuration), addresses or prefixes. Nothing else in the network is open.
+param privateEndpointAddresses = [] // e.g. ['10.10.2.4', '10.10.2.5', '10.10.2.6']
 
 param enableDoctorFix = false
 param enableVnetIntegration = false
-param createNatGateway = true
+
+// The runners' one way out to their forge: a NAT gateway (the default), or your firewall. With a
+// firewall's private IP (in the runner VNet or a VNet peered with it, e.g. the cluster VNet) a route
+// table sends 0.0.0.0/0 to it and no NAT gateway is made; the firewall must allow the forge hosts
+// `runner-fleet doctor` lists.
+param egressFirewallIp = '' // e.g. '10.10.255.4'
 
 param enableGitHub = true
 param githubAppId = '123456' // EDIT: the GitHub App's ID

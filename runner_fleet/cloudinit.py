@@ -113,6 +113,9 @@ class RunnerBootConfig:
     # A warm runner waits for whichever job comes, until the reconciler retires it (at the latest
     # at the pool's max lifetime); a runner made for a job gives up after the pool's idle timeout.
     warm: bool = False
+    # DNS names of the private endpoints the pool's jobs use (the preflight's report): the VM checks
+    # each resolves to a private address and answers on TCP 443 before its runner registers.
+    endpoints: tuple[str, ...] = ()
 
     @property
     def wait_timeout_s(self) -> int:
@@ -134,6 +137,7 @@ class RunnerBootConfig:
                 "labels": list(self.pool.runner_labels),
                 "forge_url": self.forge_url,
                 "api_server": api_server,
+                "endpoints": [{"fqdn": fqdn, "port": 443} for fqdn in self.endpoints],
                 "wait_timeout_s": self.wait_timeout_s,
                 "job_user": software.job_user,
                 "runner_path": software.path,

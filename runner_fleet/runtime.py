@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner_fleet.forges import FORGES, Forge
 from runner_fleet.logs import configure_default, get_logger, register_secret
@@ -38,6 +38,9 @@ from runner_fleet.usecases.release import Releaser
 from runner_fleet.usecases.replace_runner import RunnerReplacer
 from runner_fleet.warm.demand import DEMAND_RETENTION, DemandLog
 from runner_fleet.workers import ProvisionWork
+
+if TYPE_CHECKING:  # the Azure SDKs load only when a runtime builds its compute
+    from runner_fleet.adapters.azure.compute import AzureCompute
 
 log = get_logger("runtime")
 
@@ -161,7 +164,12 @@ class Runtime:
 
         key = self.ssh_public_key_factory() if self.ssh_public_key_factory else unusable_public_key()
         return RunnerCreation(
-            self.state, self.compute, self._lazy_registries(), key, checks=self.create_checks
+            self.state,
+            self.compute,
+            self._lazy_registries(),
+            key,
+            checks=self.create_checks,
+            preflight=self.preflight,
         )
 
     def provisioner(self) -> Provisioner:
@@ -401,8 +409,8 @@ class _GitHubAuths:
 
 def azure_compute_factory(
     settings: ServiceSettings, *, credential: Callable[[], Any] | None = None, polling_interval_s: float = 5.0
-) -> Callable[[], Compute]:
-    def build() -> Compute:
+) -> Callable[[], AzureCompute]:
+    def build() -> AzureCompute:
         from runner_fleet.adapters.azure.clients import arm_connection
         from runner_fleet.adapters.azure.compute import AzureCompute
 

@@ -89,9 +89,10 @@ def make_provisioner(
     ssh_public_key: str = "ssh-ed25519 AAAA",
     **options: Any,
 ) -> Provisioner:
-    """A job provisioner over these ports, its create pipeline included (`now` goes to both)."""
-    clock = {"now": options["now"]} if "now" in options else {}
-    creation = RunnerCreation(state, compute, registries, ssh_public_key, **clock)
+    """A job provisioner over these ports, its create pipeline included (`now` and the network
+    `preflight` gate go to both)."""
+    shared = {name: options[name] for name in ("now", "preflight") if name in options}
+    creation = RunnerCreation(state, compute, registries, ssh_public_key, **shared)
     return Provisioner(pools, state, creation, **options)
 
 

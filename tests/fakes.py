@@ -80,6 +80,11 @@ class FakeCompute:
     throttled_s: float = 0.0
     # Runs when a create starts, before its `still_wanted` check: what happens while ARM is slow.
     on_create: Callable[[VmSpec], Awaitable[None]] | None = None
+    # What a VM's serial console shows: fixed text by name, else what `console_for` makes of the VM
+    # (its guest's output); None while there is nothing, as before boot diagnostics have a log.
+    consoles: dict[str, str] = field(default_factory=dict)
+    console_for: Callable[[VmSpec], str | None] | None = None
+    serial_reads: int = 0
 
     def _info(self, name: str, spec: VmSpec) -> VmInfo:
         return VmInfo(
@@ -128,6 +133,16 @@ class FakeCompute:
     async def list_vms(self, pools: list[Pool]) -> list[VmInfo]:
         await _io()
         return [self._info(name, spec) for name, spec in self.vms.items()]
+
+    async def serial_log(self, pool: Pool, name: str) -> str | None:
+        await _io()
+        self.serial_reads += 1
+        if name in self.consoles:
+            return self.consoles[name]
+        spec = self.vms.get(name)
+        if spec is None or self.console_for is None:
+            return None
+        return self.console_for(spec)
 
     async def close(self) -> None:
         return None

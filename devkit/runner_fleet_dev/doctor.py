@@ -1,12 +1,12 @@
 """`runner-fleet doctor --simulate SCENARIO`: the network checks against the ARM simulator loaded with
 a named topology, with the example pools unless pools are configured. `--simulate list` names the
-scenarios (`--json`: {"scenarios": [{"name", "summary"}]}). Forge checks are not run.
+scenarios (`--json`: {"scenarios": [{"name", "summary"}]}). Forge checks are not run. With `--probe`,
+each probe VM boots in the simulator, whose guest plays probe.sh against the simulated network.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -56,9 +56,12 @@ def _run_simulated(args: argparse.Namespace) -> int:
         print(f"runner-fleet: {exc.args[0]} (or: --simulate list)", file=sys.stderr)
         return product.EXIT_USAGE
     loop = BackgroundLoop("doctor-simulated-arm")
+    arm: ArmSimulator | None = None
     try:
-        # A quick cloud: a zone link created by --fix completes in about a second.
-        config = chosen.arm_config(ArmConfig(timing=Timing(link_s=20.0, poll_interval_s=1.0)))
+        # A quick cloud: a zone link created by --fix completes in about a second, a probe VM runs in
+        # about one and a half.
+        timing = Timing(link_s=20.0, poll_interval_s=1.0, provisioning_s=20.0, boot_s=10.0, delete_s=10.0)
+        config = chosen.arm_config(ArmConfig(timing=timing))
         arm = ArmSimulator(loop, clock=SimClock(20.0), config=config)
         arm.start()
         environ: Mapping[str, str] = {
@@ -76,8 +79,13 @@ def _run_simulated(args: argparse.Namespace) -> int:
                 f"simulated Azure, scenario [bold]{chosen.name}[/]: {chosen.summary}\n"
             )
         build = azure_reader_factory(settings, credential=StaticTokenCredential, polling_interval_s=0.2)
-        diagnosis = asyncio.run(product.diagnose_with(build, pools, args.fix, configured=configured))
-        arm.stop()
+        compute = product.probe_compute_factory(
+            settings, credential=StaticTokenCredential, polling_interval_s=0.2
+        )
+        probe = product.probe_setup(args, compute, settings, poll_s=0.25)
+        work = product.diagnose_with(build, pools, args.fix, configured=configured, probe=probe)
+        return product.complete(args, work, probe)
     finally:
+        if arm is not None:
+            arm.stop()
         loop.close()
-    return product.finish(args, diagnosis)

@@ -23,8 +23,19 @@ param apiServerPrefix string
 @description('Further private endpoints jobs must reach on TCP 443 (e.g. a private container registry), as IP addresses or prefixes; may be empty.')
 param privateEndpointPrefixes array = []
 
-@description('Give runners outbound Internet access (forges, registries) through a NAT gateway; false when a route table sends it to your firewall.')
+@description('Give runners outbound Internet access (forges, registries) through a NAT gateway; ignored when egressFirewallIp is set.')
 param createNatGateway bool
+
+@description('Private IP address of an existing firewall or network virtual appliance, in this VNet or one peered with it, that runners reach the Internet through; empty: none. When set, a route table sends the runner subnet\'s 0.0.0.0/0 to it and no NAT gateway is made.')
+param egressFirewallIp string = ''
+
+// One way out, never two: "custom routes directing 0.0.0.0/0 traffic to an NVA will take precedence
+// over NAT gateway" (troubleshoot-nat-connectivity), so a NAT gateway next to the route would be an
+// unused public IP, and a path around the firewall the moment the route is removed.
+var throughFirewall = !empty(egressFirewallIp)
+var throughNatGateway = createNatGateway && !throughFirewall
+var natGatewayName = 'ng-${prefix}-runners'
+var routeTableName = 'rt-${prefix}-runners'
 
 var runnerSubnet = {
   name: 'snet-runners'
@@ -33,9 +44,11 @@ var runnerSubnet = {
     networkSecurityGroup: {
       id: nsg.id
     }
-    // New subnets get no default outbound access: runners reach their forge through the NAT gateway.
-    natGateway: createNatGateway ? { id: natGateway.id } : null
+    // A private subnet: no implicit Internet access, whatever the API version's default. Runners get
+    // out only the way chosen here (the NAT gateway, or the route to the firewall), or not at all.
     defaultOutboundAccess: false
+    natGateway: throughNatGateway ? { id: natGateway.id } : null
+    routeTable: throughFirewall ? { id: routeTable.id } : null
   }
 }
 
@@ -93,6 +106,49 @@ var privateEndpointRules = empty(privateEndpointPrefixes) ? [] : [
   }
 ]
 
+// Everything else in the VNet and its peers, before AllowVnetOutBound (65000) can allow it.
+// Internet egress (forges, registries) stays as Azure's default rules leave it; DNS and IMDS on the
+// host's virtual IPs are not subject to NSG rules unless their own service tags are named.
+var denyVnetOutbound = {
+  name: 'deny-vnet-outbound'
+  properties: {
+    priority: 4000
+    direction: 'Outbound'
+    access: 'Deny'
+    protocol: '*'
+    sourceAddressPrefix: '*'
+    sourcePortRange: '*'
+    destinationAddressPrefix: 'VirtualNetwork'
+    destinationPortRange: '*'
+  }
+}
+
+// A default route that is not Azure's own puts its prefix in the VirtualNetwork tag ("address
+// prefixes used on user-defined routes. This tag might also contain default routes": service tags
+// overview): with 0.0.0.0/0 to a firewall (or learned from elsewhere, when this template makes no
+// way out), a deny to VirtualNetwork would deny the Internet as well and no runner would reach its
+// forge. The VNet and its peers are then named by the private ranges they are in (RFC 1918 and the
+// RFC 6598 shared space, the ranges Azure's system routes drop by default).
+var privateRanges = [
+  '10.0.0.0/8'
+  '172.16.0.0/12'
+  '192.168.0.0/16'
+  '100.64.0.0/10'
+]
+var denyPrivateOutbound = {
+  name: 'deny-private-outbound'
+  properties: {
+    priority: 4000
+    direction: 'Outbound'
+    access: 'Deny'
+    protocol: '*'
+    sourceAddressPrefix: '*'
+    sourcePortRange: '*'
+    destinationAddressPrefixes: privateRanges
+    destinationPortRange: '*'
+  }
+}
+
 var isolationRules = [
   {
     // Health probes come from 168.63.129.16, which the VirtualNetwork tag includes (service tags
@@ -142,23 +198,7 @@ var isolationRules = [
       destinationPortRange: '*'
     }
   }
-  {
-    // Everything else in the VNet and its peers, before AllowVnetOutBound (65000) can allow it.
-    // Internet egress (forges, registries) stays as Azure's AllowInternetOutBound leaves it; DNS
-    // and IMDS on the host's virtual IPs are not subject to NSG rules unless their own service
-    // tags are named.
-    name: 'deny-vnet-outbound'
-    properties: {
-      priority: 4000
-      direction: 'Outbound'
-      access: 'Deny'
-      protocol: '*'
-      sourceAddressPrefix: '*'
-      sourcePortRange: '*'
-      destinationAddressPrefix: 'VirtualNetwork'
-      destinationPortRange: '*'
-    }
-  }
+  throughNatGateway ? denyVnetOutbound : denyPrivateOutbound
 ]
 
 resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
@@ -193,7 +233,7 @@ resource integrationNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = i
   }
 }
 
-resource egressIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (createNatGateway) {
+resource egressIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (throughNatGateway) {
   name: 'pip-${prefix}-runners-egress'
   location: location
   tags: tags
@@ -206,8 +246,8 @@ resource egressIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (createN
   }
 }
 
-resource natGateway 'Microsoft.Network/natGateways@2024-05-01' = if (createNatGateway) {
-  name: 'ng-${prefix}-runners'
+resource natGateway 'Microsoft.Network/natGateways@2024-05-01' = if (throughNatGateway) {
+  name: natGatewayName
   location: location
   tags: tags
   sku: {
@@ -220,6 +260,28 @@ resource natGateway 'Microsoft.Network/natGateways@2024-05-01' = if (createNatGa
       }
     ]
     idleTimeoutInMinutes: 4
+  }
+}
+
+// Everything not in the VNet or a peer (their system routes are more specific and stay direct, so
+// the API server and private endpoints are reached without the firewall) goes to the firewall.
+resource routeTable 'Microsoft.Network/routeTables@2024-05-01' = if (throughFirewall) {
+  name: routeTableName
+  location: location
+  tags: tags
+  properties: {
+    // Nothing learned over BGP (a gateway's routes) may take runners' traffic past the firewall.
+    disableBgpRoutePropagation: true
+    routes: [
+      {
+        name: 'default-to-firewall'
+        properties: {
+          addressPrefix: '0.0.0.0/0'
+          nextHopType: 'VirtualAppliance'
+          nextHopIpAddress: egressFirewallIp
+        }
+      }
+    ]
   }
 }
 
@@ -258,3 +320,7 @@ output nsgName string = nsg.name
 output runnerSubnetName string = runnerSubnet.name
 output runnerSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', vnet.name, 'snet-runners')
 output integrationSubnetId string = enableVnetIntegration ? resourceId('Microsoft.Network/virtualNetworks/subnets', vnet.name, 'snet-function-integration') : ''
+// How runners get out, for the deployment's outputs; and what the preflight is given read access to.
+output egress string = throughFirewall ? 'firewall ${egressFirewallIp}' : (throughNatGateway ? 'nat-gateway' : 'none')
+output natGatewayName string = throughNatGateway ? natGatewayName : ''
+output routeTableName string = throughFirewall ? routeTableName : ''

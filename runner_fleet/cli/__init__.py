@@ -20,6 +20,9 @@ from runner_fleet.settings import SettingsError
 
 EXIT_USAGE = 2
 PLUGIN_GROUP = "runner_fleet.cli"
+# As runner_fleet.probe.vm has them; repeated so that parsing the command line loads nothing more.
+DEFAULT_PROBE_TIMEOUT_S = 600.0
+PROBE_TIMEOUT_RANGE_S = (60.0, 3600.0)
 
 AddCommand = Callable[[str, str], argparse.ArgumentParser]
 
@@ -56,6 +59,19 @@ def build_parser(plugins: Sequence[CliPlugin] | None = None) -> argparse.Argumen
     doctor.add_argument(
         "--fix", action="store_true", help="create missing private DNS zone links, nothing else"
     )
+    doctor.add_argument(
+        "--probe",
+        action="store_true",
+        help="also boot a VM without secrets in each pool's subnet that resolves and connects (TCP, TLS) "
+        "to the API server, private endpoints and forge; it is always deleted",
+    )
+    doctor.add_argument(
+        "--probe-timeout",
+        type=_probe_timeout,
+        default=DEFAULT_PROBE_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long a probe may take, VM create included (default {DEFAULT_PROBE_TIMEOUT_S:g})",
+    )
 
     cloud_init = commands.add_parser(
         "cloud-init", help="print a pool's runner VM user data, with placeholder secrets"
@@ -81,6 +97,17 @@ def build_parser(plugins: Sequence[CliPlugin] | None = None) -> argparse.Argumen
     for extend in _plugins() if plugins is None else plugins:
         extend(add_command, parsers)
     return parser
+
+
+def _probe_timeout(text: str) -> float:
+    low, high = PROBE_TIMEOUT_RANGE_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g} seconds")
+    return value
 
 
 # Each command's module is imported only when it runs: `pools` must not load the Azure SDKs.

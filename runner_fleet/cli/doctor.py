@@ -6,6 +6,15 @@ missing (and nothing else), says exactly what it created, then checks again: the
 verdict after the fix. (With the devkit installed, `--simulate SCENARIO` runs it against the ARM
 simulator: runner_fleet_dev.doctor.)
 
+`--probe` then boots one VM per pool in its runner subnet (the pool's image and first size, no
+secret, no runner) that resolves and connects (TCP, TLS) to the API server, every private endpoint
+name and the forge's essential hosts, reports on its serial console, and is deleted, always: also
+on a failure, a timeout (`--probe-timeout`, default 600 s) and Ctrl-C or SIGTERM (exit 130 / 143,
+once Azure accepted the delete; a second Ctrl-C stops that wait). A probe VM left behind (SIGKILL)
+carries `kind=probe` and `expires-at` tags: the reconciler and the pool's next probe delete it once
+that has passed. Any failing target, or a probe that could not run, exits 1; with a probe, the
+`custom-dns` warning becomes a pass or a fail naming the name that did not resolve privately.
+
 JSON (`--json`), stable: keys always present, in this order:
 
     {
@@ -20,11 +29,29 @@ JSON (`--json`), stable: keys always present, in this order:
       "fixes": [                           # only with --fix; [] otherwise
         {"action": "create-dns-link", "outcome": "created" | "failed", "zone": str, "vnet": str,
          "link": str, "pools": str, "detail": str}
+      ],
+      "probes": [                          # only with --probe; [] otherwise
+        {"pool": str, "ok": bool,          # the probe finished and every target passed
+         "ending": "done" | "timeout" | "not-created" | "failed" | "error",
+         "message": str,                   # why it did not finish ("" when done)
+         "vm": str, "size": str,
+         "deleted": "accepted" | "absent" | "failed",   # absent: no VM was made
+         "reaped": [str],                  # expired probe VMs of the pool deleted first
+         "seconds": float,
+         "targets": [{"target": "api-server" | "endpoint" | "forge", "name": str, "fqdn": str,
+                      "port": int, "expect": "private" | "any", "status": "pass" | "fail",
+                      "address": str | null, "scope": "private" | "public" | null,
+                      "connect_ms": float | null, "tls": "ok" | "failed" | null, "message": str}]}
       ]
     }
 
-Check names: cluster, subnet, peering, dns-link, dns-record, custom-dns, subnet-capacity,
-subnet-delegation, nsg-inbound, nsg-outbound, nsg-isolation, location, vm-sizes, image (and
+With `--probe`, "ok" also needs every probe to be ok.
+
+Check names: cluster, subnet, peering, dns-link (one per zone: the cluster's, extra ones, and the
+zones of the pool's private endpoints), dns-record, custom-dns, subnet-capacity, subnet-delegation,
+nsg-inbound, nsg-outbound, nsg-isolation, egress (the subnet's way out to the forge's hosts: NAT
+gateway, default outbound access, or the rules of the Azure Firewall its route leads to),
+private-endpoint (one per entry of the pool's private_endpoints), location, vm-sizes, image (and
 `preflight` when the preflight itself could not run); for GitLab pools, when GITLAB_URL and
 GITLAB_TOKEN are set, gitlab-role (the token's user has the role that creating the pool's runners
 needs); for GitHub pools, when GitHub credentials are set, github-runner-group (the pool's runner
@@ -37,16 +64,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from runner_fleet.forges import Forge
+from runner_fleet.ports.compute import ProbeCompute
 from runner_fleet.ports.forge_access import ForgeAccess
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
 from runner_fleet.preflight.fix import FixOutcome, apply_link_fixes, plan_link_fixes
@@ -54,23 +84,54 @@ from runner_fleet.preflight.ids import name_of
 from runner_fleet.preflight.reader import TopologyReader
 from runner_fleet.preflight.report import document
 from runner_fleet.preflight.run import Preflight, run_preflight
-from runner_fleet.settings import Pool, load_pools, load_service_settings
+from runner_fleet.probe.report import settle_custom_dns
+from runner_fleet.probe.run import PoolProbe, ProbeLedger, ProbeOutcome, Progress
+from runner_fleet.probe.targets import probe_targets
+from runner_fleet.probe.vm import DEFAULT_TIMEOUT_S
+from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+T = TypeVar("T")
 
 
 @dataclass
 class Diagnosis:
     reports: list[PreflightReport]
     fixes: list[FixOutcome] = field(default_factory=list)
+    probes: list[ProbeOutcome] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.reports)
+        return all(r.ok for r in self.reports) and all(p.ok for p in self.probes)
 
     def document(self) -> dict[str, Any]:
-        return document(self.reports, [f.document() for f in self.fixes])
+        found = document(self.reports, [f.document() for f in self.fixes])
+        found["ok"] = self.ok
+        found["probes"] = [p.document() for p in self.probes]
+        return found
+
+
+@dataclass(frozen=True)
+class ProbeSetup:
+    """What `--probe` needs: where VMs are made, the forge settings (its hosts), how long to wait."""
+
+    compute: Callable[[], ProbeCompute]
+    settings: ServiceSettings
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    poll_s: float = 5.0
+    ledger: ProbeLedger = field(default_factory=ProbeLedger)
+    progress: Progress | None = None
+
+
+def probe_compute_factory(
+    settings: ServiceSettings, *, credential: Callable[[], Any] | None = None, polling_interval_s: float = 5.0
+) -> Callable[[], ProbeCompute]:
+    """The service's own Azure compute adapter, which also reads serial consoles."""
+    from runner_fleet.runtime import azure_compute_factory
+
+    return azure_compute_factory(settings, credential=credential, polling_interval_s=polling_interval_s)
 
 
 async def diagnose(
@@ -80,12 +141,14 @@ async def diagnose(
     fix: bool = False,
     access: Mapping[Forge, ForgeAccess] | None = None,
     configured: Sequence[Pool] | None = None,
+    probe: ProbeSetup | None = None,
 ) -> Diagnosis:
     """Every pool's preflight, and what its forge credentials may do (`access`, per forge).
 
     `configured` is every pool of the service (default: `pools`): checks that concern a shared
     subnet (its capacity, what its NSG must let through) count all of them, not only those shown.
-    With `fix`, the missing zone links are created and the pools checked again.
+    With `fix`, the missing zone links are created and the pools checked again. With `probe`, each
+    pool's probe VM runs after its checks (all pools at once), and settles its `custom-dns` warning.
     """
     every = list(configured) if configured is not None else list(pools)
     runs: list[Preflight] = [await run_preflight(pool, reader, pools=every) for pool in pools]
@@ -99,7 +162,56 @@ async def diagnose(
         reports = [
             await _with_access(report, pool, access) for report, pool in zip(reports, pools, strict=True)
         ]
-    return Diagnosis(reports, outcomes)
+    probes: list[ProbeOutcome] = []
+    if probe is not None:
+        probes = await probe_pools(pools, runs, probe)
+        reports = [settle_custom_dns(r, o) for r, o in zip(reports, probes, strict=True)]
+    return Diagnosis(reports, outcomes, probes)
+
+
+async def probe_pools(
+    pools: Sequence[Pool], runs: Sequence[Preflight], setup: ProbeSetup
+) -> list[ProbeOutcome]:
+    """Each pool's probe, at once; every probe VM is deleted before this returns or raises."""
+    from runner_fleet.sshkey import unusable_public_key
+
+    compute = setup.compute()
+    try:
+        prober = PoolProbe(
+            compute,
+            unusable_public_key(),
+            timeout_s=setup.timeout_s,
+            poll_s=setup.poll_s,
+            ledger=setup.ledger,
+            progress=setup.progress,
+        )
+        found = await asyncio.gather(
+            *(
+                prober(pool, probe_targets(pool, setup.settings, run.topology, run.report.endpoints))
+                for pool, run in zip(pools, runs, strict=True)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await compute.close()
+    outcomes = []
+    for pool, item in zip(pools, found, strict=True):
+        if isinstance(item, BaseException) and not isinstance(item, Exception):
+            raise item
+        outcomes.append(item if isinstance(item, ProbeOutcome) else _could_not_probe(pool, item))
+    return outcomes
+
+
+def _could_not_probe(pool: Pool, exc: BaseException) -> ProbeOutcome:
+    return ProbeOutcome(
+        pool=pool.name,
+        vm="",
+        size=pool.azure.vm_sizes[0],
+        ending="error",
+        message=f"the probe could not run: {type(exc).__name__}: {exc}"[:300],
+        verdicts=(),
+        deleted="absent",
+    )
 
 
 async def _with_access(
@@ -110,7 +222,7 @@ async def _with_access(
         unchecked = _UNCHECKED.get(pool.forge)
         if unchecked is None:
             return report
-        return PreflightReport(report.pool, (*report.checks, unchecked))
+        return replace(report, checks=(*report.checks, unchecked))
     try:
         found = await checker.check(pool)
     except Exception as exc:  # a forge that cannot be asked is a finding, not a crash
@@ -123,7 +235,7 @@ async def _with_access(
                 fix="check the forge URL and token settings",
             )
         ]
-    return PreflightReport(report.pool, (*report.checks, *found))
+    return replace(report, checks=(*report.checks, *found))
 
 
 _UNCHECKED = {
@@ -154,8 +266,91 @@ def run(args: argparse.Namespace) -> int:
     from runner_fleet.runtime import forge_access
 
     access = forge_access(settings, {pool.forge for pool in pools})
-    diagnosis = diagnose_with(azure_reader_factory(settings), pools, args.fix, access, configured)
-    return finish(args, asyncio.run(diagnosis))
+    probe = probe_setup(args, probe_compute_factory(settings), settings)
+    reader = azure_reader_factory(settings)
+    diagnosis = diagnose_with(reader, pools, args.fix, access, configured, probe=probe)
+    return complete(args, diagnosis, probe)
+
+
+def probe_setup(
+    args: argparse.Namespace,
+    compute: Callable[[], ProbeCompute],
+    settings: ServiceSettings,
+    *,
+    poll_s: float = 5.0,
+) -> ProbeSetup | None:
+    if not getattr(args, "probe", False):
+        return None
+    from runner_fleet import logs
+
+    # Only what goes wrong, on stderr: stdout is the report (and --json must stay JSON).
+    logs.configure("console", stream=sys.stderr, level=logging.WARNING)
+    progress = None if args.json else _progress_printer()
+    timeout = float(getattr(args, "probe_timeout", DEFAULT_TIMEOUT_S))
+    return ProbeSetup(compute, settings, timeout_s=timeout, poll_s=poll_s, progress=progress)
+
+
+def _progress_printer() -> Progress:
+    console = Console(stderr=True, highlight=False)
+
+    def say(pool: str, what: str) -> None:
+        console.print(Text(f"probe {pool}: {what}", style="dim"))
+
+    return say
+
+
+def complete(args: argparse.Namespace, work: Coroutine[Any, Any, Diagnosis], probe: ProbeSetup | None) -> int:
+    """Run the diagnosis; with probes, Ctrl-C and SIGTERM end it only after every probe VM's delete."""
+    if probe is None:
+        return finish(args, asyncio.run(work))
+    try:
+        diagnosis = asyncio.run(until_terminated(work))
+    except KeyboardInterrupt:
+        _say_interrupted("interrupted", probe.ledger)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        _say_interrupted("terminated", probe.ledger)
+        return EXIT_TERMINATED
+    return finish(args, diagnosis)
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: the work was cancelled, and what it made was deleted, before this was raised."""
+
+
+async def until_terminated(work: Awaitable[T]) -> T:
+    """`work`, with SIGTERM cancelling it as Ctrl-C does (Python's default would end the process at
+    once, leaving probe VMs behind)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    hit = False
+
+    def on_term() -> None:
+        nonlocal hit
+        hit = True
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+        installed = True
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no Unix signals
+        installed = False
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if hit:
+            raise Terminated from None
+        raise
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _say_interrupted(how: str, ledger: ProbeLedger) -> None:
+    print(f"runner-fleet: {how}", file=sys.stderr)
+    for name, state in ledger.vms.items():
+        print(f"runner-fleet: probe VM {name}: {state}", file=sys.stderr)
 
 
 async def diagnose_with(
@@ -164,10 +359,12 @@ async def diagnose_with(
     fix: bool,
     access: Mapping[Forge, ForgeAccess] | None = None,
     configured: Sequence[Pool] | None = None,
+    *,
+    probe: ProbeSetup | None = None,
 ) -> Diagnosis:
     reader = build()
     try:
-        return await diagnose(pools, reader, fix=fix, access=access, configured=configured)
+        return await diagnose(pools, reader, fix=fix, access=access, configured=configured, probe=probe)
     finally:
         await reader.close()
         for checker in (access or {}).values():
@@ -206,8 +403,12 @@ def render(diagnosis: Diagnosis, console: Console) -> None:
         console.print(f"{mark}: {outcome.sentence()}")
     if diagnosis.fixes:
         console.print()
+    probes = {outcome.pool: outcome for outcome in diagnosis.probes}
     for report in diagnosis.reports:
         console.print(_pool_table(report))
+        probe = probes.get(report.pool)
+        if probe is not None:
+            console.print(_probe_table(probe))
         console.print()
     failing = [r.pool for r in diagnosis.reports if not r.ok]
     total = len(diagnosis.reports)
@@ -218,6 +419,15 @@ def render(diagnosis: Diagnosis, console: Console) -> None:
         )
     else:
         console.print(f"[green]all {total} pool(s) pass the preflight[/]")
+    if diagnosis.probes:
+        probe_failing = [p.pool for p in diagnosis.probes if not p.ok]
+        if probe_failing:
+            console.print(
+                f"[bold red]{len(probe_failing)} of {len(diagnosis.probes)} probe(s) fail[/] "
+                f"({', '.join(probe_failing)}): a runner VM there could not reach what it needs."
+            )
+        else:
+            console.print(f"[green]all {len(diagnosis.probes)} probe(s) pass[/]")
 
 
 def _pool_table(report: PreflightReport) -> Table:
@@ -247,3 +457,42 @@ def _details(check: CheckResult) -> Text:
     text.append(check.fix)
     text.append(f"\non: {name_of(check.resource)}", style="dim")
     return text
+
+
+_DELETED = {
+    "accepted": "VM deleted",
+    "absent": "no VM was left",
+    "failed": "VM NOT deleted",
+}
+
+
+def _probe_table(outcome: ProbeOutcome) -> Table:
+    """The probe under its pool's checks: one row per target, its name over what the VM saw."""
+    passed = sum(v.status == "pass" for v in outcome.verdicts)
+    title = Text.assemble(
+        ("probe ", "bold"),
+        (outcome.vm or "(no VM)", "bold"),
+        f" ({outcome.size}, {outcome.seconds:.0f} s): ",
+        (
+            f"{passed} of {len(outcome.verdicts)} targets pass"
+            if outcome.ending == "done"
+            else outcome.ending.upper(),
+            "green" if outcome.ok else "bold red",
+        ),
+        (f"; {_DELETED[outcome.deleted]}", "bold red" if outcome.deleted == "failed" else ""),
+    )
+    table = Table(
+        title=title, title_justify="left", box=None, show_header=False, pad_edge=False, expand=False
+    )
+    table.add_column(no_wrap=True, width=4)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold", ratio=1)
+    for verdict in outcome.verdicts:
+        text = Text(verdict.target.fqdn)
+        if verdict.target.name not in (verdict.target.fqdn, verdict.target.target):
+            text.append(f" ({verdict.target.name})", style="dim")
+        text.append(f"\n{verdict.summary}", style="" if verdict.status == "pass" else "bold")
+        table.add_row(Text(verdict.status.upper(), style=_STYLE[verdict.status]), verdict.target.target, text)
+    if outcome.message:
+        table.add_row(Text("", style=""), "", Text(outcome.message, style="bold red"))
+    return table

@@ -11,6 +11,11 @@ from runner_fleet.settings.pool import Pool
 
 TAG_MANAGED_BY = "managed-by"
 MANAGED_BY = "runner-fleet"
+# What a VM of ours is for when it runs no runner: `kind=probe` marks a network probe VM
+# (`runner-fleet doctor --probe`), which no runner rule ever judges; the reconciler deletes it once
+# its `expires-at` tag has passed.
+TAG_KIND = "kind"
+KIND_PROBE = "probe"
 # A runner VM powers itself off when its job is done (or its start script failed).
 EXITED = frozenset({"stopped", "stopping", "deallocated", "deallocating"})
 
@@ -54,6 +59,10 @@ class VmInfo:
     @property
     def forge(self) -> str | None:
         return self.tags.get("forge")
+
+    @property
+    def kind(self) -> str | None:
+        return self.tags.get(TAG_KIND)
 
     @property
     def exited(self) -> bool:
@@ -125,3 +134,13 @@ class Compute(Protocol):
         """Our VMs (by the managed-by tag) in the resource groups of `pools`."""
 
     async def close(self) -> None: ...
+
+
+class SerialConsole(Protocol):
+    async def serial_log(self, pool: Pool, name: str) -> str | None:
+        """The VM's serial console output as boot diagnostics keep it, or None while there is none
+        (the VM does not exist, or nothing has been written yet). Reading it changes nothing."""
+
+
+class ProbeCompute(Compute, SerialConsole, Protocol):
+    """What a network probe needs: make and delete a VM, and read what it wrote on its console."""

@@ -26,6 +26,9 @@ class PreflightReport:
     # When the gate that made this report looks at the pool again (seconds), if it says so: a job
     # held back by a failing pool is tried again then, not later.
     recheck_in_s: float | None = None
+    # Names a runner must resolve to a private address and connect to on 443 before it registers:
+    # the private endpoints the pool lists, as the preflight found them (their DNS names).
+    endpoints: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

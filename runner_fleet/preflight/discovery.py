@@ -6,18 +6,26 @@ node resource group, or `none`; and the cluster's VNet from its node or API serv
 the configured FQDN and zone ID, in which case the cluster's VNet is the one whose address space
 holds the API server's address.
 
-Pools sharing a subnet share its NSG, so the API server addresses of all of them are looked up too
-(once per distinct cluster): what the NSG must let through is their union, not one pool's needs.
+Pools sharing a subnet share its NSG (and so do pools in other subnets associated with the same NSG),
+so the API server addresses of all of them are looked up too (once per distinct cluster), and the
+addresses of the private endpoints they list: what the NSG must let through is their union, not
+one pool's needs.
+
+The way out and the private endpoints are discovered in `discover_egress` and `discover_endpoints`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TypeVar
 
+from runner_fleet.preflight.discover_egress import with_egress
+from runner_fleet.preflight.discover_endpoints import EndpointFinder, with_endpoints, with_subnet_endpoints
+from runner_fleet.preflight.forge_hosts import forge_hosts
 from runner_fleet.preflight.ids import parse, same, vnet_of_subnet
+from runner_fleet.preflight.lookup import holds, lookup
+from runner_fleet.preflight.names import in_zone, relative_name
 from runner_fleet.preflight.reader import ReadError, TopologyReader
 from runner_fleet.preflight.topology import (
     AksFacts,
@@ -28,18 +36,21 @@ from runner_fleet.preflight.topology import (
     ZoneCheck,
 )
 from runner_fleet.settings.pool import Pool
+from runner_fleet.settings.service import ServiceSettings
 
-T = TypeVar("T")
-
-
-async def lookup(resource: str, read: Awaitable[T | None]) -> Lookup[T]:
-    try:
-        return Lookup(resource, await read)
-    except ReadError as exc:
-        return Lookup(resource, error=str(exc))
+# Field defaults only (github.com, no GitLab URL): never read from the environment here.
+_DEFAULTS = ServiceSettings.model_construct()
 
 
-async def discover(pool: Pool, reader: TopologyReader, *, pools: Sequence[Pool] = ()) -> PoolTopology:
+async def discover(
+    pool: Pool,
+    reader: TopologyReader,
+    *,
+    pools: Sequence[Pool] = (),
+    settings: ServiceSettings | None = None,
+) -> PoolTopology:
+    """`settings`: the service's, for the forge hosts the way out must allow (GitHub.com and
+    gitlab.com when not given)."""
     azure = pool.azure
     subnet = await lookup(azure.subnet_id, reader.subnet(azure.subnet_id))
     vnet_id = vnet_of_subnet(azure.subnet_id)
@@ -64,10 +75,32 @@ async def discover(pool: Pool, reader: TopologyReader, *, pools: Sequence[Pool] 
         image=image,
         subnet_pools=tuple(p.name for p in sharing),
         subnet_demand=sum(p.limits.max_runners for p in sharing),
+        forge_hosts=forge_hosts(pool, settings or _DEFAULTS),
     )
     if pool.cluster is not None:
         topology = await _with_cluster(pool, reader, topology)
-    return await _with_subnet_needs(pool, sharing, reader, topology)
+    topology = await with_egress(reader, topology)
+    endpoints = EndpointFinder(reader, azure.subscription_id)
+    topology = await with_endpoints(pool, endpoints, reader, topology)
+    filtered = _behind_the_nsg(pool, pools, sharing, topology)
+    topology = await _with_subnet_needs(pool, filtered, reader, topology)
+    return await with_subnet_endpoints(pool, filtered, endpoints, topology)
+
+
+def _behind_the_nsg(
+    pool: Pool, pools: Sequence[Pool], sharing: Sequence[Pool], topology: PoolTopology
+) -> list[Pool]:
+    """The pools whose runners the subnet's NSG filters: those in the subnet, and those in other
+    subnets associated with the same NSG. What it must let through is what any of them needs."""
+    nsg = topology.nsg.value if topology.nsg is not None else None
+    associated = nsg.subnet_ids if nsg is not None else ()
+    found = list(sharing)
+    for other in pools:
+        if other.name not in {p.name for p in found} and any(
+            same(other.azure.subnet_id, s) for s in associated
+        ):
+            found.append(other)
+    return found
 
 
 async def _with_cluster(pool: Pool, reader: TopologyReader, topology: PoolTopology) -> PoolTopology:
@@ -208,16 +241,6 @@ async def _aks_vnet(reader: TopologyReader, aks: AksFacts) -> str | None:
     return None
 
 
-def in_zone(fqdn: str, zone_name: str) -> bool:
-    name, zone = fqdn.rstrip(".").lower(), zone_name.rstrip(".").lower()
-    return name == zone or name.endswith("." + zone)
-
-
-def relative_name(fqdn: str, zone_name: str) -> str:
-    name, zone = fqdn.rstrip(".").lower(), zone_name.rstrip(".").lower()
-    return "@" if name == zone else name[: -len(zone) - 1]
-
-
 async def _addresses(
     reader: TopologyReader, api: ApiServer | None, zones: list[ZoneCheck]
 ) -> Lookup[tuple[str, ...]] | None:
@@ -247,10 +270,10 @@ async def _cluster_vnet(
     if address is None:
         return None
     here = runner_vnet.value
-    if here is not None and _holds(here.address_prefixes, address):
+    if here is not None and holds(here.address_prefixes, address):
         return runner_vnet
     for peering in here.peerings if here is not None else ():
-        if _holds(peering.remote_prefixes, address):
+        if holds(peering.remote_prefixes, address):
             return await lookup(peering.remote_vnet_id, reader.vnet(peering.remote_vnet_id))
     # Not peered: the VNets the zone is linked to are where the cluster's private endpoint usually is.
     for zone in zones:
@@ -258,7 +281,7 @@ async def _cluster_vnet(
             if same(link.vnet_id, runner_vnet.resource):
                 continue
             candidate = await lookup(link.vnet_id, reader.vnet(link.vnet_id))
-            if candidate.value is not None and _holds(candidate.value.address_prefixes, address):
+            if candidate.value is not None and holds(candidate.value.address_prefixes, address):
                 return candidate
     return None
 
@@ -267,11 +290,3 @@ def _first_address(addresses: Lookup[tuple[str, ...]] | None) -> str | None:
     if addresses is None or not addresses.value:
         return None
     return addresses.value[0]
-
-
-def _holds(prefixes: Sequence[str], address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-        return any(ip in ipaddress.ip_network(p, strict=False) for p in prefixes)
-    except ValueError:
-        return False

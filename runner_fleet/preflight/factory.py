@@ -42,4 +42,4 @@ def azure_preflight_factory(
     polling_interval_s: float = 5.0,
 ) -> Callable[[], PreflightGate]:
     reader = azure_reader_factory(settings, credential=credential, polling_interval_s=polling_interval_s)
-    return lambda: AzurePreflightGate(reader, pools)
+    return lambda: AzurePreflightGate(reader, pools, settings=settings)

@@ -15,6 +15,7 @@ from runner_fleet.preflight.cached_gate import DEFAULT_TTL_S, ERROR_TTL_S, FAILI
 from runner_fleet.preflight.reader import TopologyReader
 from runner_fleet.preflight.run import run_preflight
 from runner_fleet.settings.pool import Pool
+from runner_fleet.settings.service import ServiceSettings
 
 log = get_logger("preflight")
 
@@ -31,11 +32,13 @@ class AzurePreflightGate(CachedGate):
         failing_ttl_s: float = FAILING_TTL_S,
         error_ttl_s: float = ERROR_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        settings: ServiceSettings | None = None,
     ) -> None:
         super().__init__(log, ttl_s=ttl_s, failing_ttl_s=failing_ttl_s, error_ttl_s=error_ttl_s, clock=clock)
         self._build_reader = reader
         self._reader: TopologyReader | None = None
         self._pools = tuple(pools)
+        self._settings = settings  # the forge hosts the egress check asks the way out for
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -45,7 +48,7 @@ class AzurePreflightGate(CachedGate):
     async def _checks(self, pool: Pool) -> PreflightReport:
         if self._reader is None:
             self._reader = self._build_reader()
-        return (await run_preflight(pool, self._reader, pools=self._pools)).report
+        return (await run_preflight(pool, self._reader, pools=self._pools, settings=self._settings)).report
 
     def _error(self, pool: Pool, exc: Exception) -> PreflightReport:
         log.exception("preflight.error", pool=pool.name)

@@ -10,12 +10,18 @@ from typing import Protocol
 
 from runner_fleet.preflight.topology import (
     AksFacts,
+    FirewallFacts,
+    FirewallPolicyFacts,
     ImageFacts,
+    NatGatewayFacts,
     NsgFacts,
+    PrivateEndpointFacts,
+    RouteTableFacts,
     SizeOffer,
     SubnetFacts,
     VNetFacts,
     ZoneFacts,
+    ZoneGroupFacts,
     ZoneLinkFacts,
 )
 
@@ -37,6 +43,29 @@ class TopologyReader(Protocol):
 
     async def vnets_in(self, subscription: str, resource_group: str) -> list[str]:
         """IDs of the VNets in a resource group (an AKS-managed VNet lives in the node resource group)."""
+
+    async def route_table(self, route_table_id: str) -> RouteTableFacts | None: ...
+
+    async def nat_gateway(self, nat_gateway_id: str) -> NatGatewayFacts | None: ...
+
+    async def firewalls(self, subscription: str) -> list[FirewallFacts]:
+        """Every Azure Firewall of a subscription, as the resource shows it: its private addresses
+        (hubIPAddresses included), its policy ID, and its classic rule collections."""
+
+    async def firewall_policy(self, policy_id: str) -> FirewallPolicyFacts | None:
+        """A firewall policy with the rules of all its rule collection groups (level 0)."""
+
+    async def ip_group(self, ip_group_id: str) -> tuple[str, ...] | None:
+        """An IP group's addresses (prefixes, ranges or single addresses)."""
+
+    async def private_endpoint(self, endpoint_id: str) -> PrivateEndpointFacts | None:
+        """A private endpoint, without its zone groups (`zone_groups` None)."""
+
+    async def private_endpoints_in(self, subscription: str) -> list[PrivateEndpointFacts]:
+        """Every private endpoint of a subscription, without zone groups."""
+
+    async def zone_groups(self, endpoint_id: str) -> tuple[ZoneGroupFacts, ...]:
+        """A private endpoint's private DNS zone groups."""
 
     async def zone(self, zone_id: str) -> ZoneFacts | None: ...
 

@@ -26,6 +26,15 @@ _ZONE_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/privateDnsZones/[^/]+$",
     re.IGNORECASE,
 )
+# What a pool's jobs reach privately besides the API server: a private endpoint, or the registry or
+# vault whose private endpoints the preflight finds.
+_PRIVATE_ENDPOINT_TARGET = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
+    r"(Microsoft\.Network/privateEndpoints|Microsoft\.ContainerRegistry/registries|Microsoft\.KeyVault/vaults)"
+    r"/[^/]+$",
+    re.IGNORECASE,
+)
+MAX_PRIVATE_ENDPOINTS = 16
 # Labels reach GitHub, GitLab and VM tags; never a shell. Still, refuse anything exotic up front.
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _IMAGE_URN = re.compile(r"^[^:\s]+:[^:\s]+:[^:\s]+:[^:\s]+$")
@@ -368,8 +377,26 @@ class Pool(_Strict):
     gitlab: GitLabScope | None = None
     azure: AzurePlacement
     cluster: PrivateCluster | None = None
+    # Resource IDs of the private endpoints the pool's jobs use (Microsoft.Network/privateEndpoints),
+    # or of a container registry or key vault whose private endpoints the preflight finds.
+    private_endpoints: tuple[str, ...] = Field(default=(), max_length=MAX_PRIVATE_ENDPOINTS)
     limits: Limits = Limits()
     runner_download: RunnerDownload = RunnerDownload()
+
+    @field_validator("private_endpoints")
+    @classmethod
+    def _private_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _PRIVATE_ENDPOINT_TARGET.match(item):
+                raise ValueError(
+                    f"{item!r} is not the resource ID of a private endpoint "
+                    "(Microsoft.Network/privateEndpoints), a container registry "
+                    "(Microsoft.ContainerRegistry/registries) or a key vault (Microsoft.KeyVault/vaults)"
+                )
+        lowered = [item.lower() for item in value]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("lists the same resource twice")
+        return value
 
     @field_validator("name")
     @classmethod

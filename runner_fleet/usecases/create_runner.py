@@ -42,6 +42,7 @@ from runner_fleet.ports.forge import (
     RunnerRegistry,
     RunnerScope,
 )
+from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 
@@ -135,6 +136,9 @@ class RunnerCreation:
     ssh_public_key: str
     now: Callable[[], float] = time.time
     checks: CreateChecks = field(default_factory=CreateChecks)
+    # The network preflight gate, whose (cached) report names the private endpoints a runner checks
+    # before it registers; without one, runners check none.
+    preflight: PreflightGate | None = None
 
     async def advance(self, claim: Claimed) -> Step:
         """One step towards a runner for `claim`, from wherever the last step left it."""
@@ -200,6 +204,8 @@ class RunnerCreation:
             # Resource Manager refuses creates for a while: wait without spending a registration.
             await self.state.drop_claim(claim.forge, claim.key, owner=claim.owner)
             raise ProvisionRetryLater(_spread(wait), reason="VM creates are throttled")
+        # Asked before a slot or a registration is taken, so nothing needs undoing if it raises.
+        endpoints = await self._endpoints(claim.pool)
         slot = await self.state.claim_slot(claim.pool.name, claim.name, claim.pool.limits.max_runners)
         if slot is None:
             # Never drop a job at capacity: give the lease back and try again once a runner frees up.
@@ -218,9 +224,16 @@ class RunnerCreation:
                 forge_url=registry.forge_url(claim.scope),
                 secret=registration.secret,
                 warm=claim.warm,
+                endpoints=endpoints,
             )
         )
         return registry, registration, to_custom_data(user_data)
+
+    async def _endpoints(self, pool: Pool) -> tuple[str, ...]:
+        """The pool's private endpoint names, from the gate's report (cached: no extra Azure reads)."""
+        if self.preflight is None:
+            return ()
+        return (await self.preflight.check(pool)).endpoints
 
     async def _create(self, claim: Claimed, plan: int) -> Step:
         plans = self._plans(claim.pool)

@@ -9,7 +9,7 @@ from typing import Any
 
 from runner_fleet import naming
 from runner_fleet.forges import Forge
-from runner_fleet.ports.compute import Compute
+from runner_fleet.ports.compute import KIND_PROBE, Compute
 from runner_fleet.ports.forge import RunnerRegistry, distinct_scopes
 from runner_fleet.settings.pool import Pool
 
@@ -20,7 +20,8 @@ class RunnerRow:
     pool: str
     forge: str  # as the VM's tag says; a hand-made VM may say anything
     vm: str  # provisioning state / power state, or "absent"
-    registration: str  # busy, absent, or the forge's own status (online, offline, never_contacted, ...)
+    # busy, absent, probe (a `doctor --probe` VM), or the forge's own status (online, offline, ...)
+    registration: str
     job: str | None
     age_s: float | None
 
@@ -57,7 +58,10 @@ async def list_runners(
                 pool,
                 forge,
                 vm_state,
-                registrations.get(name, ("", "absent"))[1],
+                # A `doctor --probe` VM never registers: say what it is rather than "absent".
+                "probe"
+                if vm is not None and vm.kind == KIND_PROBE
+                else registrations.get(name, ("", "absent"))[1],
                 vm.tags.get("job") if vm else None,
                 age,
             )

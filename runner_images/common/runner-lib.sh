@@ -4,7 +4,8 @@
 # Everything written with `say` reaches the serial console, which Azure boot diagnostics keep:
 # that is where an admin reads why a runner never came. Values from runner.json are read by python3
 # and only ever used as quoted arguments, never evaluated, so a label or URL cannot become shell.
-# The RF_* variables below exist so the scripts can be exercised outside a VM; cloud-init sets none.
+# The RF_* variables below (and RF_FORGE_PORT) exist so the scripts can be exercised outside a VM;
+# cloud-init sets none.
 
 RF_ETC=${RF_ETC:-/etc/runner-fleet}
 RF_CONF=$RF_ETC/runner.json
@@ -13,13 +14,11 @@ RF_LOG_DIR=${RF_LOG_DIR:-/var/log/runner-fleet}
 RF_CONSOLES=${RF_CONSOLES:-/dev/console /dev/ttyS0}
 # Groups whose members are root in all but name (or can read the provisioning CD and raw disks).
 RF_PRIVILEGED_GROUPS=${RF_PRIVILEGED_GROUPS:-root sudo admin wheel docker lxd disk cdrom adm shadow}
-# cloud-init and the Azure agent keep copies of the user data, and so of the secret, on disk: the raw
-# and processed user data, the merged cloud-config, cloud-init's pickled datasource (which holds the
-# raw user data) and the run-time JSON it writes, and the agent's copies of the provisioning data.
-# All are root-only (0600), so a job that is not root cannot read them anyway; they go before the
-# runner starts so that no copy outlives the moment it is needed. The provisioning CD (/dev/sr0, with
-# ovf-env.xml) cannot be removed from inside the VM: it is root:cdrom 0660, and job users are in
-# neither group. Instance metadata (169.254.169.254) never serves customData.
+# cloud-init and the Azure agent keep copies of the user data, so of the secret: raw and processed
+# user data, the merged cloud-config, the pickled datasource, the run-time JSON, the agent's copies.
+# All are root-only (0600); they go before the runner starts so that no copy outlives its need. The
+# provisioning CD (/dev/sr0, ovf-env.xml) stays: root:cdrom 0660, and job users are in neither
+# group. Instance metadata (169.254.169.254) never serves customData.
 RF_USER_DATA_COPIES=${RF_USER_DATA_COPIES:-/var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt /var/lib/cloud/instance/obj.pkl /run/cloud-init/combined-cloud-config.json /run/cloud-init/instance-data-sensitive.json /var/lib/waagent/CustomData /var/lib/waagent/ovf-env.xml}
 
 say() {
@@ -76,12 +75,10 @@ ensure_user() {
 }
 
 add_to_docker() {
-  # GitHub only. Membership of the docker group is root-equivalent: a job that drives the Docker
-  # daemon can read every file on the VM. On a GitHub runner VM that buys nothing a job does not
-  # already have: the runner and its job share one user, so the job can read the runner's JIT
-  # config (its environment and the .runner/.credentials files the runner writes), which is worth
-  # one registration that is already running this very job and that GitHub deletes when it ends.
-  # Every other copy of the secret is gone before the runner starts, and the VM has no identity.
+  # GitHub only. The docker group is root-equivalent, which on a GitHub runner VM gives a job
+  # nothing it lacks: runner and job share one user, so the job can read the JIT config anyway,
+  # worth one registration already running this job, deleted by GitHub when it ends. Every other
+  # copy of the secret is gone before the runner starts, and the VM has no identity.
   if getent group docker >/dev/null 2>&1; then usermod -aG docker "$1"; fi
 }
 
@@ -115,32 +112,106 @@ fetch_verified() {
   fi
 }
 
+resolve_v4() {
+  getent ahostsv4 "$1" | awk 'NR==1 {print $1}' || true
+}
+
+answers() {
+  # The address and port are arguments of the inner shell, not part of its program.
+  # shellcheck disable=SC2016
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+private_reachable() {
+  # $1 $2 ("API server <fqdn>", "endpoint <fqdn>") must resolve to a private address that answers
+  # on port $3; $4 names the zone whose link is missing when it does not resolve.
+  local addr
+  addr=$(resolve_v4 "$2")
+  if [ -z "$addr" ]; then
+    say "$1 $2 does not resolve: is $4 linked to the runner VNet?"
+    return 1
+  fi
+  if ! python3 -c 'import ipaddress,sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]).is_private else 1)' "$addr"; then
+    say "$1 $2 resolves to public address $addr, not its private endpoint"
+    return 1
+  fi
+  if ! answers "$addr" "$3"; then
+    say "$1 $2 ($addr:$3) does not answer: check peering, NSG and routes"
+    return 1
+  fi
+  say "$1 $2 reachable at $addr:$3"
+}
+
 api_server_reachable() {
   # A runner that cannot reach the private API server must never take a job.
-  local fqdn port addr
+  local fqdn port
   fqdn=$(conf api_server.fqdn)
   port=$(conf api_server.port)
-  port=${port:-443}
   if [ -z "$fqdn" ]; then
     say "no private API server configured for this pool; skipping the reachability check"
     return 0
   fi
-  addr=$(getent ahostsv4 "$fqdn" | awk 'NR==1 {print $1}')
+  private_reachable "API server" "$fqdn" "${port:-443}" "the private DNS zone"
+}
+
+forge_reachable() {
+  # The runner's first contact is its forge, through the subnet's way out (NAT gateway, firewall):
+  # without one it never registers, so say so plainly rather than fail later.
+  local found host port addr
+  found=$(python3 - "$(conf forge_url)" <<'PY'
+import sys
+from urllib.parse import urlsplit
+url = urlsplit(sys.argv[1])
+try:
+    port = url.port or 443
+except ValueError:
+    port = 443
+if url.hostname and url.hostname.isprintable() and " " not in url.hostname:
+    print(url.hostname, port)
+PY
+  ) || found=""
+  read -r host port <<<"$found"
+  if [ -z "$host" ]; then
+    say "no forge host in runner.json; skipping the forge reachability check"
+    return 0
+  fi
+  port=${RF_FORGE_PORT:-$port}
+  addr=$(resolve_v4 "$host")
   if [ -z "$addr" ]; then
-    say "API server $fqdn does not resolve: is the private DNS zone linked to the runner VNet?"
+    say "cannot reach $host:$port: it does not resolve"
     return 1
   fi
-  if ! python3 -c 'import ipaddress,sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]).is_private else 1)' "$addr"; then
-    say "API server $fqdn resolves to public address $addr, not its private endpoint"
+  if ! answers "$addr" "$port"; then
+    say "cannot reach $host:$port: $addr does not answer: check the subnet's way out (NAT gateway, firewall rules)"
     return 1
   fi
-  # The address and port are arguments of the inner shell, not part of its program.
-  # shellcheck disable=SC2016
-  if ! timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$addr" "$port" 2>/dev/null; then
-    say "API server $fqdn ($addr:$port) does not answer: check peering, NSG and routes"
+  say "forge $host reachable at $addr:$port"
+}
+
+endpoints_reachable() {
+  # The private endpoints the pool's jobs use, as the preflight found them: each must resolve to a
+  # private address and answer. Every one is checked, so the console names all that fail.
+  local list fqdn port failed=0
+  # One "name<TAB>port" line each; a name with whitespace or control characters is no DNS name,
+  # and a list that holds one is refused whole rather than read in pieces.
+  if ! list=$(python3 - "$RF_CONF" <<'PY'
+import json, sys
+for entry in json.load(open(sys.argv[1])).get("endpoints") or []:
+    name, port = str(entry.get("fqdn") or ""), int(entry.get("port") or 443)
+    if not name or not name.isprintable() or any(c.isspace() for c in name) or not 0 < port < 65536:
+        sys.exit(1)
+    print(f"{name}\t{port}")
+PY
+  ); then
+    say "runner.json lists an endpoint that is not a DNS name and port"
     return 1
   fi
-  say "API server $fqdn reachable at $addr:$port"
+  # Its own descriptor: nothing in the loop can take the list by reading stdin.
+  while IFS=$'\t' read -r -u 9 fqdn port; do
+    [ -n "$fqdn" ] || continue
+    private_reachable endpoint "$fqdn" "$port" "its private DNS zone" || failed=1
+  done 9<<<"$list"
+  return "$failed"
 }
 
 take_secret_into() {

@@ -23,6 +23,11 @@ say "runner $(conf runner_name) of pool $(conf pool) is booting"
 ensure_user "$RUNNER_USER"
 add_to_docker "$RUNNER_USER"
 
+# Before anything is downloaded from it: a subnet without a way out shows here, by name.
+if ! forge_reachable; then
+  early_exit "not registering: this runner cannot reach its forge"
+fi
+
 if [ -x "$RUNNER_DIR/run.sh" ]; then
   say "using the prebaked runner in $RUNNER_DIR"
 else
@@ -46,6 +51,9 @@ fi
 
 if ! api_server_reachable; then
   early_exit "not registering: this runner could not deploy to the cluster"
+fi
+if ! endpoints_reachable; then
+  early_exit "not registering: this runner could not reach the private endpoints its jobs use"
 fi
 
 jit=""

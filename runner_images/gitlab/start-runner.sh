@@ -32,6 +32,11 @@ if ! job_user_is_unprivileged "$JOB_USER"; then
   early_exit "the job user $JOB_USER could become root and read the runner token"
 fi
 
+# Before anything is downloaded from it: a subnet without a way out shows here, by name.
+if ! forge_reachable; then
+  early_exit "not taking a job: this runner cannot reach its forge"
+fi
+
 if [ -x "$RUNNER_BIN" ]; then
   say "using the prebaked gitlab-runner $RUNNER_BIN"
 else
@@ -49,6 +54,9 @@ fi
 
 if ! api_server_reachable; then
   early_exit "not taking a job: this runner could not deploy to the cluster"
+fi
+if ! endpoints_reachable; then
+  early_exit "not taking a job: this runner could not reach the private endpoints its jobs use"
 fi
 
 if [ ! -s "$RF_SECRET" ]; then early_exit "$RF_SECRET is missing or empty"; fi

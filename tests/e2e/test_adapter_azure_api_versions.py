@@ -8,7 +8,14 @@ from runner_fleet.adapters.azure.clouds import CLOUDS, ApiVersions
 from runner_fleet.preflight.run import run_preflight
 from runner_fleet.settings import Pool
 from simulator.arm.api_versions import DEFAULT_SERVED
-from simulator.arm.topology import AKS_CLUSTER_ID, INT_CLUSTER_ID, INT_SUBNET, RUNNERS_SUBNET
+from simulator.arm.topology import (
+    ACR_ID,
+    AKS_CLUSTER_ID,
+    INT_CLUSTER_ID,
+    INT_SUBNET,
+    KEYVAULT_ID,
+    RUNNERS_SUBNET,
+)
 from tests.builders import pool_dict
 from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
 
@@ -34,6 +41,8 @@ def pinned_only(versions: ApiVersions) -> dict[str, list[str]]:
 
 def cluster_pool(name: str, cluster_id: str, subnet_id: str = RUNNERS_SUBNET) -> Pool:
     data = pool_dict(name, (name,), cluster={"aks_cluster_id": cluster_id})
+    # The private endpoints' reads (network API version) are made at the pinned version too.
+    data["private_endpoints"] = [ACR_ID, KEYVAULT_ID]
     data["azure"] |= {"subnet_id": subnet_id, "vm_sizes": ["Standard_D2s_v5"]}
     return Pool.model_validate(data)
 

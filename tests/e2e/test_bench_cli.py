@@ -140,3 +140,43 @@ def test_a_small_soak_on_azurite_with_two_instances_loses_duplicates_and_leaks_n
     assert isinstance(per_instance, list) and len(per_instance) == 2
     assert code == 0
     assert "soak: 12 jobs" in stderr
+
+
+def test_the_preflight_bench_prints_requests_and_probe_verdicts_as_one_json_object(tmp_path: Path) -> None:
+    """`preflight.py --scenarios healthy,no-egress --json`: each example pool's preflight requests, the
+    probe of aks-prod, and each scenario's verdict as expected: exit 0."""
+    code, result, stderr = _run("preflight.py", "--scenarios", "healthy,no-egress", tmp_path=tmp_path)
+    expected = {
+        "scenarios",
+        "as_expected",
+        "healthy_preflight_arm_requests",
+        "pools",
+        "probe_pool",
+        "private_path_types",
+        "time_scale",
+        "wall_s",
+        "log_file",
+    }
+    assert expected <= set(result)
+    scenarios = result["scenarios"]
+    assert isinstance(scenarios, dict) and list(scenarios) == ["healthy", "no-egress"]
+    pools = result["pools"]
+    assert isinstance(pools, list) and "aks-prod" in pools and result["probe_pool"] == "aks-prod"
+    for found in scenarios.values():
+        assert {"expected", "as_expected", "unmet", "preflight", "probe", "wall_s"} <= set(found)
+        assert list(found["preflight"]) == pools
+        for pool in found["preflight"].values():
+            figures = {"arm_requests", "arm_requests_without_private_path_reads", "by_type", "ms"}
+            assert figures | {"failing", "warning"} <= set(pool)
+            assert pool["arm_requests"] == sum(pool["by_type"].values()) > 0
+        probe = found["probe"]
+        assert {"wall_s", "wall_sim_s", "targets_passed", "targets", "vm_deleted"} <= set(probe)
+        assert probe["vm_deleted"] is True and probe["simulator_vms_after"] == 0
+        assert found["as_expected"] is True, found["unmet"]
+    assert scenarios["no-egress"]["preflight"]["aks-prod"]["failing"] == ["egress"]
+    healthy = result["healthy_preflight_arm_requests"]
+    assert isinstance(healthy, dict)
+    assert healthy["without_private_path_reads"]["max"] < healthy["max"]
+    assert result["as_expected"] is True and code == 0
+    assert "preflight: no-egress: as expected" in stderr
+    assert (tmp_path / "log").stat().st_size > 0

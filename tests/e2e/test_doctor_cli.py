@@ -1,5 +1,6 @@
 """`runner-fleet doctor`: exit codes, stable JSON, a table that fits 80 columns when piped, and
-`--fix` creating exactly the missing zone link (and nothing for what it must only explain)."""
+`--fix` creating exactly the missing zone link (and nothing for what it must only explain).
+`--probe` has its own file: test_doctor_probe.py."""
 
 from __future__ import annotations
 
@@ -82,9 +83,10 @@ def test_json_is_stable_in_keys_order_and_content(capsys: pytest.CaptureFixture[
     code, first = doctor_json(capsys, "--simulate", "demo")
     _, second = doctor_json(capsys, "--simulate", "demo")
     assert code == 1 and first == second
-    assert list(first) == ["schema", "ok", "summary", "pools", "fixes"]
+    assert list(first) == ["schema", "ok", "summary", "pools", "fixes", "probes"]
     assert first["schema"] == "runner-fleet/doctor/v1" and first["ok"] is False and first["fixes"] == []
-    assert first["summary"] == {"pools": 4, "pass": 47, "warn": 0, "fail": 1}
+    assert first["probes"] == []  # always there; filled only with --probe
+    assert first["summary"] == {"pools": 4, "pass": 55, "warn": 0, "fail": 1}
     pools = first["pools"]
     assert isinstance(pools, list)
     assert [(p["pool"], p["ok"], p["status"]) for p in pools] == [
@@ -134,7 +136,7 @@ def test_the_table_fits_80_columns_when_piped() -> None:
     assert max(len(line) for line in lines) <= 80
     assert "\x1b[" not in done.stdout
     text = "\n".join(line.rstrip() for line in lines)
-    assert "pool aks-ops: FAILS  (12 pass, 0 warn, 1 fail)" in text
+    assert "pool aks-ops: FAILS  (13 pass, 0 warn, 1 fail)" in text
     assert "FAIL  dns-link" in text and "fix: link privatelink.westeurope.azmk8s.io to vnet-ops" in text
     assert "1 of 4 pool(s) fail the preflight (aks-ops)" in text
 

@@ -10,7 +10,14 @@ from dataclasses import replace
 import pytest
 
 from simulator.arm import ArmConfig, ArmSimulator
-from simulator.arm.topology import RUNNERS_NSG, NsgRuleSpec, NsgSpec, Topology, healthy_topology
+from simulator.arm.topology import (
+    ENDPOINT_ADDRESSES,
+    RUNNERS_NSG,
+    NsgRuleSpec,
+    NsgSpec,
+    Topology,
+    healthy_topology,
+)
 from simulator.clock import SimClock
 from simulator.server import BackgroundLoop
 from tests.e2e.preflight_sim import TIME_SCALE, fast_timing, loopback_tls, reader_for
@@ -30,8 +37,13 @@ PE_RULE = NsgRuleSpec(
 
 
 def with_rule(topology: Topology, rule: NsgRuleSpec) -> Topology:
+    """nsg-runners with `rule` in place of its rule of that name (or added)."""
     first, *rest = topology.subscriptions
-    nsgs = tuple(replace(n, rules=(*n.rules, rule)) if n.name == "nsg-runners" else n for n in first.nsgs)
+
+    def changed(nsg: NsgSpec) -> NsgSpec:
+        return replace(nsg, rules=(*(r for r in nsg.rules if r.name != rule.name), rule))
+
+    nsgs = tuple(changed(n) if n.name == "nsg-runners" else n for n in first.nsgs)
     return replace(topology, subscriptions=(replace(first, nsgs=nsgs), *rest))
 
 
@@ -98,11 +110,20 @@ async def test_rule_arm_nsg_augmented_several_prefixes_use_the_plural_field() ->
 
 
 def test_the_healthy_nsgs_are_the_ones_infra_deploys() -> None:
-    """healthy's runner NSGs hold the isolating rule set, each opening its own cluster's API server."""
+    """healthy's runner NSGs hold the isolating rule set, each opening its own cluster's API server and
+    the registry's and key vault's private endpoints, on TCP 443 only."""
     [sub] = healthy_topology().subscriptions
     by_name: dict[str, NsgSpec] = {n.name: n for n in sub.nsgs}
     opened = {
-        name: [r.destination for r in nsg.rules if r.access == "Allow" and r.direction == "Outbound"]
+        name: [
+            (r.destination, r.protocol, r.destination_ports)
+            for r in nsg.rules
+            if r.access == "Allow" and r.direction == "Outbound"
+        ]
         for name, nsg in by_name.items()
     }
-    assert opened == {"nsg-runners": ["10.10.0.4"], "nsg-runners-int": ["10.10.4.4"]}
+    endpoints = (", ".join(ENDPOINT_ADDRESSES), "Tcp", "443")
+    assert opened == {
+        "nsg-runners": [("10.10.0.4", "Tcp", "443"), endpoints],
+        "nsg-runners-int": [("10.10.4.4", "Tcp", "443"), endpoints],
+    }

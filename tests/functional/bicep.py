@@ -3,9 +3,11 @@ expressions our templates use, so tests can ask what a resource would be given i
 
 pycep writes identifiers and string literals alike as strings: a string naming a parameter or
 variable of the file is taken as a reference to it, anything else as a literal. Only what the
-templates here use is evaluated (literals, references, `concat`, `empty`, `union`, the conditional
-operator, `${...}` interpolation); anything else (property access, resource functions) comes back
-as `Opaque`, which tests may compare by its text.
+templates here use is evaluated (literals, references, parameter defaults that use other
+parameters, `for` loops, `concat`, `empty`, `union`, `split`, `last`, `resourceGroup(sub, name)`,
+`==`, `!=`, `&&`, `||`, `!`, the conditional operator, `${...}` interpolation, property access on
+values it computed); anything else (resource properties, other functions) comes back as `Opaque`,
+which tests may compare by its text.
 """
 
 from __future__ import annotations
@@ -36,13 +38,18 @@ class Opaque:
     node: Any
 
     def text(self) -> str:
-        operator = self.node.get("operator", {}) if isinstance(self.node, dict) else {}
-        operands = operator.get("operands", {})
-        if operator.get("type") == "property_accessor":
-            return f"{operands['operand_1']}.{operands['operand_2']}"
-        if operator.get("type") == "index_accessor":
-            return f"{operands['operand_1']}[{operands['operand_2']}]"
-        return repr(self.node)
+        return _text(self.node)
+
+
+def _text(node: Any) -> str:
+    """Property and index access as written (`runnerNetwork.outputs.vnetId`); anything else as parsed."""
+    operator = node.get("operator", {}) if isinstance(node, dict) else {}
+    operands = operator.get("operands", {})
+    if operator.get("type") == "property_accessor":
+        return f"{_text(operands['operand_1'])}.{_text(operands['operand_2'])}"
+    if operator.get("type") == "index_accessor":
+        return f"{_text(operands['operand_1'])}[{_text(operands['operand_2'])}]"
+    return node if isinstance(node, str) else repr(node)
 
 
 @cache
@@ -50,6 +57,14 @@ def parsed(relative: str) -> dict[str, Any]:
     # pycep types its answer as a TypedDict of the known sections; tests read it as plain data.
     document: dict[str, Any] = dict(BicepParser().parse(file_path=INFRA / relative))
     return document
+
+
+@dataclass(frozen=True)
+class GroupScope:
+    """`resourceGroup(subscriptionId, name)`: where a module is deployed."""
+
+    subscription: Any
+    group: Any
 
 
 @dataclass
@@ -68,21 +83,48 @@ class Template:
         return found
 
     def config(self, name: str) -> Any:
-        """A resource's body (name, properties, scope, ...) evaluated."""
-        return self.value(self.resource(name)["config"])
+        """A resource's body (name, properties, scope, ...) evaluated; without its `if`, if it has one."""
+        body = self.resource(name)["config"]
+        if "condition" in body and "loop_type" not in body:
+            body = body["config"]
+        return self.value(body)
+
+    def deployed(self, name: str) -> bool:
+        """Whether a resource or module is made: its `if` condition evaluated (True without one)."""
+        body = self.resource(name)["config"]
+        if "condition" not in body or "loop_type" in body:
+            return True
+        condition = self.value(body["condition"])
+        assert isinstance(condition, bool), f"{name}: its condition is not computed: {condition!r}"
+        return condition
+
+    def output(self, name: str) -> Any:
+        return self.value(self.document["outputs"][name]["value"])
 
     def configs(self, name: str) -> list[Any]:
         """Every copy of a resource: one, or one per item of its `for` loop."""
         body = self.resource(name)["config"]
         if "loop_type" not in body:
             return [self.config(name)]
+        looped = self._loop(body)
+        assert looped is not None, f"{name}: its loop's array is not computed"
+        return looped
+
+    def _loop(self, body: dict[str, Any]) -> list[Any] | None:
+        """A `for` loop over an array, item by item (with its `if` filter); None for anything else."""
         detail = body["loop_type"]["detail"]
+        items = self.value(detail["array_name"]) if "array_name" in detail else None
+        if not isinstance(items, list):
+            return None
         found = []
-        for index, item in enumerate(self.value(detail["array_name"])):
+        for index, item in enumerate(items):
             bound = {detail["item_name"]: item} | (
                 {detail["index_name"]: index} if "index_name" in detail else {}
             )
-            found.append(Template(self.relative, self.params | bound).value(body["config"]))
+            scoped = Template(self.relative, self.params | bound)
+            if body.get("condition") is not None and scoped.value(body["condition"]) is False:
+                continue
+            found.append(scoped.value(body["config"]))
         return found
 
     def variable(self, name: str) -> Any:
@@ -95,6 +137,9 @@ class Template:
             return self._name(node)
         if not isinstance(node, dict):
             return node
+        if "loop_type" in node and "config" in node:
+            looped = self._loop(node)
+            return Opaque(node) if looped is None else looped
         if "function" in node:
             return self._function(node["function"])
         if "operator" in node:
@@ -131,16 +176,37 @@ class Template:
                 if item not in found:
                     found.append(item)
             return found
+        if kind == "split" and all(isinstance(a, str) for a in args):
+            parts = args[0].split(args[1])
+            return parts[call["index"]] if "index" in call else parts
+        if kind == "last" and args and isinstance(args[0], list | str):
+            return args[0][-1]
+        if kind == "resource_group" and len(args) == 2 and None not in args:
+            parameters = call["parameters"]
+            return GroupScope(
+                self.value(parameters["subscription_id"]), self.value(parameters["resource_group_name"])
+            )
         return Opaque({"function": call})
 
     def _operator(self, operator: dict[str, Any], node: Any) -> Any:
         operands = operator["operands"]
-        if operator["type"] == "conditional":
+        kind = operator["type"]
+        if kind == "conditional":
             condition = self.value(operands["condition"])
             if isinstance(condition, bool):
                 return self.value(operands["true_value" if condition else "false_value"])
-        if operator["type"] == "property_accessor":
+        if kind == "property_accessor":
             owner = self.value(operands["operand_1"])
             if isinstance(owner, dict) and operands["operand_2"] in owner:
                 return owner[operands["operand_2"]]
+        if kind == "not":
+            value = self.value(operands["bool_value"])
+            if isinstance(value, bool):
+                return not value
+        values = [self.value(operand) for operand in operands.values()]
+        known = not any(isinstance(v, Ref | Opaque) for v in values)
+        if kind in ("and", "or") and all(isinstance(v, bool) for v in values):
+            return all(values) if kind == "and" else any(values)
+        if kind in ("equals", "not_equals") and known:
+            return (values[0] == values[1]) == (kind == "equals")
         return Opaque(node)

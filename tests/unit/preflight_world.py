@@ -6,20 +6,31 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from runner_fleet.preflight.forge_hosts import GITHUB_HOSTS
 from runner_fleet.preflight.topology import (
     AksFacts,
     ApiServer,
+    EndpointCheck,
+    EndpointConnection,
+    FirewallFacts,
+    FirewallPolicyFacts,
     ImageFacts,
     Lookup,
+    NatGatewayFacts,
     NsgFacts,
     NsgRule,
     PeeringFacts,
     PoolTopology,
+    PrivateEndpointFacts,
+    RouteTableFacts,
     SizeOffer,
     SubnetFacts,
     VNetFacts,
     ZoneCheck,
+    ZoneConfigFacts,
     ZoneFacts,
+    ZoneGroupFacts,
+    ZoneGroupRecord,
     ZoneLinkFacts,
 )
 from runner_fleet.settings.pool import Pool
@@ -36,6 +47,8 @@ ZONE_NAME = "privatelink.westeurope.azmk8s.io"
 ZONE = f"{AKS_NET}/privateDnsZones/{ZONE_NAME}"
 FQDN = f"aks-prod-7f3a9c2e.{ZONE_NAME}"
 ACR_ZONE = f"{AKS_NET}/privateDnsZones/privatelink.azurecr.io"
+NAT = f"{NET}/natGateways/ng-runners"
+PUBLIC_IP = f"{NET}/publicIPAddresses/pip-runners-egress"
 LOCATION_ID = f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope"
 AKS_ID = (
     f"/subscriptions/{SUB}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/"
@@ -137,7 +150,7 @@ def healthy(**changes: Any) -> PoolTopology:
     """aks-prod's topology as it should be: peered, linked, a private A record, room, an isolating NSG."""
     topology = PoolTopology(
         pool="aks-prod",
-        subnet=Lookup(SUBNET, SubnetFacts(SUBNET, "snet-runners", ("10.20.0.0/24",), (), NSG, ())),
+        subnet=Lookup(SUBNET, subnet_facts()),
         runner_vnet=Lookup(RUNNER_VNET, runner_vnet()),
         cluster=Lookup(FQDN, ApiServer(FQDN, FQDN, zone_id=ZONE)),
         cluster_vnet=Lookup(CLUSTER_VNET, cluster_vnet()),
@@ -156,8 +169,29 @@ def healthy(**changes: Any) -> PoolTopology:
         subnet_pools=("aks-prod",),
         subnet_demand=8,
         subnet_api_addresses=("10.10.0.4",),
+        nat_gateway=Lookup(NAT, nat_gateway()),
+        forge_hosts=GITHUB_HOSTS,
     )
     return replace(topology, **changes)
+
+
+def subnet_facts(**changes: Any) -> SubnetFacts:
+    """snet-runners as infra/ makes it: a private subnet going out through its NAT gateway."""
+    base = SubnetFacts(
+        SUBNET,
+        "snet-runners",
+        ("10.20.0.0/24",),
+        (),
+        NSG,
+        (),
+        nat_gateway_id=NAT,
+        default_outbound_access=False,
+    )
+    return replace(base, **changes)
+
+
+def nat_gateway(**changes: Any) -> NatGatewayFacts:
+    return replace(NatGatewayFacts(NAT, "ng-runners", "Succeeded", (PUBLIC_IP,)), **changes)
 
 
 @dataclass
@@ -172,17 +206,66 @@ class MemoryTopologyReader:
     clusters: dict[str, AksFacts] = field(default_factory=dict)
     zones_by_group: dict[str, list[str]] = field(default_factory=dict)
     sizes: dict[str, SizeOffer] = field(default_factory=dict)
+    route_tables: dict[str, RouteTableFacts] = field(default_factory=dict)
+    nat_gateways: dict[str, NatGatewayFacts] = field(default_factory=dict)
+    firewalls_by_subscription: dict[str, list[FirewallFacts]] = field(default_factory=dict)
+    policies: dict[str, FirewallPolicyFacts] = field(default_factory=dict)
+    ip_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    endpoints: dict[str, PrivateEndpointFacts] = field(default_factory=dict)
+    groups_of_endpoints: dict[str, tuple[ZoneGroupFacts, ...]] = field(default_factory=dict)
+    # Reads that fail: a resource ID (lower case) -> the error it raises.
+    failing: dict[str, Exception] = field(default_factory=dict)
+    read_log: list[str] = field(default_factory=list)
     reads: int = 0
     links_created: list[tuple[str, str, str]] = field(default_factory=list)
     fail_with: Exception | None = None
     closed: bool = False
 
-    async def _count(self) -> None:
+    async def _count(self, what: str = "") -> None:
         # A real read suspends: yielding here lets concurrent checks interleave as they would.
         await asyncio.sleep(0)
         self.reads += 1
+        self.read_log.append(what)
         if self.fail_with is not None:
             raise self.fail_with
+        if what.lower() in self.failing:
+            raise self.failing[what.lower()]
+
+    async def route_table(self, route_table_id: str) -> RouteTableFacts | None:
+        await self._count(route_table_id)
+        return self.route_tables.get(route_table_id.lower())
+
+    async def nat_gateway(self, nat_gateway_id: str) -> NatGatewayFacts | None:
+        await self._count(nat_gateway_id)
+        return self.nat_gateways.get(nat_gateway_id.lower())
+
+    async def firewalls(self, subscription: str) -> list[FirewallFacts]:
+        await self._count(f"/subscriptions/{subscription}/azureFirewalls")
+        return list(self.firewalls_by_subscription.get(subscription.lower(), []))
+
+    async def firewall_policy(self, policy_id: str) -> FirewallPolicyFacts | None:
+        await self._count(policy_id)
+        return self.policies.get(policy_id.lower())
+
+    async def ip_group(self, ip_group_id: str) -> tuple[str, ...] | None:
+        await self._count(ip_group_id)
+        return self.ip_groups.get(ip_group_id.lower())
+
+    async def private_endpoint(self, endpoint_id: str) -> PrivateEndpointFacts | None:
+        await self._count(endpoint_id)
+        return self.endpoints.get(endpoint_id.lower())
+
+    async def private_endpoints_in(self, subscription: str) -> list[PrivateEndpointFacts]:
+        await self._count(f"/subscriptions/{subscription}/privateEndpoints")
+        return [
+            pe
+            for pe in self.endpoints.values()
+            if pe.id.lower().startswith(f"/subscriptions/{subscription}/".lower())
+        ]
+
+    async def zone_groups(self, endpoint_id: str) -> tuple[ZoneGroupFacts, ...]:
+        await self._count(f"{endpoint_id}/privateDnsZoneGroups")
+        return self.groups_of_endpoints.get(endpoint_id.lower(), ())
 
     async def vnet(self, vnet_id: str) -> VNetFacts | None:
         await self._count()
@@ -251,4 +334,91 @@ def healthy_reader() -> MemoryTopologyReader:
         zones={ZONE.lower(): zone_facts},
         records={f"{ZONE}/A/aks-prod-7f3a9c2e".lower(): ("10.10.0.4",)},
         sizes={"standard_d2ads_v5": SizeOffer(), "standard_d2s_v5": SizeOffer()},
+        nat_gateways={NAT.lower(): nat_gateway()},
     )
+
+
+# --- a private endpoint of the pool's container registry, in the runner VNet -----------------------
+
+ACR_ID = (
+    f"/subscriptions/{SUB}/resourceGroups/rg-shared/providers/Microsoft.ContainerRegistry/registries/acrprod"
+)
+ACR_PE = f"{NET}/privateEndpoints/pe-acrprod"
+ENDPOINT_SUBNET = f"{RUNNER_VNET}/subnets/snet-endpoints"
+ACR_ADDRESSES = {"acrprod": "10.20.1.4", "acrprod.westeurope.data": "10.20.1.5"}
+ALLOW_ENDPOINTS = https_out("allow-private-endpoints-https-outbound", 110, "Allow", *ACR_ADDRESSES.values())
+
+
+def acr_zone_group(**records: str) -> ZoneGroupFacts:
+    """The endpoint's zone group in privatelink.azurecr.io (records: name -> address)."""
+    wanted = records or ACR_ADDRESSES
+    config = ZoneConfigFacts(
+        "privatelink-azurecr-io",
+        ACR_ZONE,
+        tuple(
+            ZoneGroupRecord(name, f"{name}.privatelink.azurecr.io", (address,))
+            for name, address in wanted.items()
+        ),
+    )
+    return ZoneGroupFacts(f"{ACR_PE}/privateDnsZoneGroups/default", "default", (config,))
+
+
+def acr_endpoint(status: str = "Approved", **changes: Any) -> PrivateEndpointFacts:
+    connection = EndpointConnection("pe-acrprod", ACR_ID, ("registry",), status, "Auto-Approved")
+    base = PrivateEndpointFacts(
+        ACR_PE,
+        "pe-acrprod",
+        ENDPOINT_SUBNET,
+        (connection,),
+        (
+            ("acrprod.azurecr.io", (ACR_ADDRESSES["acrprod"],)),
+            ("acrprod.westeurope.data.azurecr.io", (ACR_ADDRESSES["acrprod.westeurope.data"],)),
+        ),
+        zone_groups=(acr_zone_group(),),
+    )
+    return replace(base, **changes)
+
+
+def acr_records(**addresses: tuple[str, ...] | None) -> tuple[Lookup[tuple[str, ...]], ...]:
+    """The zone's A records for the endpoint (default: as the zone group says)."""
+    found = {name: (address,) for name, address in ACR_ADDRESSES.items()} | addresses
+    return tuple(Lookup(f"{ACR_ZONE}/A/{name}", value) for name, value in found.items())
+
+
+def acr_zone(*links: ZoneLinkFacts) -> ZoneFacts:
+    chosen = links or (
+        ZoneLinkFacts(
+            f"{ACR_ZONE}/virtualNetworkLinks/link-vnet-runners",
+            "link-vnet-runners",
+            RUNNER_VNET,
+            "Completed",
+            "Succeeded",
+        ),
+    )
+    return ZoneFacts(ACR_ZONE, "privatelink.azurecr.io", chosen)
+
+
+def with_acr(
+    topology: PoolTopology | None = None, *endpoints: PrivateEndpointFacts, **changes: Any
+) -> PoolTopology:
+    """`topology` (default: healthy) whose pool lists the registry acrprod, found with `endpoints`."""
+    base = topology or healthy(nsg=Lookup(NSG, nsg(*ISOLATED, ALLOW_ENDPOINTS)))
+    check = EndpointCheck(ACR_ID, Lookup(ACR_ID, endpoints or (acr_endpoint(),)), acr_records(), (SUB,))
+    zones = (*base.zones, ZoneCheck(Lookup(ACR_ZONE, acr_zone()), "endpoint"))
+    return replace(base, endpoints=(check,), zones=zones, **changes)
+
+
+def acr_pool(**overrides: Any) -> Pool:
+    return cluster_pool(private_endpoints=[ACR_ID], **overrides)
+
+
+def acr_reader() -> MemoryTopologyReader:
+    """healthy_reader() with the registry's endpoint, its zone group, zone and records, and the NSG rule."""
+    reader = healthy_reader()
+    reader.nsgs[NSG.lower()] = nsg(*ISOLATED, ALLOW_ENDPOINTS)
+    reader.endpoints[ACR_PE.lower()] = replace(acr_endpoint(), zone_groups=None)
+    reader.groups_of_endpoints[ACR_PE.lower()] = (acr_zone_group(),)
+    reader.zones[ACR_ZONE.lower()] = acr_zone()
+    for name, address in ACR_ADDRESSES.items():
+        reader.records[f"{ACR_ZONE}/A/{name}".lower()] = (address,)
+    return reader

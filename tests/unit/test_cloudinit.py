@@ -11,6 +11,7 @@ from runner_fleet.cloudinit import (
     render_user_data,
     to_custom_data,
 )
+from runner_fleet.settings.pool import Pool
 from tests.builders import make_pool
 
 JIT = base64.b64encode(b'{".runner": "x"}').decode()
@@ -43,6 +44,26 @@ def test_renders_runner_config_and_secret_files() -> None:
     assert base64.b64decode(secret["content"]).decode() == JIT
     assert yaml.safe_load(text)["runcmd"] == [["/bin/bash", "/opt/runner-fleet/start-runner.sh"]]
     assert "run.sh" in files["/opt/runner-fleet/start-runner.sh"]["content"]
+
+
+def test_renders_the_private_endpoints_into_runner_json() -> None:
+    """Each endpoint name is in runner.json as {fqdn, port 443}, in order; none gives an empty list."""
+    names = ("acrprod.azurecr.io", "acrprod.westeurope.data.azurecr.io", "kv-prod.vault.azure.net")
+    for pool in (make_pool(), _gitlab_pool()):
+        config = RunnerBootConfig(
+            pool.forge, "rf-aks-prod-0123456789", pool, "https://f.example", JIT, endpoints=names
+        )
+        conf = json.loads(_files(render_user_data(config))["/etc/runner-fleet/runner.json"]["content"])
+        assert conf["endpoints"] == [{"fqdn": name, "port": 443} for name in names]
+    bare = RunnerBootConfig("github", "rf-aks-prod-0123456789", make_pool(), "https://f.example", JIT)
+    assert (
+        json.loads(_files(render_user_data(bare))["/etc/runner-fleet/runner.json"]["content"])["endpoints"]
+        == []
+    )
+
+
+def _gitlab_pool() -> Pool:
+    return make_pool("gl-aks", ("deploy",), forge="gitlab", github=None, gitlab={"group_id": 7})
 
 
 def test_hostile_values_cannot_break_out_of_the_yaml() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from runner_fleet.cloudinit import CUSTOM_DATA_LIMIT, RunnerBootConfig, render_user_data
 from runner_fleet.settings import Pool
 from runner_fleet.settings.load import example_pools_text, parse_pools
+from runner_fleet.settings.pool import MAX_PRIVATE_ENDPOINTS
 from tests.builders import make_pool
 
 ZONE = (
@@ -38,6 +40,22 @@ def test_largest_realistic_pool_stays_well_under_the_custom_data_limit() -> None
     """The largest realistic pool renders to under half of Azure's 64 KiB customData limit."""
     size = len(render_user_data(_largest_realistic_config()).encode())
     assert size < CUSTOM_DATA_LIMIT // 2, size
+
+
+def test_the_most_private_endpoints_a_pool_may_list_still_fit() -> None:
+    """16 registries replicated to 3 regions each (64 long names) add under 10 KB to the largest pool."""
+    names = tuple(
+        f"acr{index:02d}{'r' * 45}" + suffix
+        for index in range(MAX_PRIVATE_ENDPOINTS)
+        for suffix in (
+            ".azurecr.io",
+            *(f".{region}.data.azurecr.io" for region in ("westeurope", "northeurope", "swedencentral")),
+        )
+    )
+    largest = _largest_realistic_config()
+    size = len(render_user_data(replace(largest, endpoints=names)).encode())
+    assert size - len(render_user_data(largest).encode()) < 10 * 1024
+    assert size < CUSTOM_DATA_LIMIT * 3 // 4, size
 
 
 @pytest.mark.parametrize("pool", parse_pools(yaml.safe_load(example_pools_text())), ids=lambda p: p.name)

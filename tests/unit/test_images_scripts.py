@@ -50,8 +50,16 @@ STUBS = {
         'case " $* " in *" -- "*) ;; *) exit 1 ;; esac\n'  # `sudo -l`: no rights listed
         'while [ "$1" != "--" ]; do shift; done; shift; exec "$@"'
     ),
+    # Names resolve to RF_TEST_RESOLVE, or per name to the address RF_TEST_HOSTS ("name address" lines) gives.
     "getent": """case "$1" in
-  ahostsv4) if [ -n "${RF_TEST_RESOLVE:-}" ]; then echo "$RF_TEST_RESOLVE STREAM $2"; fi ;;
+  ahostsv4)
+    # The forge hosts in RF_TEST_FORGES answer on loopback, where the sandbox's forge listens.
+    for forge in ${RF_TEST_FORGES:-}; do
+      if [ "$forge" = "$2" ]; then echo "127.0.0.1 STREAM $2"; exit 0; fi
+    done
+    if [ -n "${RF_TEST_HOSTS:-}" ]; then
+      awk -v name="$2" '$1 == name {print $2 " STREAM " name}' "$RF_TEST_HOSTS"
+    elif [ -n "${RF_TEST_RESOLVE:-}" ]; then echo "$RF_TEST_RESOLVE STREAM $2"; fi ;;
   passwd) echo "$2:x:1001:1001::$RF_TEST_HOME:/bin/bash" ;;
   group) echo "$2:x:999:" ;;
   *) exit 2 ;;
@@ -100,7 +108,17 @@ class Sandbox:
             directory.mkdir()
         for name, body in STUBS.items():
             self._executable(self.bin / name, f"#!/bin/bash\n{body}\n")
-        self.env: dict[str, str] = {}
+        # The forge: its hosts resolve to loopback, where this listener stands in for port 443.
+        self.forge = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.forge.bind(("127.0.0.1", 0))
+        self.forge.listen(16)
+        self.env: dict[str, str] = {
+            "RF_FORGE_PORT": str(self.forge.getsockname()[1]),
+            "RF_TEST_FORGES": "github.com gitlab.example f.example x.example",
+        }
+
+    def close(self) -> None:
+        self.forge.close()
 
     @staticmethod
     def _executable(path: Path, text: str) -> None:
@@ -180,8 +198,10 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
-    return Sandbox(tmp_path)
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()
 
 
 def _github_user_data(forge_url: str = "https://github.com/example-org", **pool: Any) -> str:
@@ -378,3 +398,189 @@ def test_hostile_forge_url_stays_data_in_the_shell(sandbox: Sandbox) -> None:
     assert run.code == 0, run.output
     assert json.loads(run.seen)["config"]["runners"][0]["url"] == hostile
     assert not marker.exists()
+
+
+ACR = "acrprod.azurecr.io"
+ACR_DATA = "acrprod.westeurope.data.azurecr.io"
+VAULT = "kv-prod.vault.azure.net"
+
+
+def _with_endpoints(sandbox: Sandbox, forge: str, names: tuple[str, ...], port: int = 443) -> None:
+    """runner.json as rendered for a pool (no private cluster) whose preflight found these endpoints,
+    their port moved to `port`, and the forge's runner prebaked."""
+    if forge == "github":
+        pool, runner = make_pool(), sandbox.prebake_github()
+    else:
+        pool = make_pool("gl-aks", ("deploy",), forge="gitlab", github=None, gitlab={"group_id": 7})
+        runner = sandbox.prebake_gitlab()
+    secret = JIT if forge == "github" else TOKEN
+    config = RunnerBootConfig(
+        pool.forge, f"rf-{pool.name}-0123456789", pool, "https://f.example", secret, endpoints=names
+    )
+    conf = sandbox.write_user_data(render_user_data(config), runner_path=runner)
+    conf["endpoints"] = [dict(entry, port=port) for entry in conf["endpoints"]]
+    (sandbox.etc / "runner.json").write_text(json.dumps(conf))
+
+
+def _hosts(sandbox: Sandbox, entries: dict[str, str]) -> dict[str, str]:
+    """The getent stub's answers, one address per name; other names do not resolve."""
+    path = sandbox.root / "hosts"
+    path.write_text("".join(f"{name} {address}\n" for name, address in entries.items()))
+    return {"RF_TEST_HOSTS": str(path)}
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _endpoint_lines(run: Run) -> list[str]:
+    return [line for line in run.console.splitlines() if line.startswith("runner-fleet: endpoint ")]
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_reachable_endpoints_are_each_reported_and_the_runner_starts(
+    sandbox: Sandbox, api_server: int, forge: str
+) -> None:
+    """Each endpoint resolving privately and answering is named on the console, after the API server check."""
+    _with_endpoints(sandbox, forge, (ACR, ACR_DATA, VAULT), api_server)
+    run = sandbox.run(forge, **_hosts(sandbox, {ACR: "127.0.0.1", ACR_DATA: "127.0.0.1", VAULT: "127.0.0.1"}))
+    assert run.code == 0, run.output
+    assert _endpoint_lines(run) == [
+        f"runner-fleet: endpoint {ACR} reachable at 127.0.0.1:{api_server}",
+        f"runner-fleet: endpoint {ACR_DATA} reachable at 127.0.0.1:{api_server}",
+        f"runner-fleet: endpoint {VAULT} reachable at 127.0.0.1:{api_server}",
+    ]
+    console = run.console
+    assert console.index("skipping the reachability check") < console.index("runner-fleet: endpoint ")
+    if forge == "github":
+        assert f"jit={JIT}" in run.seen
+    else:
+        assert json.loads(run.seen)["config"]["runners"][0]["token"] == TOKEN
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_an_unresolvable_endpoint_stops_the_vm_before_its_runner_registers(
+    sandbox: Sandbox, forge: str
+) -> None:
+    """A name whose private zone is not linked: the console says so, no runner starts, the secret is gone."""
+    _with_endpoints(sandbox, forge, (ACR,))
+    run = sandbox.run(forge, **_hosts(sandbox, {}))
+    assert run.code == 1
+    assert _endpoint_lines(run) == [
+        f"runner-fleet: endpoint {ACR} does not resolve: is its private DNS zone linked to the runner VNet?"
+    ]
+    refusal = "not registering" if forge == "github" else "not taking a job"
+    assert (
+        f"runner-fleet: early exit: {refusal}: this runner could not reach the private endpoints"
+        in run.console
+    )
+    assert "runner-fleet: result: no job was run" in run.console
+    assert run.seen == ""
+    assert not (sandbox.etc / "runner.secret").exists()
+    assert "shutdown -h now" in run.calls
+
+
+def test_an_endpoint_resolving_to_a_public_address_is_refused(sandbox: Sandbox) -> None:
+    """A name answered by public DNS (its zone not linked) resolves to the public address: refused."""
+    _with_endpoints(sandbox, "github", (VAULT,))
+    run = sandbox.run("github", **_hosts(sandbox, {VAULT: "20.61.4.9"}))
+    assert run.code == 1
+    assert _endpoint_lines(run) == [
+        f"runner-fleet: endpoint {VAULT} resolves to public address 20.61.4.9, not its private endpoint"
+    ]
+    assert run.seen == ""
+
+
+def test_every_failing_endpoint_is_named_not_only_the_first(
+    sandbox: Sandbox, api_server: int, closed_port: int
+) -> None:
+    """One silent endpoint among answering ones: all are reported, the silent one with address and port."""
+    _with_endpoints(sandbox, "github", (ACR, VAULT), closed_port)
+    conf = json.loads((sandbox.etc / "runner.json").read_text())
+    conf["endpoints"][1]["port"] = api_server
+    (sandbox.etc / "runner.json").write_text(json.dumps(conf))
+    run = sandbox.run("github", **_hosts(sandbox, {ACR: "127.0.0.1", VAULT: "127.0.0.1"}))
+    assert run.code == 1
+    assert _endpoint_lines(run) == [
+        f"runner-fleet: endpoint {ACR} (127.0.0.1:{closed_port}) does not answer: "
+        "check peering, NSG and routes",
+        f"runner-fleet: endpoint {VAULT} reachable at 127.0.0.1:{api_server}",
+    ]
+    assert run.seen == ""
+
+
+def test_without_endpoints_nothing_is_checked(sandbox: Sandbox) -> None:
+    """A pool whose report names no endpoints: no endpoint line, and the runner starts."""
+    _with_endpoints(sandbox, "github", ())
+    run = sandbox.run("github", **_hosts(sandbox, {}))
+    assert run.code == 0, run.output
+    assert _endpoint_lines(run) == []
+    assert f"jit={JIT}" in run.seen
+
+
+def test_a_hostile_endpoint_name_stays_data_in_the_shell(sandbox: Sandbox) -> None:
+    """A name with $(...), backticks and quotes is only ever an argument: nothing runs, nothing resolves."""
+    marker = sandbox.root / "pwned"
+    hostile = f"x.example$(touch${{IFS}}{marker})`touch${{IFS}}{marker}`';touch${{IFS}}{marker}'"
+    _with_endpoints(sandbox, "github", (hostile,))
+    run = sandbox.run("github", **_hosts(sandbox, {}))
+    assert run.code == 1
+    assert _endpoint_lines(run) == [
+        f"runner-fleet: endpoint {hostile} does not resolve: "
+        "is its private DNS zone linked to the runner VNet?"
+    ]
+    assert not marker.exists()
+
+
+def test_an_endpoint_name_with_whitespace_refuses_the_whole_list(sandbox: Sandbox) -> None:
+    """A name holding a newline is no DNS name: the runner refuses to start rather than check pieces of it."""
+    _with_endpoints(sandbox, "github", (f"{ACR}\n{VAULT}",))
+    run = sandbox.run("github", **_hosts(sandbox, {ACR: "127.0.0.1", VAULT: "127.0.0.1"}))
+    assert run.code == 1
+    assert "runner-fleet: runner.json lists an endpoint that is not a DNS name and port" in run.console
+    assert _endpoint_lines(run) == []
+    assert run.seen == ""
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_a_forge_that_does_not_resolve_stops_the_vm_before_anything_is_downloaded(
+    sandbox: Sandbox, forge: str
+) -> None:
+    """No way out to the forge (here: its name does not resolve): named on the console, no runner."""
+    run = sandbox.run_prebaked(forge, RF_TEST_FORGES="")
+    host = "github.com" if forge == "github" else "gitlab.example"
+    refusal = "not registering" if forge == "github" else "not taking a job"
+    assert run.code == 1
+    assert (
+        f"runner-fleet: cannot reach {host}:{sandbox.env['RF_FORGE_PORT']}: it does not resolve"
+        in run.console
+    )
+    assert f"runner-fleet: early exit: {refusal}: this runner cannot reach its forge" in run.console
+    assert run.seen == "" and "curl" not in run.calls
+    assert not (sandbox.etc / "runner.secret").exists()
+
+
+def test_a_forge_that_does_not_answer_is_named_with_the_way_out_to_check(
+    sandbox: Sandbox, closed_port: int
+) -> None:
+    """The name resolves but nothing answers on its port (a firewall drops it): the console says so."""
+    run = sandbox.run_prebaked("github", RF_FORGE_PORT=str(closed_port))
+    assert run.code == 1
+    assert (
+        f"runner-fleet: cannot reach github.com:{closed_port}: 127.0.0.1 does not answer: check the "
+        "subnet's way out (NAT gateway, firewall rules)"
+    ) in run.console
+    assert run.seen == ""
+
+
+def test_a_reachable_forge_is_reported_before_the_runner_starts(sandbox: Sandbox) -> None:
+    """The forge answers: one line says so, then the runner runs."""
+    run = sandbox.run_prebaked("github")
+    assert run.code == 0, run.output
+    assert (
+        f"runner-fleet: forge github.com reachable at 127.0.0.1:{sandbox.env['RF_FORGE_PORT']}" in run.console
+    )

@@ -38,6 +38,10 @@ _CONTAINER_SERVICE = (
     "2026-07-01",
     "2026-08-01",
 )
+# No SDK of these is pinned (runner-fleet reads them through private endpoints, not their clients):
+# stable versions from azure-rest-api-specs.
+_CONTAINER_REGISTRY = ("2019-05-01", "2021-09-01", "2023-07-01")
+_KEY_VAULT = ("2019-09-01", "2022-07-01", "2023-07-01")
 
 DEFAULT_SERVED: dict[str, tuple[str, ...]] = {
     "Microsoft.Compute/virtualMachines": _COMPUTE,
@@ -57,6 +61,17 @@ DEFAULT_SERVED: dict[str, tuple[str, ...]] = {
     "Microsoft.Network/privateDnsOperationStatuses": _PRIVATE_DNS,
     "Microsoft.Network/privateDnsOperationResults": _PRIVATE_DNS,
     "Microsoft.ContainerService/managedClusters": _CONTAINER_SERVICE,
+    "Microsoft.Network/natGateways": _NETWORK,
+    "Microsoft.Network/routeTables": _NETWORK,
+    "Microsoft.Network/routeTables/routes": _NETWORK,
+    "Microsoft.Network/azureFirewalls": _NETWORK,
+    "Microsoft.Network/firewallPolicies": _NETWORK,
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups": _NETWORK,
+    "Microsoft.Network/ipGroups": _NETWORK,
+    "Microsoft.Network/privateEndpoints": _NETWORK,
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": _NETWORK,
+    "Microsoft.ContainerRegistry/registries": _CONTAINER_REGISTRY,
+    "Microsoft.KeyVault/vaults": _KEY_VAULT,
 }
 # What Compute accepts in networkProfile.networkApiVersion (azure-mgmt-compute's NetworkApiVersion).
 VM_NETWORK_API_VERSIONS = ("2020-11-01", "2022-11-01")

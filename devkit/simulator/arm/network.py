@@ -21,6 +21,7 @@ from simulator.arm.store import (
     NIC_TYPE,
     PEERING_TYPE,
     PIP_TYPE,
+    PRIVATE_ENDPOINT_TYPE,
     SUBNET_TYPE,
     Resource,
     ResourceStore,
@@ -151,6 +152,13 @@ def render_subnet(store: ResourceStore, subnet: Resource) -> dict[str, Any]:
     props = body.setdefault("properties", {})
     if users:
         props["ipConfigurations"] = users
+    endpoints = [
+        {"id": str(pe.id)}
+        for pe in store.list(PRIVATE_ENDPOINT_TYPE, subscription=subnet.id.subscription)
+        if subnet.id.same_as((pe.properties.get("subnet") or {}).get("id") or "-")
+    ]
+    if endpoints:
+        props["privateEndpoints"] = endpoints
     return body
 
 

@@ -1,6 +1,9 @@
 """Read (and for some, delete) endpoints for the resources a VM brings along and the network it
 lands in: NICs, public IPs, managed disks, VNets with their subnets and peerings, NSGs, AKS clusters,
-and private DNS zones with their A record sets and virtual network links.
+private DNS zones with their A record sets and virtual network links, and the way out and to
+private endpoints: NAT gateways, route tables with their routes, Azure
+Firewalls, firewall policies with their rule collection groups, IP groups, private endpoints with
+their DNS zone groups, container registries and key vaults.
 
 Each top-level type is one `ResourceType` entry; the children of a VNet or a zone are one
 `_register_children` call each. Writing private DNS links: `routes_privatedns`.
@@ -22,6 +25,15 @@ from simulator.arm.network import (
     render_subnet,
     render_vnet,
     render_zone,
+)
+from simulator.arm.network_render import (
+    render_firewall_policy,
+    render_ip_group,
+    render_nat_gateway,
+    render_registry,
+    render_route,
+    render_route_table,
+    render_vault,
 )
 from simulator.arm.routing import ArmCall, Router, json_response, page
 from simulator.arm.state import ArmState
@@ -93,12 +105,23 @@ TYPES = (
     ResourceType("Microsoft.Network", "networkSecurityGroups", render_nsg),
     ResourceType("Microsoft.ContainerService", "managedClusters", _plain),
     ResourceType("Microsoft.Network", "privateDnsZones", render_zone),
+    ResourceType("Microsoft.Network", "natGateways", render_nat_gateway),
+    ResourceType("Microsoft.Network", "routeTables", render_route_table),
+    ResourceType("Microsoft.Network", "azureFirewalls", _plain),
+    ResourceType("Microsoft.Network", "firewallPolicies", render_firewall_policy),
+    ResourceType("Microsoft.Network", "ipGroups", render_ip_group),
+    ResourceType("Microsoft.Network", "privateEndpoints", _plain),
+    ResourceType("Microsoft.ContainerRegistry", "registries", render_registry),
+    ResourceType("Microsoft.KeyVault", "vaults", render_vault),
 )
 CHILDREN: tuple[tuple[str, str, Render], ...] = (
     ("virtualNetworks", "subnets", render_subnet),
     ("virtualNetworks", "virtualNetworkPeerings", render_peering),
     ("privateDnsZones", "A", _plain),
     ("privateDnsZones", "virtualNetworkLinks", _plain),
+    ("routeTables", "routes", render_route),
+    ("firewallPolicies", "ruleCollectionGroups", _plain),
+    ("privateEndpoints", "privateDnsZoneGroups", _plain),
 )
 
 

@@ -1,7 +1,8 @@
 """Named network scenarios: whole topologies for the ARM simulator, each healthy but for one fault.
 
-Every scenario but `healthy` and `demo` (the default topology) breaks exactly one thing of
-`healthy_topology` (see `simulator.arm.topology`), the way it breaks in real subscriptions.
+Every scenario but `healthy`, `demo` (the default topology) and `firewall-egress` (healthy, with a
+firewall as the way out) breaks exactly one thing of `healthy_topology` (see
+`simulator.arm.topology`), the way it breaks in real subscriptions.
 """
 
 from __future__ import annotations
@@ -11,17 +12,37 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator.arm.config import ArmConfig, ImageSpec, VmSize, default_images, default_sizes
+from simulator.arm.network_specs import (
+    ApplicationRuleSpec,
+    AzureFirewallSpec,
+    FirewallPolicySpec,
+    PrivateEndpointSpec,
+    RouteSpec,
+    RouteTableSpec,
+    RuleCollectionGroupSpec,
+    RuleCollectionSpec,
+    firewall_policy_id,
+    route_table_id,
+)
 from simulator.arm.topology import (
+    ACR_ZONE,
+    AKS_ADDRESS,
     AKS_ZONE,
     API_SERVER_RULE,
     CUSTOM_DNS_SERVERS,
     DEFAULT_LOCATION,
+    ENDPOINT_ADDRESSES,
+    KEYVAULT_PE,
+    KEYVAULT_ZONE,
+    NAT_GATEWAY,
     PUBLIC_ADDRESS,
+    RUNNERS_VNET,
     ARecordSpec,
     NsgRuleSpec,
     NsgSpec,
     PeeringSpec,
     PrivateZoneSpec,
+    ResourceGroupSpec,
     SubnetSpec,
     SubscriptionSpec,
     Topology,
@@ -29,7 +50,32 @@ from simulator.arm.topology import (
     ZoneLinkSpec,
     default_topology,
     healthy_topology,
+    isolated_rules,
+    subnet_id,
+    vnet_id,
 )
+
+# A hub VNet peered with vnet-runners, holding an Azure Firewall or a third-party appliance.
+HUB_VNET = vnet_id("rg-hub", "vnet-hub")
+FIREWALL_SUBNET = subnet_id("rg-hub", "vnet-hub", "AzureFirewallSubnet")
+FIREWALL = "afw-hub"
+FIREWALL_IP = "10.40.0.4"
+FIREWALL_POLICY = "afwp-runners"
+APPLIANCE_IP = "10.40.1.4"
+ROUTE_TABLE = "rt-runners"
+ROUTE_TABLE_ID = route_table_id("rg-runners", ROUTE_TABLE)
+# The hosts GitHub lists for self-hosted runners ("Communicating with self-hosted runners",
+# docs.github.com), as runner_fleet.preflight.forge_hosts.GITHUB_HOSTS names them (a test keeps them equal).
+GITHUB_FQDNS = (
+    "github.com",
+    "api.github.com",
+    "*.actions.githubusercontent.com",
+    "codeload.github.com",
+    "results-receiver.actions.githubusercontent.com",
+    "*.blob.core.windows.net",
+    "objects.githubusercontent.com",
+)
+UBUNTU_MIRRORS = ("archive.ubuntu.com", "security.ubuntu.com", "azure.archive.ubuntu.com")
 
 
 @dataclass(frozen=True)
@@ -127,6 +173,96 @@ def _nsg_rule(rule: NsgRuleSpec) -> Callable[[Topology], Topology]:
     return _nsg_rules(lambda rules: (*rules, rule))
 
 
+def _egress(nat_gateway: str | None, default_outbound_access: bool | None) -> Callable[[Topology], Topology]:
+    """snet-runners' way out: its NAT gateway (None: none) and defaultOutboundAccess (None: absent)."""
+    return _runner_subnet(
+        lambda s: replace(s, nat_gateway_id=nat_gateway, default_outbound_access=default_outbound_access)
+    )
+
+
+def _add(**items: tuple[Any, ...]) -> Callable[[Topology], Topology]:
+    """Append to the first subscription's lists (vnets=(...), peerings=(...), ...)."""
+
+    def edit(sub: SubscriptionSpec) -> SubscriptionSpec:
+        changes: dict[str, Any] = {name: (*getattr(sub, name), *added) for name, added in items.items()}
+        return replace(sub, **changes)
+
+    return lambda topology: _edit(topology, edit)
+
+
+def _hub(topology: Topology) -> Topology:
+    """A hub VNet (an AzureFirewallSubnet and an appliance subnet) peered both ways with vnet-runners."""
+    hub = VNetSpec(
+        "rg-hub",
+        "vnet-hub",
+        ("10.40.0.0/16",),
+        (SubnetSpec("AzureFirewallSubnet", "10.40.0.0/26"), SubnetSpec("snet-nva", "10.40.1.0/24")),
+    )
+    return _add(
+        resource_groups=(ResourceGroupSpec("rg-hub", DEFAULT_LOCATION),),
+        vnets=(hub,),
+        peerings=(
+            PeeringSpec("runners-to-hub", RUNNERS_VNET, HUB_VNET),
+            PeeringSpec("hub-to-runners", HUB_VNET, RUNNERS_VNET),
+        ),
+    )(topology)
+
+
+def _routed_to(next_hop: str) -> Callable[[Topology], Topology]:
+    """snet-runners sends 0.0.0.0/0 to `next_hop` (a route table, no NAT gateway, a private subnet) and
+    nsg-runners denies the private ranges instead of VirtualNetwork, as infra/ deploys it behind a
+    firewall (the tag would hold the route's 0.0.0.0/0)."""
+    table = RouteTableSpec(
+        "rg-runners",
+        ROUTE_TABLE,
+        (RouteSpec("default-to-firewall", "0.0.0.0/0", "VirtualAppliance", next_hop),),
+        disable_bgp_route_propagation=True,
+    )
+
+    def change(topology: Topology) -> Topology:
+        topology = _add(route_tables=(table,))(_hub(topology))
+        topology = _runner_subnet(
+            lambda s: replace(
+                s, route_table_id=ROUTE_TABLE_ID, nat_gateway_id=None, default_outbound_access=False
+            )
+        )(topology)
+        rules = isolated_rules(AKS_ADDRESS, ENDPOINT_ADDRESSES, through_firewall=True)
+        return _named("nsgs", "nsg-runners", lambda n: replace(n, rules=rules))(topology)
+
+    return change
+
+
+def _firewall(*collections: RuleCollectionSpec) -> Callable[[Topology], Topology]:
+    """Azure Firewall afw-hub in vnet-hub with policy afwp-runners, and snet-runners routed to it."""
+    policy = FirewallPolicySpec(
+        "rg-hub", FIREWALL_POLICY, (RuleCollectionGroupSpec("rcg-runners", 200, collections),)
+    )
+    firewall = AzureFirewallSpec(
+        "rg-hub",
+        FIREWALL,
+        FIREWALL_SUBNET,
+        FIREWALL_IP,
+        firewall_policy_id=firewall_policy_id("rg-hub", FIREWALL_POLICY),
+    )
+    return lambda t: _add(firewall_policies=(policy,), firewalls=(firewall,))(_routed_to(FIREWALL_IP)(t))
+
+
+def _allow(name: str, priority: int, *rules: tuple[str, tuple[str, ...]]) -> RuleCollectionSpec:
+    """An Allow collection of HTTPS application rules from the runner VNet: (rule name, FQDNs)."""
+    return RuleCollectionSpec(
+        name,
+        priority,
+        "Allow",
+        tuple(ApplicationRuleSpec(rule, fqdns, source_addresses=("10.20.0.0/16",)) for rule, fqdns in rules),
+    )
+
+
+def _endpoint(
+    name: str, change: Callable[[PrivateEndpointSpec], PrivateEndpointSpec]
+) -> Callable[[Topology], Topology]:
+    return _named("private_endpoints", name, change)
+
+
 def _restricted(size_name: str, location: str) -> tuple[VmSize, ...]:
     return tuple(
         replace(s, restricted_locations=(*s.restricted_locations, location)) if s.name == size_name else s
@@ -137,7 +273,11 @@ def _restricted(size_name: str, location: str) -> tuple[VmSize, ...]:
 # --- the scenarios -------------------------------------------------------------------------------
 
 _TOPOLOGY_FAULTS: dict[str, tuple[str, Callable[[Topology], Topology]]] = {
-    "healthy": ("every runner VNet peered with the cluster VNet and linked to its zones", lambda t: t),
+    "healthy": (
+        "every runner VNet peered with the cluster VNet and linked to its zones and the registry's and key "
+        "vault's; runners get out through NAT gateways",
+        lambda t: t,
+    ),
     "demo": (
         "healthy, but vnet-ops is not linked to the cluster's zone (the demo's refused pool)",
         lambda _: default_topology(),
@@ -209,6 +349,49 @@ _TOPOLOGY_FAULTS: dict[str, tuple[str, Callable[[Topology], Topology]]] = {
             AKS_ZONE,
             lambda z: replace(z, records=(ARecordSpec("aks-prod-7f3a9c2e", (PUBLIC_ADDRESS,)),)),
         ),
+    ),
+    "no-egress": (
+        f"snet-runners is a private subnet (defaultOutboundAccess false) and its NAT gateway {NAT_GATEWAY} "
+        "is gone: runners cannot reach their forge",
+        _egress(None, False),
+    ),
+    "default-outbound": (
+        f"snet-runners has no NAT gateway ({NAT_GATEWAY} is gone) and no defaultOutboundAccess: runners get "
+        "out through implicit default outbound access",
+        _egress(None, None),
+    ),
+    "firewall-blocks-forge": (
+        f"snet-runners routes 0.0.0.0/0 ({ROUTE_TABLE}) to Azure Firewall {FIREWALL}, whose policy "
+        f"{FIREWALL_POLICY} allows only the Ubuntu mirrors, not the forges",
+        _firewall(_allow("allow-os-updates", 100, ("ubuntu-mirrors", UBUNTU_MIRRORS))),
+    ),
+    "firewall-egress": (
+        f"healthy through a firewall: snet-runners routes 0.0.0.0/0 ({ROUTE_TABLE}) to Azure Firewall "
+        f"{FIREWALL}, whose policy {FIREWALL_POLICY} allows the GitHub hosts and gitlab.com",
+        _firewall(
+            _allow("allow-os-updates", 100, ("ubuntu-mirrors", UBUNTU_MIRRORS)),
+            _allow("allow-forges", 200, ("github", GITHUB_FQDNS), ("gitlab", ("gitlab.com",))),
+        ),
+    ),
+    "appliance-egress": (
+        f"snet-runners routes 0.0.0.0/0 ({ROUTE_TABLE}) to {APPLIANCE_IP}, a third-party appliance whose "
+        "rules Azure cannot show",
+        _routed_to(APPLIANCE_IP),
+    ),
+    "acr-zone-unlinked": (
+        f"{ACR_ZONE} has no virtual network link to vnet-runners: the registry acrprod resolves to its "
+        "public address",
+        _link(ACR_ZONE, "link-vnet-runners", None),
+    ),
+    "keyvault-zone-unlinked": (
+        f"{KEYVAULT_ZONE} has no virtual network link to vnet-runners: the key vault kv-prod resolves to its "
+        "public address",
+        _link(KEYVAULT_ZONE, "link-vnet-runners", None),
+    ),
+    "endpoint-pending": (
+        f"the private endpoint {KEYVAULT_PE}'s connection to kv-prod is Pending (a manual request nobody "
+        "approved yet)",
+        _endpoint(KEYVAULT_PE, lambda pe: replace(pe, status="Pending", manual=True)),
     ),
     "vnet-other-region": (
         "vnet-runners is in northeurope while the pools place VMs in westeurope",

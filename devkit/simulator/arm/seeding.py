@@ -1,4 +1,5 @@
-"""Turn a `Topology` into stored ARM resources with the bodies Azure returns for them."""
+"""Turn a `Topology` into stored ARM resources with the bodies Azure returns for them (egress and
+private-link resources: `seeding_network`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from simulator.arm.ids import ResourceId
 from simulator.arm.network import RESERVED_AT_START
+from simulator.arm.seeding_network import link_network, seed_network
 from simulator.arm.store import (
     A_RECORD_TYPE,
     AKS_TYPE,
@@ -53,6 +55,7 @@ def seed_topology(store: ResourceStore, topology: Topology) -> None:
                     "provisioningState": link.provisioning_state,
                 }
                 put_link(store, ResourceId.parse(_zone_id(sub.id, zone)), link.name, properties, tags={})
+        link_network(store, sub)
 
 
 def _seed_subscription(store: ResourceStore, topology: Topology, sub: SubscriptionSpec) -> None:
@@ -98,6 +101,7 @@ def _seed_subscription(store: ResourceStore, topology: Topology, sub: Subscripti
     for cluster in sub.clusters:
         location = location_of(cluster.resource_group, cluster.location, f"cluster {cluster.name}")
         _put_cluster(store, sub.id, cluster, location)
+    seed_network(store, sub.id, topology.tenant_id, sub, location_of)
 
 
 def _put_vnet(store: ResourceStore, subscription: str, vnet: VNetSpec, location: str) -> None:
@@ -136,6 +140,12 @@ def _put_subnet(store: ResourceStore, vnet: ResourceId, subnet: SubnetSpec, loca
     }
     if subnet.nsg_id:
         properties["networkSecurityGroup"] = {"id": subnet.nsg_id}
+    if subnet.nat_gateway_id:
+        properties["natGateway"] = {"id": subnet.nat_gateway_id}
+    if subnet.route_table_id:
+        properties["routeTable"] = {"id": subnet.route_table_id}
+    if subnet.default_outbound_access is not None:
+        properties["defaultOutboundAccess"] = subnet.default_outbound_access
     store.put(rid, arm_body(rid, SUBNET_TYPE, properties))
     _occupy(store, rid, subnet, location)
 

@@ -27,6 +27,17 @@ ZONE_TYPE = "Microsoft.Network/privateDnsZones"
 A_RECORD_TYPE = "Microsoft.Network/privateDnsZones/A"
 LINK_TYPE = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
 AKS_TYPE = "Microsoft.ContainerService/managedClusters"
+NAT_GATEWAY_TYPE = "Microsoft.Network/natGateways"
+ROUTE_TABLE_TYPE = "Microsoft.Network/routeTables"
+ROUTE_TYPE = "Microsoft.Network/routeTables/routes"
+FIREWALL_TYPE = "Microsoft.Network/azureFirewalls"
+FIREWALL_POLICY_TYPE = "Microsoft.Network/firewallPolicies"
+RULE_COLLECTION_GROUP_TYPE = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
+IP_GROUP_TYPE = "Microsoft.Network/ipGroups"
+PRIVATE_ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints"
+ZONE_GROUP_TYPE = "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"
+REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+VAULT_TYPE = "Microsoft.KeyVault/vaults"
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """What exists before the service under test makes its first call: subscriptions, resource groups,
 locations, and the network a runner lands in: VNets with subnets, peerings, NSGs, private DNS zones
-with their records and VNet links, and the AKS clusters runners deploy to.
+with their records and VNet links, the AKS clusters runners deploy to, and (specs in
+`simulator.arm.network_specs`) the way out and the private endpoints jobs use: NAT gateways, route
+tables, Azure Firewalls and their policies, IP groups, registries, key vaults, private endpoints.
 
 References between resources are full resource IDs (build them with `vnet_id` and friends), so a
 peering or a zone link may cross resource groups and subscriptions as it can in Azure.
@@ -8,8 +10,11 @@ peering or a zone link may cross resource groups and subscriptions as it can in 
 `healthy_topology` is what a platform team should have: runner VNets peered both ways with the
 cluster's VNet, the cluster's private DNS zone linked to every runner VNet, an A record with a private
 address, Azure-provided DNS, roomy undelegated subnets and an NSG that admits nothing from the
-Internet or the VNet and lets runners reach only their API server (TCP 443), as infra/ deploys it;
-runners for the second cluster (`aks-int`) have their own subnet and NSG. The scenarios
+Internet or the VNet and lets runners reach only their API server and the private endpoints of the
+registry `acrprod` and key vault `kv-prod` (TCP 443), as infra/ deploys it; private runner subnets
+(`defaultOutboundAccess: false`) that get out through a NAT gateway per VNet; the endpoints in the
+cluster's VNet with their zones (`privatelink.azurecr.io`, `privatelink.vaultcore.azure.net`) linked
+to every VNet. Runners for the second cluster (`aks-int`) have their own subnet and NSG. The scenarios
 (`simulator.arm.scenarios`) each break one thing of it. `default_topology` is the demo's: healthy
 for the first runner VNet, but the cluster's zone is not linked to the second (`vnet-ops`), so the
 demo can show a pool refused by the preflight.
@@ -20,7 +25,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-DEFAULT_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001"
+from simulator.arm.network_specs import (
+    DEFAULT_SUBSCRIPTION,
+    AzureFirewallSpec,
+    EndpointAddress,
+    FirewallPolicySpec,
+    IpGroupSpec,
+    KeyVaultSpec,
+    NatGatewaySpec,
+    PrivateEndpointSpec,
+    RegistrySpec,
+    RouteTableSpec,
+    nat_gateway_id,
+    private_endpoint_id,
+    registry_id,
+    vault_id,
+)
+
+DEFAULT_SUBSCRIPTION_ID = DEFAULT_SUBSCRIPTION
 DEFAULT_LOCATION = "westeurope"
 
 PeeringState = Literal["Connected", "Initiated", "Disconnected"]
@@ -35,6 +57,11 @@ class SubnetSpec:
     nsg_id: str | None = None
     # NICs of other workloads already in the subnet (each takes one address, lowest first).
     occupied: int = 0
+    nat_gateway_id: str | None = None
+    route_table_id: str | None = None
+    # None: the property is absent, as for subnets made with older API versions: default outbound
+    # access is on. False: a private subnet, no implicit way to the Internet.
+    default_outbound_access: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,14 @@ class SubscriptionSpec:
     nsgs: tuple[NsgSpec, ...] = ()
     private_zones: tuple[PrivateZoneSpec, ...] = ()
     clusters: tuple[ManagedClusterSpec, ...] = ()
+    nat_gateways: tuple[NatGatewaySpec, ...] = ()
+    route_tables: tuple[RouteTableSpec, ...] = ()
+    firewall_policies: tuple[FirewallPolicySpec, ...] = ()
+    firewalls: tuple[AzureFirewallSpec, ...] = ()
+    ip_groups: tuple[IpGroupSpec, ...] = ()
+    registries: tuple[RegistrySpec, ...] = ()
+    vaults: tuple[KeyVaultSpec, ...] = ()
+    private_endpoints: tuple[PrivateEndpointSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,7 +230,42 @@ RUNNERS_NSG = nsg_id("rg-runners", "nsg-runners")
 INT_NSG = nsg_id("rg-runners", "nsg-runners-int")
 CUSTOM_DNS_SERVERS = ("10.20.255.4", "10.20.255.5")
 API_SERVER_RULE = "allow-api-server-https-outbound"
+ENDPOINTS_RULE = "allow-private-endpoints-https-outbound"
 PUBLIC_ADDRESS = "20.61.45.12"
+
+# Egress as infra/modules/runner-network.bicep deploys it: private subnets (defaultOutboundAccess
+# false) behind a NAT gateway with one public IP. A NAT gateway serves subnets of one VNet only.
+NAT_GATEWAY = "ng-runners"
+NAT_GATEWAY_ID = nat_gateway_id("rg-runners", NAT_GATEWAY)
+NAT_PUBLIC_IP = "20.50.20.4"
+OPS_NAT_GATEWAY = "ng-ops"
+OPS_NAT_GATEWAY_ID = nat_gateway_id("rg-runners", OPS_NAT_GATEWAY)
+OPS_NAT_PUBLIC_IP = "20.50.20.5"
+
+# Private endpoints of a container registry and a key vault jobs use, in the cluster's VNet.
+ENDPOINTS_SUBNET = subnet_id("rg-aks", "vnet-aks", "snet-endpoints")
+ACR_NAME = "acrprod"
+ACR_ID = registry_id("rg-aks", ACR_NAME)
+ACR_FQDN = f"{ACR_NAME}.azurecr.io"
+ACR_DATA_FQDN = f"{ACR_NAME}.westeurope.data.azurecr.io"
+ACR_ZONE = "privatelink.azurecr.io"
+ACR_ZONE_ID = zone_id("rg-aks", ACR_ZONE)
+ACR_PE = "pe-acrprod"
+ACR_PE_ID = private_endpoint_id("rg-aks", ACR_PE)
+ACR_ADDRESS = "10.10.12.4"
+ACR_DATA_ADDRESS = "10.10.12.5"
+ACR_PUBLIC_ADDRESS = "20.61.45.40"
+KEYVAULT_NAME = "kv-prod"
+KEYVAULT_ID = vault_id("rg-aks", KEYVAULT_NAME)
+KEYVAULT_FQDN = f"{KEYVAULT_NAME}.vault.azure.net"
+KEYVAULT_ZONE = "privatelink.vaultcore.azure.net"
+KEYVAULT_ZONE_ID = zone_id("rg-aks", KEYVAULT_ZONE)
+KEYVAULT_PE = "pe-kv-prod"
+KEYVAULT_PE_ID = private_endpoint_id("rg-aks", KEYVAULT_PE)
+KEYVAULT_ADDRESS = "10.10.12.6"
+KEYVAULT_PUBLIC_ADDRESS = "20.61.45.41"
+ENDPOINT_ADDRESSES = (ACR_ADDRESS, ACR_DATA_ADDRESS, KEYVAULT_ADDRESS)
+ENDPOINT_FQDNS = (ACR_FQDN, ACR_DATA_FQDN, KEYVAULT_FQDN)
 
 
 def healthy_topology() -> Topology:
@@ -216,15 +286,15 @@ def healthy_topology() -> Topology:
                         "vnet-runners",
                         ("10.20.0.0/16",),
                         (
-                            SubnetSpec("snet-runners", "10.20.0.0/24", nsg_id=RUNNERS_NSG),
-                            SubnetSpec("snet-runners-int", "10.20.1.0/24", nsg_id=INT_NSG),
+                            _private_subnet("snet-runners", "10.20.0.0/24", RUNNERS_NSG, NAT_GATEWAY_ID),
+                            _private_subnet("snet-runners-int", "10.20.1.0/24", INT_NSG, NAT_GATEWAY_ID),
                         ),
                     ),
                     VNetSpec(
                         "rg-runners",
                         "vnet-ops",
                         ("10.30.0.0/16",),
-                        (SubnetSpec("snet-ops", "10.30.0.0/24", nsg_id=RUNNERS_NSG),),
+                        (_private_subnet("snet-ops", "10.30.0.0/24", RUNNERS_NSG, OPS_NAT_GATEWAY_ID),),
                     ),
                     VNetSpec(
                         "rg-aks",
@@ -238,6 +308,7 @@ def healthy_topology() -> Topology:
                                 delegations=("Microsoft.ContainerService/managedClusters",),
                             ),
                             SubnetSpec("snet-aks-int-nodes", "10.10.8.0/22"),
+                            SubnetSpec("snet-endpoints", "10.10.12.0/24"),
                         ),
                     ),
                 ),
@@ -248,8 +319,8 @@ def healthy_topology() -> Topology:
                     PeeringSpec("aks-to-ops", AKS_VNET, OPS_VNET),
                 ),
                 nsgs=(
-                    NsgSpec("rg-runners", "nsg-runners", isolated_rules(AKS_ADDRESS)),
-                    NsgSpec("rg-runners", "nsg-runners-int", isolated_rules(INT_ADDRESS)),
+                    NsgSpec("rg-runners", "nsg-runners", isolated_rules(AKS_ADDRESS, ENDPOINT_ADDRESSES)),
+                    NsgSpec("rg-runners", "nsg-runners-int", isolated_rules(INT_ADDRESS, ENDPOINT_ADDRESSES)),
                 ),
                 private_zones=(
                     PrivateZoneSpec(
@@ -272,6 +343,9 @@ def healthy_topology() -> Topology:
                             ZoneLinkSpec("link-vnet-ops", OPS_VNET),
                         ),
                     ),
+                    # Their A records come from the endpoints' zone groups (seeding_network).
+                    PrivateZoneSpec("rg-aks", ACR_ZONE, links=_links_to_every_vnet()),
+                    PrivateZoneSpec("rg-aks", KEYVAULT_ZONE, links=_links_to_every_vnet()),
                 ),
                 clusters=(
                     ManagedClusterSpec(
@@ -294,21 +368,76 @@ def healthy_topology() -> Topology:
                         api_server_address=INT_ADDRESS,
                     ),
                 ),
+                nat_gateways=(
+                    NatGatewaySpec("rg-runners", NAT_GATEWAY, (NAT_PUBLIC_IP,)),
+                    NatGatewaySpec("rg-runners", OPS_NAT_GATEWAY, (OPS_NAT_PUBLIC_IP,)),
+                ),
+                registries=(RegistrySpec("rg-aks", ACR_NAME, ACR_PUBLIC_ADDRESS),),
+                vaults=(KeyVaultSpec("rg-aks", KEYVAULT_NAME, KEYVAULT_PUBLIC_ADDRESS),),
+                private_endpoints=(
+                    PrivateEndpointSpec(
+                        "rg-aks",
+                        ACR_PE,
+                        ENDPOINTS_SUBNET,
+                        ACR_ID,
+                        "registry",
+                        (
+                            EndpointAddress(ACR_FQDN, ACR_ADDRESS),
+                            EndpointAddress(ACR_DATA_FQDN, ACR_DATA_ADDRESS),
+                        ),
+                        zone_ids=(ACR_ZONE_ID,),
+                    ),
+                    PrivateEndpointSpec(
+                        "rg-aks",
+                        KEYVAULT_PE,
+                        ENDPOINTS_SUBNET,
+                        KEYVAULT_ID,
+                        "vault",
+                        (EndpointAddress(KEYVAULT_FQDN, KEYVAULT_ADDRESS),),
+                        zone_ids=(KEYVAULT_ZONE_ID,),
+                    ),
+                ),
             ),
         ),
         locations=(DEFAULT_LOCATION,),
     )
 
 
-def isolated_rules(api_server: str) -> tuple[NsgRuleSpec, ...]:
-    """The runner NSG infra/modules/runner-network.bicep deploys: TCP 443 to the API server, no more."""
+def _private_subnet(name: str, prefix: str, nsg: str, nat_gateway: str) -> SubnetSpec:
+    return SubnetSpec(name, prefix, nsg_id=nsg, nat_gateway_id=nat_gateway, default_outbound_access=False)
+
+
+def _links_to_every_vnet() -> tuple[ZoneLinkSpec, ...]:
     return (
-        NsgRuleSpec(API_SERVER_RULE, 100, "Outbound", "Allow", "Tcp", "*", api_server, "443"),
+        ZoneLinkSpec("link-vnet-aks", AKS_VNET),
+        ZoneLinkSpec("link-vnet-runners", RUNNERS_VNET),
+        ZoneLinkSpec("link-vnet-ops", OPS_VNET),
+    )
+
+
+PRIVATE_RANGES = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10"
+
+
+def isolated_rules(
+    api_server: str, endpoints: tuple[str, ...] = (), *, through_firewall: bool = False
+) -> tuple[NsgRuleSpec, ...]:
+    """The runner NSG infra/modules/runner-network.bicep deploys: TCP 443 to the API server and to the
+    listed private endpoints, no more. Behind a route to a firewall the VNet deny names the private
+    ranges instead of VirtualNetwork, whose tag then holds the route's 0.0.0.0/0."""
+    rules = [NsgRuleSpec(API_SERVER_RULE, 100, "Outbound", "Allow", "Tcp", "*", api_server, "443")]
+    if endpoints:
+        rules.append(
+            NsgRuleSpec(ENDPOINTS_RULE, 110, "Outbound", "Allow", "Tcp", "*", ", ".join(endpoints), "443")
+        )
+    rules += [
         NsgRuleSpec("allow-azure-load-balancer-inbound", 3900, "Inbound", "Allow", "*", "AzureLoadBalancer"),
         NsgRuleSpec("deny-internet-inbound", 4000, "Inbound", "Deny", "*", "Internet"),
         NsgRuleSpec("deny-vnet-inbound", 4010, "Inbound", "Deny", "*", "VirtualNetwork"),
-        NsgRuleSpec("deny-vnet-outbound", 4000, "Outbound", "Deny", "*", "*", "VirtualNetwork"),
-    )
+        NsgRuleSpec("deny-private-outbound", 4000, "Outbound", "Deny", "*", "*", PRIVATE_RANGES)
+        if through_firewall
+        else NsgRuleSpec("deny-vnet-outbound", 4000, "Outbound", "Deny", "*", "*", "VirtualNetwork"),
+    ]
+    return tuple(rules)
 
 
 def default_topology() -> Topology:

@@ -11,11 +11,13 @@ runner resource group) does not have, and returns no tags.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import replace
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+import aiohttp
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 
@@ -51,6 +53,13 @@ log = get_logger("azure.compute")
 THROTTLE_DEFAULT_S = 10.0
 # Instance views read at once while listing: enough to keep a round short, few enough not to burst.
 INSTANCE_VIEW_CONCURRENCY = 8
+# retrieveBootDiagnosticsData hands out SAS URIs valid for 1 to 1440 minutes (120 by default). A
+# probe reads one VM's log every few seconds for minutes: one URI is asked for and reused until
+# shortly before it ends, so the reads cost Resource Manager one POST, not one each.
+SERIAL_LOG_SAS_MINUTES = 60
+SERIAL_LOG_REUSE_S = SERIAL_LOG_SAS_MINUTES * 60 - 300
+# What is kept of a serial log: its end, where the lines of a recent boot are.
+SERIAL_LOG_MAX_BYTES = 4 * 1024 * 1024
 
 
 class AzureCompute:
@@ -60,6 +69,10 @@ class AzureCompute:
         self._poll_s = connection.polling_interval_s
         self._skus = SkuCatalog(self._versions.resource_skus)
         self._throttled_until = 0.0  # monotonic; shared by this process's creates
+        self._ca_bundle = connection.ca_bundle
+        self._blobs: aiohttp.ClientSession | None = None
+        # (subscription, resource group, VM) -> (serial log SAS URI, monotonic time to stop using it)
+        self._log_uris: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def _client(self, subscription: str) -> ComputeManagementClient:
         return self._clients.get(ComputeManagementClient, subscription)
@@ -219,7 +232,82 @@ class AzureCompute:
 
         return [info for info in await asyncio.gather(*(one(vm) for vm in vms)) if info is not None]
 
+    async def serial_log(self, pool: Pool, name: str) -> str | None:
+        """The serial log blob boot diagnostics keep, read through the SAS URI Azure hands out.
+
+        The URI grants read access to the log: it is never logged. A blob not written yet (404) is
+        None; an expired or refused URI (403) is asked for again once.
+        """
+        for _ in range(2):
+            uri = await self._serial_log_uri(pool, name)
+            if uri is None:
+                return None
+            status, text = await self._read_blob(uri)
+            if status == 200:
+                return text
+            self._log_uris.pop(self._log_key(pool, name), None)
+            if status != 403:
+                return None
+        return None
+
+    def _log_key(self, pool: Pool, name: str) -> tuple[str, str, str]:
+        azure = pool.azure
+        return azure.subscription_id.lower(), azure.resource_group.lower(), name.lower()
+
+    async def _serial_log_uri(self, pool: Pool, name: str) -> str | None:
+        key = self._log_key(pool, name)
+        cached = self._log_uris.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        client = self._client(pool.azure.subscription_id)
+
+        async def retrieve() -> Any:
+            return await client.virtual_machines.retrieve_boot_diagnostics_data(
+                pool.azure.resource_group,
+                name,
+                sas_uri_expiration_time_in_minutes=SERIAL_LOG_SAS_MINUTES,
+                api_version=self._versions.compute,
+            )
+
+        try:
+            data = await with_retries(retrieve, what="retrieve_boot_diagnostics_data")
+        except ResourceNotFoundError:
+            return None
+        except ResourceExistsError:
+            # 409 OperationNotAllowed: boot diagnostics are off, or the VM is not far enough along.
+            return None
+        uri = getattr(data, "serial_console_log_blob_uri", None)
+        if not uri:
+            return None
+        self._log_uris[key] = (uri, time.monotonic() + SERIAL_LOG_REUSE_S)
+        return str(uri)
+
+    async def _read_blob(self, uri: str) -> tuple[int, str]:
+        if self._blobs is None:
+            context = ssl.create_default_context(cafile=self._ca_bundle) if self._ca_bundle else None
+            self._blobs = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30),
+                connector=aiohttp.TCPConnector(ssl=context) if context is not None else None,
+            )
+        try:
+            async with self._blobs.get(uri) as resp:
+                if resp.status != 200:
+                    return resp.status, ""
+                kept = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    kept += chunk
+                    if len(kept) > SERIAL_LOG_MAX_BYTES:
+                        del kept[: len(kept) - SERIAL_LOG_MAX_BYTES]
+                return 200, kept.decode("utf-8", errors="replace")
+        except aiohttp.ClientError as exc:
+            # The exception text may quote the URI, and with it the SAS signature: only its type.
+            raise ConnectionError(f"reading the serial log failed: {type(exc).__name__}") from None
+
     async def close(self) -> None:
+        self._log_uris.clear()
+        if self._blobs is not None:
+            await self._blobs.close()
+            self._blobs = None
         await self._clients.close()
 
 

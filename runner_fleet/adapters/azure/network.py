@@ -1,4 +1,5 @@
-"""The preflight's `TopologyReader` on Resource Manager: network, private DNS, AKS and compute reads.
+"""The preflight's `TopologyReader` on Resource Manager: network (the way out and private endpoints
+included), private DNS, AKS and compute reads.
 
 Clients are built per subscription (a cluster's VNet and zone are often in another one), with the
 same connection settings, pinned API versions and single retry layer as the compute adapter. Every
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -32,14 +33,25 @@ from runner_fleet.preflight.ids import parse
 from runner_fleet.preflight.reader import ReadError, TransientReadError
 from runner_fleet.preflight.topology import (
     AksFacts,
+    EndpointConnection,
+    FirewallFacts,
+    FirewallPolicyFacts,
+    FirewallRule,
     ImageFacts,
+    NatGatewayFacts,
     NsgFacts,
     NsgRule,
     PeeringFacts,
+    PrivateEndpointFacts,
+    RouteFacts,
+    RouteTableFacts,
     SizeOffer,
     SubnetFacts,
     VNetFacts,
+    ZoneConfigFacts,
     ZoneFacts,
+    ZoneGroupFacts,
+    ZoneGroupRecord,
     ZoneLinkFacts,
 )
 
@@ -97,6 +109,7 @@ class AzureTopologyReader:
             (subnet.address_prefix,) if subnet.address_prefix else ()
         )
         nsg = getattr(subnet, "network_security_group", None)
+        outbound = getattr(subnet, "default_outbound_access", None)
         return SubnetFacts(
             id=str(subnet.id),
             name=str(subnet.name),
@@ -104,6 +117,9 @@ class AzureTopologyReader:
             delegations=tuple(str(d.service_name) for d in (subnet.delegations or []) if d.service_name),
             nsg_id=str(nsg.id) if nsg is not None and nsg.id else None,
             ip_configuration_ids=tuple(str(c.id) for c in (subnet.ip_configurations or []) if c.id),
+            nat_gateway_id=_id_of(getattr(subnet, "nat_gateway", None)),
+            route_table_id=_id_of(getattr(subnet, "route_table", None)),
+            default_outbound_access=None if outbound is None else bool(outbound),
         )
 
     async def nsg(self, nsg_id: str) -> NsgFacts | None:
@@ -119,7 +135,12 @@ class AzureTopologyReader:
             return None
         rules = [_rule(r, default=False) for r in (nsg.security_rules or [])]
         rules += [_rule(r, default=True) for r in (nsg.default_security_rules or [])]
-        return NsgFacts(id=str(nsg.id), name=str(nsg.name), rules=tuple(rules))
+        return NsgFacts(
+            id=str(nsg.id),
+            name=str(nsg.name),
+            rules=tuple(rules),
+            subnet_ids=_ids(getattr(nsg, "subnets", None)),
+        )
 
     async def vnets_in(self, subscription: str, resource_group: str) -> list[str]:
         network = self._network(subscription)
@@ -134,6 +155,138 @@ class AzureTopologyReader:
             return []
         except AzureError as exc:
             raise _read_error(exc, f"VNets in {resource_group}") from None
+
+    # --- the way out -----------------------------------------------------------------------------
+
+    async def route_table(self, route_table_id: str) -> RouteTableFacts | None:
+        rid = parse(route_table_id)
+        network = self._network(rid.subscription)
+        table = await _read(
+            network.route_tables.get(rid.resource_group, rid.name, api_version=self._versions.network),
+            route_table_id,
+        )
+        if table is None:
+            return None
+        routes = tuple(
+            RouteFacts(
+                name=str(r.name or ""),
+                address_prefix=str(getattr(r, "address_prefix", "") or ""),
+                next_hop_type=_text(getattr(r, "next_hop_type", None)),
+                next_hop_ip=getattr(r, "next_hop_ip_address", None) or None,
+            )
+            for r in (getattr(table, "routes", None) or [])
+        )
+        return RouteTableFacts(
+            id=str(table.id or route_table_id),
+            name=str(table.name or rid.name),
+            routes=routes,
+            disable_bgp_route_propagation=bool(getattr(table, "disable_bgp_route_propagation", False)),
+        )
+
+    async def nat_gateway(self, nat_gateway_id: str) -> NatGatewayFacts | None:
+        rid = parse(nat_gateway_id)
+        network = self._network(rid.subscription)
+        gateway = await _read(
+            network.nat_gateways.get(rid.resource_group, rid.name, api_version=self._versions.network),
+            nat_gateway_id,
+        )
+        if gateway is None:
+            return None
+        return NatGatewayFacts(
+            id=str(gateway.id or nat_gateway_id),
+            name=str(gateway.name or rid.name),
+            provisioning_state=_text(getattr(gateway, "provisioning_state", None)),
+            public_ip_ids=_ids(getattr(gateway, "public_ip_addresses", None)),
+            public_ip_prefix_ids=_ids(getattr(gateway, "public_ip_prefixes", None)),
+        )
+
+    async def firewalls(self, subscription: str) -> list[FirewallFacts]:
+        network = self._network(subscription)
+        try:
+            return [
+                _firewall(f)
+                async for f in network.azure_firewalls.list_all(api_version=self._versions.network)
+            ]
+        except AzureError as exc:
+            raise _read_error(exc, f"Azure Firewalls in subscription {subscription}") from None
+
+    async def firewall_policy(self, policy_id: str) -> FirewallPolicyFacts | None:
+        rid = parse(policy_id)
+        network = self._network(rid.subscription)
+        policy = await _read(
+            network.firewall_policies.get(rid.resource_group, rid.name, api_version=self._versions.network),
+            policy_id,
+        )
+        if policy is None:
+            return None
+        try:
+            groups = [
+                g
+                async for g in network.firewall_policy_rule_collection_groups.list(
+                    rid.resource_group, rid.name, api_version=self._versions.network
+                )
+            ]
+        except AzureError as exc:
+            raise _read_error(exc, f"rule collection groups of {rid.name}") from None
+        dns = getattr(policy, "dns_settings", None)
+        proxy = getattr(dns, "enable_proxy", None)
+        return FirewallPolicyFacts(
+            id=str(policy.id or policy_id),
+            name=str(policy.name or rid.name),
+            base_policy_id=_id_of(getattr(policy, "base_policy", None)),
+            dns_proxy=None if proxy is None else bool(proxy),
+            rules=tuple(rule for group in groups for rule in _policy_rules(group)),
+        )
+
+    async def ip_group(self, ip_group_id: str) -> tuple[str, ...] | None:
+        rid = parse(ip_group_id)
+        network = self._network(rid.subscription)
+        group = await _read(
+            network.ip_groups.get(rid.resource_group, rid.name, api_version=self._versions.network),
+            ip_group_id,
+        )
+        if group is None:
+            return None
+        return tuple(str(a) for a in (getattr(group, "ip_addresses", None) or []))
+
+    # --- private endpoints -----------------------------------------------------------------------
+
+    async def private_endpoint(self, endpoint_id: str) -> PrivateEndpointFacts | None:
+        rid = parse(endpoint_id)
+        network = self._network(rid.subscription)
+        endpoint = await _read(
+            network.private_endpoints.get(rid.resource_group, rid.name, api_version=self._versions.network),
+            endpoint_id,
+        )
+        return None if endpoint is None else _endpoint(endpoint)
+
+    async def private_endpoints_in(self, subscription: str) -> list[PrivateEndpointFacts]:
+        network = self._network(subscription)
+        try:
+            return [
+                _endpoint(e)
+                async for e in network.private_endpoints.list_by_subscription(
+                    api_version=self._versions.network
+                )
+            ]
+        except AzureError as exc:
+            raise _read_error(exc, f"private endpoints in subscription {subscription}") from None
+
+    async def zone_groups(self, endpoint_id: str) -> tuple[ZoneGroupFacts, ...]:
+        rid = parse(endpoint_id)
+        network = self._network(rid.subscription)
+        try:
+            groups = [
+                g
+                async for g in network.private_dns_zone_groups.list(
+                    rid.name, rid.resource_group, api_version=self._versions.network
+                )
+            ]
+        except ResourceNotFoundError:
+            return ()
+        except AzureError as exc:
+            raise _read_error(exc, f"private DNS zone groups of {rid.name}") from None
+        return tuple(_zone_group(g) for g in groups)
 
     # --- private DNS -----------------------------------------------------------------------------
 
@@ -333,6 +486,173 @@ def _rule(rule: Any, *, default: bool) -> NsgRule:
             str(g.id) for g in (rule.destination_application_security_groups or []) if g.id
         ),
     )
+
+
+def _id_of(reference: Any) -> str | None:
+    found = getattr(reference, "id", None)
+    return str(found) if found else None
+
+
+def _ids(references: Any) -> tuple[str, ...]:
+    return tuple(str(r.id) for r in (references or []) if getattr(r, "id", None))
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    return tuple(_text(v) for v in (values or []) if v is not None)
+
+
+def _firewall(firewall: Any) -> FirewallFacts:
+    addresses = [
+        str(c.private_ip_address)
+        for c in (getattr(firewall, "ip_configurations", None) or [])
+        if getattr(c, "private_ip_address", None)
+    ]
+    hub = getattr(getattr(firewall, "hub_ip_addresses", None), "private_ip_address", None)
+    if hub:
+        addresses.append(str(hub))
+    extra = getattr(firewall, "additional_properties", None) or {}
+    proxy = next((str(v) for k, v in extra.items() if k.lower() == "network.dns.enableproxy"), "")
+    rules = [
+        _classic_rule(rule, collection, "application")
+        for collection in (getattr(firewall, "application_rule_collections", None) or [])
+        for rule in (collection.rules or [])
+    ]
+    rules += [
+        _classic_rule(rule, collection, "network")
+        for collection in (getattr(firewall, "network_rule_collections", None) or [])
+        for rule in (collection.rules or [])
+    ]
+    return FirewallFacts(
+        id=str(firewall.id or ""),
+        name=str(firewall.name or ""),
+        private_ips=tuple(addresses),
+        policy_id=_id_of(getattr(firewall, "firewall_policy", None)),
+        dns_proxy=proxy.lower() == "true",
+        rules=tuple(rules),
+    )
+
+
+def _classic_rule(rule: Any, collection: Any, kind: Literal["application", "network"]) -> FirewallRule:
+    action = getattr(getattr(collection, "action", None), "type", None)
+    return FirewallRule(
+        kind=kind,
+        name=str(rule.name or ""),
+        action=_text(action),
+        collection=str(collection.name or ""),
+        collection_priority=int(getattr(collection, "priority", None) or 0),
+        **_rule_fields(rule, kind),
+    )
+
+
+def _policy_rules(group: Any) -> list[FirewallRule]:
+    found = []
+    for collection in getattr(group, "rule_collections", None) or []:
+        # NAT collections translate inbound connections; a runner's outbound one never meets them.
+        if _text(getattr(collection, "rule_collection_type", None)) != "FirewallPolicyFilterRuleCollection":
+            continue
+        action = _text(getattr(getattr(collection, "action", None), "type", None))
+        for rule in getattr(collection, "rules", None) or []:
+            rule_type = _text(getattr(rule, "rule_type", None))
+            if rule_type not in ("ApplicationRule", "NetworkRule"):
+                continue
+            kind: Literal["application", "network"] = (
+                "application" if rule_type == "ApplicationRule" else "network"
+            )
+            found.append(
+                FirewallRule(
+                    kind=kind,
+                    name=str(rule.name or ""),
+                    action=action,
+                    collection=str(collection.name or ""),
+                    collection_priority=int(getattr(collection, "priority", None) or 0),
+                    group=str(group.name or ""),
+                    group_priority=int(getattr(group, "priority", None) or 0),
+                    **_rule_fields(rule, kind),
+                )
+            )
+    return found
+
+
+def _rule_fields(rule: Any, kind: str) -> dict[str, Any]:
+    """What application and network rules name, classic or policy (the field names agree)."""
+    if kind == "application":
+        protocols = tuple(
+            (_text(getattr(p, "protocol_type", None)), int(getattr(p, "port", None) or 0))
+            for p in (getattr(rule, "protocols", None) or [])
+        )
+        return {
+            "sources": _strings(getattr(rule, "source_addresses", None)),
+            "source_ip_groups": _strings(getattr(rule, "source_ip_groups", None)),
+            "app_protocols": protocols,
+            "target_fqdns": _strings(getattr(rule, "target_fqdns", None)),
+            "fqdn_tags": _strings(getattr(rule, "fqdn_tags", None)),
+            "web_categories": _strings(getattr(rule, "web_categories", None)),
+        }
+    # Classic network rules call them `protocols`, policy network rules `ipProtocols`.
+    ip_protocols = getattr(rule, "ip_protocols", None) or getattr(rule, "protocols", None)
+    return {
+        "sources": _strings(getattr(rule, "source_addresses", None)),
+        "source_ip_groups": _strings(getattr(rule, "source_ip_groups", None)),
+        "ip_protocols": _strings(ip_protocols),
+        "destination_addresses": _strings(getattr(rule, "destination_addresses", None)),
+        "destination_ip_groups": _strings(getattr(rule, "destination_ip_groups", None)),
+        "destination_fqdns": _strings(getattr(rule, "destination_fqdns", None)),
+        "destination_ports": _strings(getattr(rule, "destination_ports", None)),
+    }
+
+
+def _endpoint(endpoint: Any) -> PrivateEndpointFacts:
+    connections = [
+        _connection(c, manual=False)
+        for c in (getattr(endpoint, "private_link_service_connections", None) or [])
+    ]
+    connections += [
+        _connection(c, manual=True)
+        for c in (getattr(endpoint, "manual_private_link_service_connections", None) or [])
+    ]
+    return PrivateEndpointFacts(
+        id=str(endpoint.id or ""),
+        name=str(endpoint.name or ""),
+        subnet_id=_id_of(getattr(endpoint, "subnet", None)) or "",
+        connections=tuple(connections),
+        dns_configs=tuple(
+            (str(c.fqdn or ""), _strings(getattr(c, "ip_addresses", None)))
+            for c in (getattr(endpoint, "custom_dns_configs", None) or [])
+        ),
+        provisioning_state=_text(getattr(endpoint, "provisioning_state", None)) or "Succeeded",
+    )
+
+
+def _connection(connection: Any, *, manual: bool) -> EndpointConnection:
+    state = getattr(connection, "private_link_service_connection_state", None)
+    return EndpointConnection(
+        name=str(connection.name or ""),
+        target_id=str(getattr(connection, "private_link_service_id", None) or ""),
+        group_ids=_strings(getattr(connection, "group_ids", None)),
+        status=_text(getattr(state, "status", None)),
+        description=str(getattr(state, "description", None) or ""),
+        manual=manual,
+    )
+
+
+def _zone_group(group: Any) -> ZoneGroupFacts:
+    configs = tuple(
+        ZoneConfigFacts(
+            name=str(config.name or ""),
+            zone_id=str(getattr(config, "private_dns_zone_id", None) or ""),
+            records=tuple(
+                ZoneGroupRecord(
+                    name=str(getattr(r, "record_set_name", None) or ""),
+                    fqdn=str(getattr(r, "fqdn", None) or ""),
+                    addresses=_strings(getattr(r, "ip_addresses", None)),
+                    record_type=_text(getattr(r, "record_type", None)) or "A",
+                )
+                for r in (getattr(config, "record_sets", None) or [])
+            ),
+        )
+        for config in (getattr(group, "private_dns_zone_configs", None) or [])
+    )
+    return ZoneGroupFacts(id=str(group.id or ""), name=str(group.name or ""), configs=configs)
 
 
 def _link(link: Any) -> ZoneLinkFacts:

@@ -1,6 +1,7 @@
 """`dns-link`: every zone the pool needs is linked to the runner VNet, Completed and Succeeded.
 `dns-record`: the API server FQDN has an A record there with a private (RFC 1918) address.
-`custom-dns`: the runner VNet uses Azure DNS, or (warn) custom servers that must forward to it."""
+`custom-dns`: the runner VNet uses Azure DNS, or (warn) custom servers that must forward to it; ARM
+cannot show what those servers do, a probe VM in the subnet can (`doctor --probe`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import ipaddress
 
 from runner_fleet.ports.preflight import CheckResult
 from runner_fleet.preflight.checks.common import failed, passed, unreadable, warned
-from runner_fleet.preflight.discovery import in_zone, relative_name
 from runner_fleet.preflight.ids import name_of, same
+from runner_fleet.preflight.names import in_zone, relative_name
 from runner_fleet.preflight.topology import PoolTopology, VNetFacts, ZoneCheck
 
 LINK = "dns-link"
@@ -17,6 +18,14 @@ RECORD = "dns-record"
 CUSTOM_DNS = "custom-dns"
 AZURE_DNS = "168.63.129.16"
 RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+# What a zone is to the pool, and where its ID comes from.
+_ROLES = {
+    "api-server": ("the cluster's zone", "cluster.dns_zone_id"),
+    "extra": ("extra zone", "cluster.extra_dns_zone_ids"),
+    "endpoint": ("private endpoint zone", "the DNS zone group of the private endpoint"),
+}
 
 
 def check_links(topology: PoolTopology) -> list[CheckResult]:
@@ -35,12 +44,11 @@ def check_links(topology: PoolTopology) -> list[CheckResult]:
 
 def _link(check: ZoneCheck, runner: VNetFacts) -> CheckResult:
     found = check.zone
-    what = "the cluster's zone" if check.role == "api-server" else "extra zone"
+    what, setting = _ROLES[check.role]
     if found.error is not None:
         return unreadable(LINK, found, "private DNS zone", role="Private DNS Zone Reader")
     zone = found.value
     if zone is None:
-        setting = "cluster.dns_zone_id" if check.role == "api-server" else "cluster.extra_dns_zone_ids"
         return failed(LINK, found.resource, f"{what} {name_of(found.resource)} not found", f"check {setting}")
     link = next((lk for lk in zone.links if same(lk.vnet_id, runner.id)), None)
     if link is None:
@@ -130,5 +138,6 @@ def check_custom_dns(topology: PoolTopology) -> CheckResult | None:
         runner.id,
         f"{runner.name} uses custom DNS servers {', '.join(servers)}: linked private zones resolve only if "
         f"they forward to {AZURE_DNS}",
-        f"forward {forward} to {AZURE_DNS} from those servers, or use Azure-provided DNS",
+        f"forward {forward} to {AZURE_DNS} from those servers, or use Azure-provided DNS; "
+        "`runner-fleet doctor --probe` resolves the names from the subnet and gives the verdict",
     )

@@ -4,10 +4,10 @@ A job runs arbitrary code next to the cluster. Azure's default rules (AllowVnetI
 AllowVnetOutBound, priority 65000) let it open any port on anything in the VNet and its peers:
 kubelets (10250), NodePorts, internal load balancers, pods, the other runners. What the runner
 subnet's NSG should leave open is the API server of every pool using the subnet (they share the
-NSG; infra/ opens TCP 443 only) and, when the VNet has custom DNS servers in it, DNS to them; and
-nothing inbound from the VNet, the subnet itself included. Runner VMs never accept connections;
-the answers to their own connections come back through the NSG's flow records, which need no
-inbound rule.
+NSG; infra/ opens TCP 443 only), the private endpoints those pools list, and, when the VNet has
+custom DNS servers in it, DNS to them; and nothing inbound from the VNet, the subnet itself
+included. Runner VMs never accept connections; the answers to their own connections come back
+through the NSG's flow records, which need no inbound rule.
 
 The verdict is a warning, not a failure: an over-open network is a standing risk, but jobs still
 deploy, and the provisioning gate holds back only pools that fail (as it should for a network that
@@ -129,9 +129,18 @@ def _api_servers(topology: PoolTopology) -> Ranges:
 
 
 def _needed(topology: PoolTopology) -> list[str]:
-    """The private API server addresses of the pools in the subnet, this pool's own first."""
+    """The private API server addresses of the pools in the subnet, this pool's own first, then the
+    addresses of the private endpoints they list."""
     found: list[str] = []
-    for address in [*_own(topology), *topology.subnet_api_addresses]:
+    endpoints = [
+        a for check in topology.endpoints for pe in check.endpoints.value or () for a in pe.addresses
+    ]
+    for address in [
+        *_own(topology),
+        *topology.subnet_api_addresses,
+        *endpoints,
+        *topology.subnet_endpoint_addresses,
+    ]:
         if _is_private(address) and address not in found:
             found.append(address)
     return found

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from runner_fleet.ports.preflight import CheckResult
-from runner_fleet.preflight.checks.common import failed, passed, unreadable, warned
+from runner_fleet.preflight.checks.common import failed, passed, port_listed, unreadable, warned
 from runner_fleet.preflight.topology import NsgFacts, NsgRule, PoolTopology
 
 INBOUND = "nsg-inbound"
@@ -82,7 +82,7 @@ def check_outbound(topology: PoolTopology) -> CheckResult | None:
     subnet_space = _networks(subnet.address_prefixes)
     ip = ipaddress.ip_address(address)
     for rule in _ordered(nsg, "Outbound"):
-        if rule.protocol.lower() not in ("*", "tcp") or not _port_matches(rule.destination_ports, API_PORT):
+        if rule.protocol.lower() not in ("*", "tcp") or not port_listed(rule.destination_ports, API_PORT):
             continue
         if not _matches_address(rule.destinations, ip, vnet_space):
             continue
@@ -141,19 +141,6 @@ def _networks(prefixes: Sequence[str]) -> list[Network]:
         except ValueError:
             continue
     return found
-
-
-def _port_matches(ports: Sequence[str], port: int) -> bool:
-    for text in ports:
-        if text == "*":
-            return True
-        low, _, high = text.partition("-")
-        try:
-            if int(low) <= port <= int(high or low):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _matches_address(

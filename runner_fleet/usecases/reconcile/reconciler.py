@@ -16,6 +16,8 @@ from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmIn
 from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, WaitingJob
 from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope, distinct_scopes
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
+from runner_fleet.probe.vm import expired as probe_expired
+from runner_fleet.probe.vm import is_probe
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.pool_requests import PoolRequests
 from runner_fleet.state.pool_rounds import PoolRound, PoolRounds
@@ -123,7 +125,8 @@ class Reconciler:
         started: dict[str, float] = {}
         for forge in forges:
             started |= await starts.started_since(forge, now, START_GUARD_S)
-        observed, idle_gone = await self._observe(set().union(*leases.values()), started)
+        observed, idle_gone, probes = await self._observe(set().union(*leases.values()), started)
+        await self._reap_probes(probes, now, report)
         views = await self._track_idle(observed, idle_gone, now, dry_run)
         report.runners_seen = len(views)
         last = await rounds.last()
@@ -196,14 +199,14 @@ class Reconciler:
     # -- observe --------------------------------------------------------------------------------
     async def _observe(
         self, leases: set[str], started: Mapping[str, float]
-    ) -> tuple[dict[str, RunnerView], set[str]]:
-        """What exists now, and the runners with an idle record that no longer exist."""
+    ) -> tuple[dict[str, RunnerView], set[str], list[VmInfo]]:
+        """What exists now, the runners with an idle record that no longer exist, and the probe VMs."""
         pools = list(self.pools.values())
-        vms = {
-            vm.name: vm
-            for vm in await self.compute.list_vms(pools)
-            if vm.tags.get(TAG_MANAGED_BY) == MANAGED_BY
-        }
+        listed = [
+            vm for vm in await self.compute.list_vms(pools) if vm.tags.get(TAG_MANAGED_BY) == MANAGED_BY
+        ]
+        # Probe VMs run no runner: no runner rule judges them (`_reap_probes` does).
+        vms = {vm.name: vm for vm in listed if not is_probe(vm)}
         registrations: dict[str, RunnerInfo] = {}
         for scope in distinct_scopes(pools):
             for runner in await self.registries[scope.pool.forge].list_runners(scope):
@@ -226,7 +229,36 @@ class Reconciler:
                 idle.get(name),
                 started.get(name),
             )
-        return views, set(idle) - set(views)
+        return views, set(idle) - set(views), [vm for vm in listed if is_probe(vm)]
+
+    async def _reap_probes(self, probes: list[VmInfo], now: float, report: ReconcileReport) -> None:
+        """Delete probe VMs past their `expires-at`: their `doctor --probe` was killed before it could.
+
+        At once, not as suspects a round later: nothing runs on a probe VM that anyone waits for, and
+        its expiry already leaves its own run a margin. A probe of a pool no longer configured is left
+        alone, as its runners are (where to delete it is the pool's to say).
+        """
+        for vm in probes:
+            pool = self.pools.get(vm.pool or "")
+            if pool is None or not probe_expired(vm, now):
+                continue
+            entry = {
+                "runner": vm.name,
+                "pool": pool.name,
+                "action": "delete",
+                "reason": "probe VM past its expires-at (its doctor --probe did not delete it)",
+            }
+            if report.dry_run:
+                report.acted.append(entry | {"outcome": "would act (dry run)"})
+                continue
+            try:
+                await self.compute.delete_vm(pool, vm.name, wait=False)
+            except Exception as exc:
+                log.exception("reconcile.probe_delete_failed", pool=pool.name, vm=vm.name)
+                report.errors.append(f"{vm.name}: {type(exc).__name__}")
+                continue
+            log.info("reconcile.probe_deleted", pool=pool.name, vm=vm.name)
+            report.acted.append(entry | {"outcome": "deleted"})
 
     async def _track_idle(
         self, views: dict[str, RunnerView], gone: set[str], now: float, dry_run: bool
