@@ -8,6 +8,7 @@ import azure.functions as func
 from functions.http_responses import to_response
 from runner_fleet import runtime
 from runner_fleet.logs import get_logger
+from runner_fleet.telemetry import metrics
 from runner_fleet.usecases.outcome import WebhookOutcome
 
 bp = func.Blueprint()
@@ -28,6 +29,7 @@ async def _answer(
         # masked first, and the forge learns nothing from the answer.
         log.exception("webhook.failed", forge=forge)
         outcome = WebhookOutcome(500, "internal error")
+    metrics.webhook_answered(forge, outcome.status, outcome.reason, outcome.queued)
     return to_response(outcome)
 
 

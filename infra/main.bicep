@@ -1,6 +1,7 @@
 // Everything runner-fleet needs in an Azure subscription that already has a private AKS cluster:
 // the Function App and what it runs on, the identity it acts as with the least privilege it needs,
-// and the runner network peered with the cluster's VNet and linked to its private DNS zone.
+// the runner network peered with the cluster's VNet and linked to its private DNS zone, and a
+// workbook and alert rules that watch the fleet.
 // Deploy with `az deployment sub create --location <region> --parameters infra/main.bicepparam`.
 targetScope = 'subscription'
 
@@ -103,6 +104,38 @@ param runnerPools string
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Deploy the fleet\'s Azure Monitor workbook and alert rules (modules/monitoring.bicep) on the service\'s Log Analytics workspace.')
+param enableMonitoring bool = true
+
+@description('Email addresses the alerts notify, through an action group made for them. Empty (the default): no action group; alerts show in Azure Monitor > Alerts only.')
+param alertEmailAddresses array = []
+
+@description('Resource IDs of existing action groups the alerts notify as well (an on-call rotation, a chat webhook).')
+param alertActionGroupIds array = []
+
+@description('Alert when a pool\'s p95 job wait (queued to running, from the job.running events) over 30 minutes is above this many seconds.')
+@minValue(1)
+param alertWaitP95Seconds int = 300
+
+@description('Alert when a forge has fewer API requests than this left in its rate-limit window (GitHub Apps get 5,000 an hour or more per installation).')
+@minValue(1)
+param alertForgeApiRemaining int = 500
+
+@description('Alert when the reconciler deletes more than this many leaked VMs (VMs whose release never came) in an hour.')
+@minValue(0)
+param alertLeakedVmsPerHour int = 2
+
+@description('Alert when a pool\'s preflight has reported a check failing for this many minutes in a row.')
+@allowed([
+  5
+  10
+  15
+  20
+  25
+  30
+])
+param alertPreflightFailingMinutes int = 15
 
 @description('Tags for every resource created here.')
 param tags object = {
@@ -358,6 +391,24 @@ module service 'modules/service.bicep' = {
   }
 }
 
+// The workbook and alert rules, next to the workspace Application Insights writes to.
+module monitoring 'modules/monitoring.bicep' = if (enableMonitoring) {
+  name: 'runner-fleet-monitoring'
+  scope: serviceGroup
+  params: {
+    location: location
+    prefix: prefix
+    tags: tags
+    workspaceId: service.outputs.workspaceId
+    alertEmailAddresses: alertEmailAddresses
+    alertActionGroupIds: alertActionGroupIds
+    waitP95ThresholdSeconds: alertWaitP95Seconds
+    forgeApiRemainingThreshold: alertForgeApiRemaining
+    leakedVmsPerHourThreshold: alertLeakedVmsPerHour
+    preflightFailingMinutes: alertPreflightFailingMinutes
+  }
+}
+
 // Resource SKUs and marketplace images are listed per subscription: no narrower scope can grant it.
 resource catalogReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, prefix, 'runner-fleet-catalog-reader')
@@ -458,3 +509,4 @@ output runnerSubnetId string = runnerNetwork.outputs.runnerSubnetId
 output runnerEgress string = runnerNetwork.outputs.egress
 output galleryName string = gallery.outputs.galleryName
 output imageDefinitionId string = gallery.outputs.imageDefinitionId
+output workbookId string = enableMonitoring ? monitoring.outputs.workbookId : ''

@@ -55,6 +55,16 @@ param enableGitLab = false
 param gitlabUrl = 'https://gitlab.com'
 param gitlabWebhookSigning = true
 
+// The fleet's workbook and alert rules (docs/deploy.md, "Monitoring"). Who the alerts mail; empty: no
+// action group, the alerts show in Azure Monitor > Alerts only. Existing action groups can be added.
+param enableMonitoring = true
+param alertEmailAddresses = [] // e.g. ['platform-oncall@example.com']
+param alertActionGroupIds = []
+param alertWaitP95Seconds = 300 // a pool's p95 job wait over 30 minutes
+param alertForgeApiRemaining = 500 // requests left in a forge's rate-limit window
+param alertLeakedVmsPerHour = 2 // VMs the reconciler deleted because their release never came
+param alertPreflightFailingMinutes = 15 // a pool's preflight check failing this long
+
 // EDIT: the pools (RUNNER_POOLS). azure.subnet_id is the runnerSubnetId output; use the Compute
 // Gallery image (imageDefinitionId output + /versions/<version>) once the Packer build has run.
 // github.runner_group_id: a runner group of the pool's own (never 1, the org's Default group) that

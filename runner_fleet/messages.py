@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from runner_fleet.forges import Forge
 from runner_fleet.ports.jobs import JobRef
+from runner_fleet.telemetry.traces import current_traceparent
+
+
+def _traceparent_or_none(value: Any) -> str | None:
+    # A W3C traceparent is 55 characters; anything else is dropped rather than failing the message.
+    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
+
+
+# The W3C `traceparent` of the span that sent the message (the job's trace continues from it);
+# taken from the current span when a message is made, absent from messages written before it was.
+TraceParent = Annotated[str | None, BeforeValidator(_traceparent_or_none)]
 
 
 class _Message(BaseModel):
@@ -23,6 +34,7 @@ class _Message(BaseModel):
     project_id: int | None = None  # GitLab only
     installation_id: int | None = None
     delivery_id: str = ""
+    traceparent: TraceParent = Field(default_factory=current_traceparent)
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -67,6 +79,9 @@ class DeregisterRequest(_Message):
     kind: Literal["deregister"] = "deregister"
     runner_name: str
     runner_id: int
+    # When the forge says the job was queued and started (epoch seconds), when its hook said.
+    job_queued_at: float | None = None
+    job_started_at: float | None = None
 
 
 class PoolRunnerRequest(BaseModel):
@@ -88,6 +103,7 @@ class PoolRunnerRequest(BaseModel):
     requested_at: float = Field(default_factory=time.time)
     owner: str = ""
     attempt: int = Field(default=0, ge=0)
+    traceparent: TraceParent = Field(default_factory=current_traceparent)
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -98,6 +114,9 @@ class RunnerStarted(_Message):
 
     kind: Literal["runner-started"] = "runner-started"
     runner_name: str
+    # When the forge says the job was queued and started (epoch seconds), when its hook said.
+    job_queued_at: float | None = None
+    job_started_at: float | None = None
 
 
 ProvisionQueueMessage = Annotated[

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from runner_fleet.cost.metering import Metering
+from runner_fleet.cost.prices import PriceBook, load_prices
 from runner_fleet.forges import FORGES, Forge
 from runner_fleet.logs import configure_default, get_logger, register_secret
 from runner_fleet.ports.compute import Compute
@@ -26,6 +28,8 @@ from runner_fleet.ports.queue import WorkQueue
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
 from runner_fleet.state.store import FleetState
 from runner_fleet.state.table import StateTable
+from runner_fleet.state.usage import UsageLog
+from runner_fleet.telemetry.setup import configure as configure_telemetry
 from runner_fleet.usecases.accept_github_webhook import GitHubIntake
 from runner_fleet.usecases.accept_gitlab_webhook import GitLabIntake
 from runner_fleet.usecases.create_runner import CreateChecks, RunnerCreation
@@ -82,6 +86,8 @@ class Runtime:
     # Per forge, what checks a pool's scope on the forge before its first VM (GitHub: its runner group).
     access_factories: Mapping[Forge, Callable[[], ForgeAccess]] = field(default_factory=dict)
     create_checks: CreateChecks = field(default_factory=CreateChecks)
+    # VM prices for the usage rows (the admin's table over the shipped one).
+    prices: PriceBook = field(default_factory=PriceBook)
     _compute: Compute | None = field(default=None, init=False)
     _preflight: PreflightGate | None = field(default=None, init=False)
     _forge_gate: PreflightGate | None = field(default=None, init=False)
@@ -202,8 +208,16 @@ class Runtime:
         # nothing. GitLab's may be guarded by a shared token alone, so its word is checked.
         confirmers = {forge: r for forge, r in self.resolvers().items() if forge in CONFIRMED_RELEASES}
         return Releaser(
-            self.pools_by_name, self.state, self.compute, self._lazy_registries(), confirmers=confirmers
+            self.pools_by_name,
+            self.state,
+            self.compute,
+            self._lazy_registries(),
+            confirmers=confirmers,
+            metering=self.metering(),
         )
+
+    def metering(self) -> Metering:
+        return Metering(self.state, self.prices)
 
     def deregisterer(self) -> Deregisterer:
         return Deregisterer(self.pools_by_name, self.state, self._lazy_registries(), replacer=self.replacer())
@@ -222,6 +236,8 @@ class Runtime:
             self.queue,
             feeds=self._feeds,
             demand=DemandLog(self.table),
+            metering=self.metering(),
+            waited_with_capacity_s=self.settings.waited_with_capacity_s,
         )
 
     async def reconcile_round(self) -> None:
@@ -238,6 +254,7 @@ class Runtime:
         for forge in FORGES:
             await self.state.purge_pool_runners(forge, ABANDONED_JOB_RETENTION)
         await DemandLog(self.table).purge(DEMAND_RETENTION)
+        await UsageLog(self.table).purge()  # usage days after 35 days, job starts after 7
         jobs = {
             forge: await self.state.purge_jobs(
                 forge, finished_for=JOB_RETENTION, abandoned_for=ABANDONED_JOB_RETENTION
@@ -445,6 +462,8 @@ def build_runtime(
 
     settings = load_service_settings(environ)
     pools = load_pools(settings, use_example=example_pools)
+    # Metrics and traces, when the environment names an exporter (once per process).
+    configure_telemetry(environ)
     if storage is None:
         from runner_fleet.adapters.storage import storage_from_settings
 
@@ -465,6 +484,7 @@ def build_runtime(
             settings, pools, credential=credential, polling_interval_s=polling_interval_s
         ),
         create_checks=CreateChecks.for_polling(polling_interval_s),
+        prices=load_prices(settings),
     )
 
 
@@ -513,7 +533,11 @@ def current() -> Runtime:
 
 
 def startup_check() -> None:
-    """Fail the function host's start with a clear message when the settings are unusable."""
+    """Fail the function host's start with a clear message when the settings are unusable; turn
+    metrics and traces export on when the environment asks for it."""
     if _current is None:
         settings = load_service_settings()
         load_pools(settings)
+        load_prices(settings)
+    # At the host's start, not on a first request: the Azure Monitor distro takes about half a second.
+    configure_telemetry()

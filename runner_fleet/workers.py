@@ -47,7 +47,14 @@ async def run_provision(
         return None
     try:
         if isinstance(request, RunnerStarted):
-            await work.replacer(request.forge, request.pool, request.runner_name, request.job_id)
+            await work.replacer(
+                request.forge,
+                request.pool,
+                request.runner_name,
+                request.job_id,
+                job_queued_at=request.job_queued_at,
+                job_started_at=request.job_started_at,
+            )
             return None
         if isinstance(request, PoolRunnerRequest):
             result = await work.pool_provisioner(request, message_id=message_id)

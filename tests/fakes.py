@@ -95,6 +95,7 @@ class FakeCompute:
             self.provisioning.get(name, "Succeeded"),
             self.power.get(name, "running"),
             failure=self.failures.get(name),
+            priority="Spot" if spec.spot else None,
         )
 
     async def get_vm(self, pool: Pool, name: str) -> VmInfo | None:

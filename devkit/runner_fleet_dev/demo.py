@@ -3,7 +3,8 @@
 GitHub Actions and GitLab CI jobs are queued side by side across the example pools, plus one job per
 forge that no pool serves, and one job for each pool that fails its network preflight. Exit 0 only if
 every matched job ran, the unmatched jobs were left alone, the refused pools' jobs got no VM and are
-still queued, and no VM or runner registration remains.
+still queued, and no VM or runner registration remains. It ends with `runner-fleet status` as the
+fleet is then (which does not change the exit code).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -113,10 +114,26 @@ async def _demo(
         plan.time_scale = args.time_scale
         plan.refusals = refusals
         final = await _watch(args, cloud, plan, console)
+        await host.stop()  # no reconcile round of the service's while the status reads the fleet
+        fleet = await _fleet_status(rt, console.width)
     finally:
         await host.stop()
         await rt.aclose()
-    return _verdict(console, plan, final)
+    code = _verdict(console, plan, final)
+    console.print(fleet)
+    return code
+
+
+async def _fleet_status(rt: runtime.Runtime, width: int) -> RenderableType:
+    """`runner-fleet status` as the demo leaves the fleet (it does not change the demo's verdict)."""
+    from runner_fleet.cli import status
+
+    try:
+        return status.render(await asyncio.wait_for(status.read(rt), timeout=60), width=width)
+    except Exception as exc:
+        return Text(
+            f"runner-fleet status: could not read the fleet: {type(exc).__name__}: {logs.scrub(str(exc))}"
+        )
 
 
 async def _refused_pools(rt: runtime.Runtime, console: Console) -> dict[str, str]:

@@ -325,3 +325,5 @@ resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01'
 output functionAppName string = app.name
 output defaultHostName string = app.properties.defaultHostName
 output keyVaultName string = vault.name
+// The workbook and alert rules (monitoring.bicep) read this workspace.
+output workspaceId string = workspace.id

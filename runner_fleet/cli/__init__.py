@@ -23,6 +23,8 @@ PLUGIN_GROUP = "runner_fleet.cli"
 # As runner_fleet.probe.vm has them; repeated so that parsing the command line loads nothing more.
 DEFAULT_PROBE_TIMEOUT_S = 600.0
 PROBE_TIMEOUT_RANGE_S = (60.0, 3600.0)
+# `status --watch`: seconds between readings (each one a forge scan and a dry-run reconcile round).
+STATUS_INTERVAL_S, STATUS_MIN_INTERVAL_S = 15.0, 5.0
 
 AddCommand = Callable[[str, str], argparse.ArgumentParser]
 
@@ -45,8 +47,14 @@ def build_parser(plugins: Sequence[CliPlugin] | None = None) -> argparse.Argumen
     serve.add_argument("--host", default="127.0.0.1")
 
     pools = commands.add_parser("pools", help="print the validated pool configuration")
-    pools.add_argument("--json", action="store_true")
-    pools.add_argument("--example", action="store_true", help="show the built-in example pools")
+    pools.add_argument("--json", action="store_true", help="print the pools and credentials as JSON")
+    shown = pools.add_mutually_exclusive_group()
+    shown.add_argument("--example", action="store_true", help="show the built-in example pools")
+    shown.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the JSON Schema of a pools file instead (always JSON); reads no settings",
+    )
 
     runners = commands.add_parser("runners", help="list runner VMs and registrations with their state")
     runners.add_argument("--json", action="store_true")
@@ -86,8 +94,37 @@ def build_parser(plugins: Sequence[CliPlugin] | None = None) -> argparse.Argumen
     reconcile.add_argument("--dry-run", action="store_true", help="report what would be done; change nothing")
     reconcile.add_argument("--json", action="store_true")
 
+    report = commands.add_parser(
+        "report", help="per pool: jobs, waits, VM-hours busy and idle, and what they cost"
+    )
+    report.add_argument(
+        "--since",
+        type=_duration,
+        default=_duration("24h"),
+        metavar="DURATION",
+        help="how far back, e.g. 30m, 24h, 7d (default 24h; usage is kept 35 days)",
+    )
+    report.add_argument("--json", action="store_true")
+
+    status = commands.add_parser(
+        "status",
+        help="per pool: jobs waiting, runners by state, warm target, waits, cost today, preflight",
+    )
+    status.add_argument("--watch", action="store_true", help="refresh in place until Ctrl-C")
+    status.add_argument(
+        "--interval",
+        type=_interval,
+        default=STATUS_INTERVAL_S,
+        metavar="SECONDS",
+        help=f"with --watch, seconds between readings (default {STATUS_INTERVAL_S:g}, "
+        f"at least {STATUS_MIN_INTERVAL_S:g})",
+    )
+    status.add_argument("--json", action="store_true", help="JSON (with --watch: one document a line)")
+
     parsers = {"serve": serve, "pools": pools, "runners": runners, "doctor": doctor}
     parsers |= {"cloud-init": cloud_init, "reconcile": reconcile}
+    parsers["report"] = report
+    parsers["status"] = status
     for name, module in _COMMANDS.items():
         parsers[name].set_defaults(run=f"{module}:run")
 
@@ -97,6 +134,29 @@ def build_parser(plugins: Sequence[CliPlugin] | None = None) -> argparse.Argumen
     for extend in _plugins() if plugins is None else plugins:
         extend(add_command, parsers)
     return parser
+
+
+def _duration(text: str) -> float:
+    """Seconds in `30m`, `24h`, `7d` (or `90s`)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    try:
+        value = float(number) * units[unit]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30m, 24h or 7d") from None
+    if not 0 < value <= 366 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 and at most a year")
+    return value
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not STATUS_MIN_INTERVAL_S <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between {STATUS_MIN_INTERVAL_S:g} and 3600 seconds")
+    return value
 
 
 def _probe_timeout(text: str) -> float:
@@ -118,6 +178,8 @@ _COMMANDS = {
     "doctor": "runner_fleet.cli.doctor",
     "cloud-init": "runner_fleet.cli.cloud_init",
     "reconcile": "runner_fleet.cli.reconcile",
+    "report": "runner_fleet.cli.report",
+    "status": "runner_fleet.cli.status",
 }
 
 

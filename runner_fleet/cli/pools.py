@@ -1,9 +1,11 @@
-"""`runner-fleet pools`: the validated configuration, with credentials shown only as set / missing."""
+"""`runner-fleet pools`: the validated configuration, with credentials shown only as set / missing, or
+(`--schema`) the JSON Schema of a pools file."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runner_fleet.settings import Pool, ServiceSettings, load_pools, load_service_settings
+from runner_fleet.settings.schema import pools_schema_text
 from runner_fleet.warm.policy import WarmNow, warm_now
 
 _CREDENTIALS = (
@@ -40,6 +43,10 @@ def credentials_summary(settings: ServiceSettings) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.schema:
+        # What a pools file may hold, from the model alone: no settings, no credentials.
+        sys.stdout.write(pools_schema_text())
+        return 0
     settings = load_service_settings()
     # The example is for reading; real configuration must come with its credentials.
     pools = load_pools(settings, use_example=args.example, require_credentials=not args.example)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 # GitHub and GitLab ids are signed 64-bit database keys; they also travel as Azure Tables Int64
@@ -74,3 +75,25 @@ class DictWrapper:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise MalformedEvent(f"'{key}' must be a list of strings")
         return tuple(value)
+
+    def _opt_time(self, key: str) -> float | None:
+        """A timestamp as epoch seconds (ISO 8601, or GitLab's `2026-11-20 10:00:00 UTC`), or None when
+        absent or unreadable: times only feed the metrics, never a reason to refuse an event."""
+        value = self._data.get(key)
+        if not isinstance(value, str) or len(value) > 40:
+            return None
+        text = value.strip()
+        if text.endswith(" UTC"):
+            text = text[:-4] + "+00:00"
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
+
+    def _opt_seconds(self, key: str) -> float | None:
+        """A non-negative duration in seconds, or None when absent or not one."""
+        value = self._data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e9:
+            return float(value)
+        return None

@@ -51,6 +51,16 @@ class WorkflowJob(DictWrapper):
     def runner_group_name(self) -> str | None:
         return self._opt_str("runner_group_name")
 
+    @property
+    def created_at(self) -> float | None:
+        """When the job was queued (epoch seconds), if the payload says."""
+        return self._opt_time("created_at")
+
+    @property
+    def started_at(self) -> float | None:
+        """When it started (GitHub fills it with the creation time until then)."""
+        return self._opt_time("started_at")
+
 
 class Repository(DictWrapper):
     @property

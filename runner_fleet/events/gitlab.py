@@ -78,3 +78,16 @@ class JobHookEvent(DictWrapper):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def started_at(self) -> float | None:
+        """When a runner took the job (epoch seconds), if the payload says."""
+        return self._opt_time("build_started_at_iso") or self._opt_time("build_started_at")
+
+    @property
+    def queued_at(self) -> float | None:
+        """When the job began waiting for a runner: its start less the time it was pending."""
+        started, pending = self.started_at, self._opt_seconds("build_queued_duration")
+        if started is not None and pending is not None:
+            return started - pending
+        return self._opt_time("build_created_at_iso") or self._opt_time("build_created_at")

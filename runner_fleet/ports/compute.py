@@ -51,6 +51,7 @@ class VmInfo:
     created_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
     failure: CreateFailure | None = None
+    priority: str | None = None  # Azure's `priority`: "Spot", "Regular", or None when not said (regular)
 
     @property
     def pool(self) -> str | None:

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from runner_fleet.forges import Forge
 from runner_fleet.warm import cron
@@ -42,12 +43,36 @@ _GALLERY_IMAGE = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Compute/", re.IGNORECASE
 )
 _VM_SIZE = re.compile(r"^[A-Za-z0-9_]+$")
+_GUID = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 # GitHub's `selected_workflows`: "a ref, tag, or long SHA is required".
 _WORKFLOW_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/\.github/workflows/[^/@\s]+\.ya?ml@\S+$")
 # GitHub's organisation runner group every org has, open to all its private repositories by default.
 DEFAULT_RUNNER_GROUP_ID = 1
 
-Label = Annotated[str, Field(min_length=1, max_length=100)]
+
+def _pattern(*regexes: re.Pattern[str]) -> str:
+    """What any of `regexes` matches, as a JSON Schema (ECMA-262) pattern: named groups unnamed and
+    IGNORECASE spelled out (`[sS]`), since a schema pattern takes no flags.
+
+    Only the schema (`runner-fleet pools --schema`) reads it; the validators keep their own messages.
+    Letters inside a character class are left alone, so a case-insensitive class must list both cases.
+    """
+    spelled = []
+    for regex in regexes:
+        source = re.sub(r"\(\?P<\w+>", "(?:", regex.pattern)
+        if regex.flags & re.IGNORECASE:
+            # Escapes and character classes are matched whole, so only literal letters are spelled out.
+            source = re.sub(r"\\.|\[(?:\\.|[^\]])*\]|[A-Za-z]", _both_cases, source)
+        spelled.append(source)
+    return "|".join(spelled)
+
+
+def _both_cases(match: re.Match[str]) -> str:
+    text = match.group()
+    return f"[{text.lower()}{text.upper()}]" if text.isalpha() else text
+
+
+Label = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": _pattern(_LABEL)})]
 
 
 class _Strict(BaseModel):
@@ -55,22 +80,82 @@ class _Strict(BaseModel):
 
 
 class GitHubScope(_Strict):
-    org: str = Field(min_length=1, max_length=39)
-    # Empty: an org-level runner usable by every repository the runner group allows.
-    repositories: tuple[str, ...] = ()
-    repo_level: bool = False
-    allow_default_runner_group: bool = False
+    """Which GitHub jobs a pool serves, and where its runners register."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"repo_level": {"const": True}}, "required": ["repo_level"]},
+                    "then": {
+                        "required": ["repositories"],
+                        "properties": {"repositories": {"minItems": 1, "maxItems": 1}},
+                    },
+                },
+                {
+                    "if": {
+                        "properties": {
+                            "repo_level": {"const": False},
+                            "allow_default_runner_group": {"const": False},
+                        }
+                    },
+                    "then": {
+                        "required": ["runner_group_id"],
+                        "properties": {"runner_group_id": {"not": {"const": DEFAULT_RUNNER_GROUP_ID}}},
+                    },
+                },
+            ]
+        }
+    )
+
+    org: str = Field(
+        min_length=1,
+        max_length=39,
+        description="The GitHub organisation (its login) whose jobs the pool serves; runners register "
+        "there unless repo_level.",
+    )
+    repositories: tuple[str, ...] = Field(
+        default=(),
+        description="Repositories (name or owner/name) whose jobs the pool serves; empty: every "
+        "repository of the org. Who may take a runner is still decided by the runner group.",
+    )
+    repo_level: bool = Field(
+        default=False,
+        description="Register runners on the one repository in repositories instead of on the org; "
+        "they then serve only it and need no runner group. Default false.",
+    )
+    allow_default_runner_group: bool = Field(
+        default=False,
+        description="Allow runner_group_id 1, the org's Default runner group, which every private "
+        "repository of the org may use. Default false: refused.",
+    )
     # The runner group decides who may use an org-level runner: any job its repositories run with
     # fitting labels takes it, before the job it was made for. So never the Default group (1), which
     # every private repository of the org may use, unless the admin says so. (Declared after the
     # fields its check reads.)
-    runner_group_id: int = Field(default=DEFAULT_RUNNER_GROUP_ID, ge=1, validate_default=True)
-    # Workflows (`owner/repo/.github/workflows/file.yml@ref`) the runner group must be restricted to,
-    # exactly (checked before the first VM and by doctor); empty: no restriction is asked for.
-    allowed_workflows: tuple[str, ...] = ()
-    # Public repositories' jobs run code anyone can propose; never served unless asked for (and even
-    # then never a pull request from a fork).
-    allow_public_repositories: bool = False
+    runner_group_id: int = Field(
+        default=DEFAULT_RUNNER_GROUP_ID,
+        ge=1,
+        validate_default=True,
+        description="ID of the org's runner group the runners join (GET /orgs/{org}/actions/runner-groups); "
+        "any job its repositories run with fitting labels may take them, so give each pool a group of its "
+        "own whose repository access is exactly repositories (all repositories when none are listed) "
+        "and public repositories off. Default 1, the Default group, is refused unless "
+        "allow_default_runner_group or repo_level.",
+    )
+    allowed_workflows: tuple[
+        Annotated[str, Field(json_schema_extra={"pattern": _pattern(_WORKFLOW_REF)})], ...
+    ] = Field(
+        default=(),
+        description="Workflow refs (owner/repo/.github/workflows/<file>.yml@<ref>) the runner group "
+        'must be restricted to, exactly ("Restricted to selected workflows"); checked before the first '
+        "VM and by doctor. Empty: no restriction is asked for.",
+    )
+    allow_public_repositories: bool = Field(
+        default=False,
+        description="Serve jobs of public repositories, whose code anyone can propose (the runner group "
+        "must allow public repositories too); a pull request from a fork never gets a runner. Default false.",
+    )
 
     @field_validator("allowed_workflows")
     @classmethod
@@ -109,12 +194,43 @@ class GitHubScope(_Strict):
 
 
 class GitLabScope(_Strict):
-    group_id: int | None = Field(default=None, ge=1)
-    project_id: int | None = Field(default=None, ge=1)
+    """Which GitLab jobs a pool serves: a group's or one project's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["group_id"], "properties": {"group_id": {"type": "integer"}}},
+                {"required": ["project_id"], "properties": {"project_id": {"type": "integer"}}},
+            ]
+        }
+    )
+
+    group_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="ID of the GitLab group whose projects (and its subgroups' projects) the pool serves; "
+        "runners register on the group (the token's user needs Owner). Set this or project_id.",
+    )
+    project_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="ID of the one GitLab project the pool serves; runners register on it (the token's "
+        "user needs Maintainer). Set this or group_id.",
+    )
     # These runners reach production clusters: by default only jobs of protected branches and tags
     # (which only Maintainers can push to) get one, for at most half an hour.
-    access_level: Literal["not_protected", "ref_protected"] = "ref_protected"
-    maximum_timeout_s: int = Field(default=1800, ge=600)
+    access_level: Literal["not_protected", "ref_protected"] = Field(
+        default="ref_protected",
+        description="The runners' access level: ref_protected (default) takes only jobs of protected "
+        "branches and tags; not_protected takes a job of any branch of any project in scope, so only for "
+        "pools whose cluster is not production.",
+    )
+    maximum_timeout_s: int = Field(
+        default=1800,
+        ge=600,
+        description="The longest a job may hold a runner, in seconds (the runner's maximum_timeout); at "
+        "least 600, default 1800.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_scope(self) -> GitLabScope:
@@ -124,22 +240,68 @@ class GitLabScope(_Strict):
 
 
 class AzurePlacement(_Strict):
-    subscription_id: str
-    resource_group: str = Field(min_length=1, max_length=90)
-    location: str = Field(min_length=1)
-    subnet_id: str
-    vm_sizes: tuple[str, ...] = Field(min_length=1)
-    image: str = "Canonical:ubuntu-24_04-lts:server:latest"
-    os_disk: Literal["ephemeral", "managed"] = "ephemeral"
-    os_disk_size_gb: int = Field(default=64, ge=30, le=2048)
-    spot: bool = False
-    spot_fallback_to_on_demand: bool = True
-    admin_username: str = Field(default="runneradmin", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    """Where in Azure a pool's runner VMs are made, and of what."""
+
+    subscription_id: str = Field(
+        description="The Azure subscription (GUID) the runner VMs are created in.",
+        json_schema_extra={"pattern": f"^{_GUID}$"},
+    )
+    resource_group: str = Field(
+        min_length=1,
+        max_length=90,
+        description="The resource group, in subscription_id, of the runner VMs (and their NICs and disks).",
+    )
+    location: str = Field(
+        min_length=1,
+        description="The Azure region of the VMs, the subnet's region (e.g. westeurope).",
+    )
+    subnet_id: str = Field(
+        description="Resource ID of the runner subnet (/subscriptions/<id>/resourceGroups/<rg>/providers/"
+        "Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>), in subscription_id: a VM's network "
+        "interface can only use a virtual network in its own subscription.",
+        json_schema_extra={"pattern": _pattern(_SUBNET_ID)},
+    )
+    vm_sizes: tuple[Annotated[str, Field(json_schema_extra={"pattern": _pattern(_VM_SIZE)})], ...] = Field(
+        min_length=1,
+        description="VM sizes in order of preference (e.g. Standard_D2ads_v5); the next is tried when Azure "
+        "refuses one for capacity or quota.",
+    )
+    image: str = Field(
+        default="Canonical:ubuntu-24_04-lts:server:latest",
+        description="A Marketplace image URN (publisher:offer:sku:version) or the resource ID of an image "
+        "or Compute Gallery image version. Default: Ubuntu 24.04 LTS, on which the runner is downloaded "
+        "at boot (see runner_download).",
+        json_schema_extra={"pattern": _pattern(_IMAGE_URN, _GALLERY_IMAGE)},
+    )
+    os_disk: Literal["ephemeral", "managed"] = Field(
+        default="ephemeral",
+        description="ephemeral (default): the OS disk lives on the VM's host where the size allows it, "
+        "else a managed disk; managed: always a managed disk. Deleted with the VM either way.",
+    )
+    os_disk_size_gb: int = Field(
+        default=64, ge=30, le=2048, description="The OS disk's size in GB (30-2048, default 64)."
+    )
+    spot: bool = Field(
+        default=False,
+        description="Create Azure Spot VMs (cheaper, may be evicted) in every size before any on-demand "
+        "one. Default false.",
+    )
+    spot_fallback_to_on_demand: bool = Field(
+        default=True,
+        description="With spot: when no size can be had as spot, try the sizes again on demand. "
+        "Default true.",
+    )
+    admin_username: str = Field(
+        default="runneradmin",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="The VM's Linux admin user (Azure requires one); its only SSH key has a private half "
+        "nobody holds. Default runneradmin.",
+    )
 
     @field_validator("subscription_id")
     @classmethod
     def _uuid(cls, value: str) -> str:
-        if not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value):
+        if not re.fullmatch(_GUID, value):
             raise ValueError("must be a subscription GUID")
         return value.lower()
 
@@ -179,10 +341,49 @@ class AzurePlacement(_Strict):
 
 
 class PrivateCluster(_Strict):
-    aks_cluster_id: str | None = None
-    api_server_fqdn: str | None = None
-    dns_zone_id: str | None = None
-    extra_dns_zone_ids: tuple[str, ...] = ()
+    """The private AKS cluster a pool's jobs deploy to: found from its resource ID, or its API server's
+    private name and private DNS zone."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["aks_cluster_id"], "properties": {"aks_cluster_id": {"type": "string"}}},
+                {
+                    "required": ["api_server_fqdn", "dns_zone_id"],
+                    "properties": {
+                        "api_server_fqdn": {"type": "string", "minLength": 1},
+                        "dns_zone_id": {"type": "string"},
+                    },
+                },
+            ]
+        }
+    )
+
+    aks_cluster_id: str | None = Field(
+        default=None,
+        description="Resource ID of the AKS cluster (Microsoft.ContainerService/managedClusters), from which "
+        "its API server's private name and DNS zone are read. Or set api_server_fqdn and dns_zone_id.",
+        json_schema_extra={"pattern": _pattern(_AKS_ID)},
+    )
+    api_server_fqdn: str | None = Field(
+        default=None,
+        description="The API server's private name (e.g. <name>.privatelink.<region>.azmk8s.io); with "
+        "aks_cluster_id it replaces the name read from the cluster.",
+    )
+    dns_zone_id: str | None = Field(
+        default=None,
+        description="Resource ID of the private DNS zone (Microsoft.Network/privateDnsZones) holding the API "
+        "server's record, which must be linked to the runner VNet; with aks_cluster_id it replaces the "
+        "cluster's zone.",
+        json_schema_extra={"pattern": _pattern(_ZONE_ID)},
+    )
+    extra_dns_zone_ids: tuple[
+        Annotated[str, Field(json_schema_extra={"pattern": _pattern(_ZONE_ID)})], ...
+    ] = Field(
+        default=(),
+        description="Resource IDs of further private DNS zones the jobs need, each checked to be linked "
+        "to the runner VNet (doctor's dns-link rows).",
+    )
 
     @field_validator("aks_cluster_id")
     @classmethod
@@ -213,13 +414,26 @@ class PrivateCluster(_Strict):
         return self
 
 
+_CRON: JsonDict = {"pattern": r"^\s*\S+(\s+\S+){4}\s*$"}
+
+
 class WarmWindow(_Strict):
     """A time in which the pool keeps `warm` runners: from each `start` firing to the next `end` one."""
 
-    start: str
-    end: str
-    timezone: str
-    warm: int = Field(ge=0)
+    start: str = Field(
+        description="When the window starts: five-field cron (minute hour day-of-month month day-of-week, "
+        "e.g. 30 7 * * 1-5) in timezone.",
+        json_schema_extra=_CRON,
+    )
+    end: str = Field(
+        description="When the window ends: five-field cron in timezone; the window is in force from a start "
+        "firing until the next end firing.",
+        json_schema_extra=_CRON,
+    )
+    timezone: str = Field(
+        description="The IANA time zone the cron expressions are read in (e.g. Europe/Berlin, UTC).",
+    )
+    warm: int = Field(ge=0, description="Warm runners while the window is in force (at most max_runners).")
 
     @field_validator("start", "end")
     @classmethod
@@ -244,8 +458,13 @@ class WarmWindow(_Strict):
 class WarmSchedule(_Strict):
     """Warm runners by time: the largest `warm` of the windows in force, else `otherwise`."""
 
-    schedule: tuple[WarmWindow, ...]
-    otherwise: int = Field(default=0, ge=0)
+    schedule: tuple[WarmWindow, ...] = Field(
+        description="The windows, at least one; where several are in force, the largest warm counts.",
+        json_schema_extra={"minItems": 1},
+    )
+    otherwise: int = Field(
+        default=0, ge=0, description="Warm runners when no window is in force (default 0)."
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -263,14 +482,28 @@ class WarmSchedule(_Strict):
 class WarmAuto(_Strict):
     """Warm runners sized from the pool's recent demand (`runner_fleet/warm/auto.py` says how)."""
 
-    min: int = Field(default=0, ge=0)
-    max: int = Field(ge=0)
-    # Idle VM time the pool may spend per UTC day on runners nobody used; past it, only `min` are kept.
-    idle_budget_vm_hours_per_day: float = Field(gt=0)
-    # How far back arrivals are counted for the arrival rate.
-    window_s: float = Field(default=900, ge=60, le=86400)
-    # The share of jobs that should find a runner waiting.
-    target_hit_ratio: float = Field(default=0.9, ge=0.5, le=0.99)
+    min: int = Field(
+        default=0, ge=0, description="Warm runners at least, also once the idle budget is spent (default 0)."
+    )
+    max: int = Field(ge=0, description="Warm runners at most (not above max_runners, not below min).")
+    idle_budget_vm_hours_per_day: float = Field(
+        gt=0,
+        description="Idle VM time (VMs booting or waiting for a job, in VM-hours) the pool may spend per UTC "
+        "day; once spent, only min runners are kept until midnight UTC.",
+    )
+    window_s: float = Field(
+        default=900,
+        ge=60,
+        le=86400,
+        description="How far back job arrivals are counted for the arrival rate, in seconds (60-86400, "
+        "default 900).",
+    )
+    target_hit_ratio: float = Field(
+        default=0.9,
+        ge=0.5,
+        le=0.99,
+        description="The share of jobs that should find a runner waiting (0.5-0.99, default 0.9).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> WarmAuto:
@@ -280,22 +513,53 @@ class WarmAuto(_Strict):
 
 
 class WarmAdaptive(_Strict):
-    auto: WarmAuto
+    """Warm runners sized from demand."""
+
+    auto: WarmAuto = Field(
+        description="Warm runners sized from the pool's recent demand within a daily idle budget."
+    )
 
 
-WarmSetting = int | WarmSchedule | WarmAdaptive
+WarmSetting = Annotated[int, Field(json_schema_extra={"minimum": 0})] | WarmSchedule | WarmAdaptive
 _WARM_FORMS = (
     "a number of runners, {schedule: [...], otherwise: N} or {auto: {min, max, idle_budget_vm_hours_per_day}}"
 )
 
 
 class Limits(_Strict):
-    max_runners: int = Field(default=10, ge=1, le=1000)
-    # Idle runners kept ready: a number, a schedule, or sized from demand (`runner_fleet/warm/`).
-    warm: WarmSetting = 0
-    idle_timeout_s: int = Field(default=600, ge=60)
-    boot_timeout_s: int = Field(default=600, ge=60)
-    max_lifetime_s: int = Field(default=6 * 3600, ge=600)
+    """How many runners a pool has, how many wait warm, and how long each may live."""
+
+    max_runners: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="The most runner VMs the pool has at once (1-1000, default 10); a job beyond it "
+        "waits for a runner to free up and is never dropped.",
+    )
+    warm: WarmSetting = Field(
+        default=0,
+        description="Idle runners kept registered and waiting for jobs: a number (default 0), "
+        "{schedule: [...], otherwise: N} by time, or {auto: {...}} sized from demand; never above "
+        "max_runners.",
+    )
+    idle_timeout_s: int = Field(
+        default=600,
+        ge=60,
+        description="Seconds a runner made for a job waits for one, and an idle runner beyond the warm "
+        "target stays, before it is retired (at least 60, default 600).",
+    )
+    boot_timeout_s: int = Field(
+        default=600,
+        ge=60,
+        description="Seconds a VM's runner has to come online; a VM whose runner has not is deleted "
+        "(at least 60, default 600).",
+    )
+    max_lifetime_s: int = Field(
+        default=6 * 3600,
+        ge=600,
+        description="Seconds after which a runner VM is deleted, even a busy one, and a warm runner retired "
+        "for a fresh one (at least 600, default 21600 = 6 h).",
+    )
 
     @field_validator("warm", mode="before")
     @classmethod
@@ -352,11 +616,34 @@ class Limits(_Strict):
 class RunnerDownload(_Strict):
     """Where a VM without a prebaked runner fetches it (the pinned versions are in runner_images/)."""
 
-    # A mirror for networks without Internet egress: the pinned file's mirror path is appended.
-    mirror_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
-    # Another build of the runner altogether (e.g. arm64): its own URL and SHA-256, both or neither.
-    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["url"], "properties": {"url": {"type": "string"}}},
+            "then": {
+                "required": ["sha256"],
+                "properties": {"sha256": {"type": "string"}, "mirror_url": {"type": "null"}},
+            },
+            "else": {"properties": {"sha256": {"type": "null"}}},
+        }
+    )
+
+    mirror_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="Base URL of a mirror for networks without Internet egress: the pinned file's "
+        "mirror_path (runner_images/versions.json) is appended, and its pinned SHA-256 still checked.",
+    )
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="URL of another build of the runner altogether (e.g. arm64, which versions.json does not "
+        "pin); set with sha256, not with mirror_url.",
+    )
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="The SHA-256 (hex) of the file at url; the VM refuses a download that does not match.",
+    )
 
     @model_validator(mode="after")
     def _url_with_checksum(self) -> RunnerDownload:
@@ -368,20 +655,76 @@ class RunnerDownload(_Strict):
 
 
 class Pool(_Strict):
-    name: str
-    forge: Forge
-    labels: tuple[Label, ...] = Field(min_length=1)
-    os: Literal["linux"] = "linux"
-    arch: Literal["x64", "arm64"] = "x64"
-    github: GitHubScope | None = None
-    gitlab: GitLabScope | None = None
-    azure: AzurePlacement
-    cluster: PrivateCluster | None = None
-    # Resource IDs of the private endpoints the pool's jobs use (Microsoft.Network/privateEndpoints),
-    # or of a container registry or key vault whose private endpoints the preflight finds.
-    private_endpoints: tuple[str, ...] = Field(default=(), max_length=MAX_PRIVATE_ENDPOINTS)
-    limits: Limits = Limits()
-    runner_download: RunnerDownload = RunnerDownload()
+    """One kind of runner a platform admin offers: the jobs it serves, and where and how its VMs are made."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"forge": {"const": forge}}, "required": ["forge"]},
+                    "then": {
+                        "required": [forge],
+                        "properties": {forge: {"type": "object"}, other: {"type": "null"}},
+                    },
+                }
+                for forge, other in (("github", "gitlab"), ("gitlab", "github"))
+            ]
+        }
+    )
+
+    name: str = Field(
+        description="The pool's name, unique among pools: 2-20 characters of a-z, 0-9 and '-', starting with "
+        "a letter; part of VM names, runner names and tags.",
+        json_schema_extra={"pattern": _pattern(POOL_NAME)},
+    )
+    forge: Forge = Field(
+        description="Whose jobs the pool serves: github (set github) or gitlab (set gitlab).",
+    )
+    labels: tuple[Label, ...] = Field(
+        min_length=1,
+        description="GitHub: the runner's labels; a job matches when its runs-on names at least one of "
+        "them and nothing the pool lacks (self-hosted, the OS and the architecture are implied). GitLab: "
+        "the runner's tags; a job's tags must all be here. Letters, digits and . _ : -, unique regardless "
+        "of case.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    os: Literal["linux"] = Field(default="linux", description="The runners' operating system: linux.")
+    arch: Literal["x64", "arm64"] = Field(
+        default="x64",
+        description="The CPU architecture of the VM sizes and image: x64 (default) or arm64, which needs a "
+        "prebaked image or runner_download.url.",
+    )
+    github: GitHubScope | None = Field(
+        default=None, description="For forge github: the org, repositories and runner group."
+    )
+    gitlab: GitLabScope | None = Field(
+        default=None, description="For forge gitlab: the group or project, and which of its jobs get runners."
+    )
+    azure: AzurePlacement = Field(description="Where and how the runner VMs are made.")
+    cluster: PrivateCluster | None = Field(
+        default=None,
+        description="The private AKS cluster the jobs deploy to, whose API server the preflight checks the "
+        "runners can reach (and each VM before its runner registers).",
+    )
+    private_endpoints: tuple[
+        Annotated[str, Field(json_schema_extra={"pattern": _pattern(_PRIVATE_ENDPOINT_TARGET)})], ...
+    ] = Field(
+        default=(),
+        max_length=MAX_PRIVATE_ENDPOINTS,
+        description="Resource IDs of what the jobs reach privately besides the API server: private "
+        "endpoints (Microsoft.Network/privateEndpoints), or container registries "
+        "(Microsoft.ContainerRegistry/registries) and key vaults (Microsoft.KeyVault/vaults) whose private "
+        "endpoints the preflight finds; each checked like the API server. At most 16.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    limits: Limits = Field(
+        default=Limits(), description="How many runners, how many kept warm, and how long they may live."
+    )
+    runner_download: RunnerDownload = Field(
+        default=RunnerDownload(),
+        description="Where a VM without a prebaked runner downloads it; default: the pinned URL in "
+        "runner_images/versions.json.",
+    )
 
     @field_validator("private_endpoints")
     @classmethod

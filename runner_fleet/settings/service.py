@@ -15,6 +15,9 @@ class ServiceSettings(BaseSettings):
 
     runner_pools: str | None = Field(default=None, validation_alias="RUNNER_POOLS")
     runner_pools_file: Path | None = Field(default=None, validation_alias="RUNNER_POOLS_FILE")
+    # The admin's VM prices (runner_fleet/cost/prices.py says the format), as JSON or a YAML/JSON file.
+    runner_prices: str | None = Field(default=None, validation_alias="RUNNER_PRICES")
+    runner_prices_file: Path | None = Field(default=None, validation_alias="RUNNER_PRICES_FILE")
 
     github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="GITHUB_WEBHOOK_SECRET")
     github_app_id: int | None = Field(default=None, validation_alias="GITHUB_APP_ID")
@@ -33,6 +36,10 @@ class ServiceSettings(BaseSettings):
     # Sovereign clouds use another Resource Manager endpoint; the simulators use a loopback one.
     arm_endpoint: str = Field(default="https://management.azure.com", validation_alias="ARM_ENDPOINT")
     arm_ca_bundle: Path | None = Field(default=None, validation_alias="ARM_CA_BUNDLE")
+    # Telemetry: a job waiting longer than this while its pool had room counts in the metric
+    # `runner_fleet.jobs.waited_with_capacity` (export itself is set by APPLICATIONINSIGHTS_CONNECTION_STRING
+    # or OTEL_EXPORTER_OTLP_ENDPOINT, read by runner_fleet.telemetry.setup).
+    waited_with_capacity_s: float = Field(default=120.0, gt=0, validation_alias="WAITED_WITH_CAPACITY_S")
 
     @field_validator("arm_endpoint")
     @classmethod

@@ -14,7 +14,8 @@ Every partition, what it holds, who writes and reads it, and when its rows go:
 - `job-<forge>`: provisioning intent per job, with a lease so two workers never provision one job.
   Key: the forge's job ID; `state` (provisioning, provisioned, reaped, done; `released` is still
   read, no longer written), `runner_name`, `pool`, `owner` (the queue message holding the lease),
-  `lease_until`, `claimed_at`, `updated`, `vm`. Written by provision (`claim_job`,
+  `lease_until`, `claimed_at`, `queued_at` (the earliest the forge said it was queued), `updated`,
+  `vm`. Written by provision (`claim_job`,
   `mark_job("provisioned")`, `drop_claim`), by release and GitHub's `completed` hook (`settle_job`:
   done, which is final) and by release and the reconciler (`reopen_job`: reaped); every write is
   conditional on the ETag of the row just read. Read by provision (`claim_job`) and the reconciler:
@@ -59,6 +60,14 @@ Every partition, what it holds, who writes and reads it, and when its rows go:
   forge's `busy` flag lags); the reconciler purges rows older than 10 minutes every round.
 - `reconcile-round` (`state/pool_rounds.py`): one row per pool, what the last round saw (its time,
   the warm runners it kept, the runners online); overwritten every round.
+- `usage-<YYYYMMDD>` (`state/usage.py`): one row per runner VM gone, on the UTC day of its release
+  (key: runner name; pool, job, size, spot, VM time, busy time, wait, cost). Written once per VM by
+  release, or by the reconciler when it deletes one; read by `report` and `status`. Housekeeping
+  purges each day once it is `USAGE_RETENTION` (35 days) old, remembering in `usage-purged` (one row)
+  the last day it purged.
+- `usage-start-<forge>` (`state/usage.py`): when a job started on each runner, and when it was queued.
+  Key: runner name. Written with `runner-start-<forge>`, deleted when the runner's usage row is
+  written; housekeeping purges rows older than `START_RETENTION` (7 days).
 """
 
 from __future__ import annotations
@@ -137,12 +146,21 @@ class FleetState:
 
     # -- jobs -----------------------------------------------------------------------------------
     async def claim_job(
-        self, forge: Forge, job_key: str, *, runner_name: str, pool: str, owner: str, lease_s: float
+        self,
+        forge: Forge,
+        job_key: str,
+        *,
+        runner_name: str,
+        pool: str,
+        owner: str,
+        lease_s: float,
+        queued_at: float | None = None,
     ) -> JobClaim:
         """Take the provisioning lease on a job, or learn who holds it / that it is done.
 
         The same `owner` (the queue message ID, stable across redeliveries of that message) may
         re-take its own lease, so a retried message continues where the failed attempt stopped.
+        `queued_at`: when the forge said the job was queued (the earliest one heard is kept).
         """
         partition, key = f"job-{forge}", encode_key(job_key)
         now = self._clock()
@@ -153,9 +171,12 @@ class FleetState:
             "owner": owner,
             "lease_until": now + lease_s,
             "claimed_at": now,
+            "queued_at": queued_at,
         }
         for _ in range(3):
             existing = await self._table.get(partition, key)
+            if existing is not None:
+                data["queued_at"] = _earliest(existing.data.get("queued_at"), queued_at)
             if existing is None:
                 try:
                     record = await self._table.insert(partition, key, data)
@@ -427,6 +448,11 @@ class FleetState:
             # PreconditionFailed: someone else moved it on; nothing of ours to give up.
             with contextlib.suppress(PreconditionFailed):
                 await self._table.delete(record.partition, record.key, etag=record.etag)
+
+
+def _earliest(*stamps: object) -> float | None:
+    known = [float(s) for s in stamps if isinstance(s, int | float) and not isinstance(s, bool)]
+    return min(known) if known else None
 
 
 def _last_written(record: Record) -> float:

@@ -22,6 +22,7 @@ from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_github_signature
 from runner_fleet.state.recent_repositories import RecentRepositories
 from runner_fleet.state.store import FleetState
+from runner_fleet.telemetry import metrics, traces
 from runner_fleet.usecases.enqueue import enqueue_once
 from runner_fleet.usecases.outcome import (
     MAX_BODY_BYTES,
@@ -44,6 +45,7 @@ class GitHubIntake:
     state: FleetState
 
     async def handle(self, raw_headers: object, body: bytes) -> WebhookOutcome:
+        received_ns = traces.now_ns()
         headers = Headers(raw_headers)
         if len(body) > MAX_BODY_BYTES:
             return WebhookOutcome(413, "payload too large")
@@ -69,6 +71,19 @@ class GitHubIntake:
         job = event.job
         ctx = {"forge": "github", "job_id": job.id, "delivery": delivery, "action": event.action}
         log.info("webhook.received", **ctx, repository=event.repository.full_name, labels=list(job.labels))
+        # The job's trace: the messages sent from here carry this span's traceparent.
+        attributes = {"runner_fleet.webhook.action": event.action}
+        with traces.job_span(
+            "webhook github", "github", job.id, attributes=attributes, start_time_ns=received_ns
+        ) as span:
+            outcome = await self._act(event, delivery, ctx, received_ns)
+            traces.set_attributes(span, status=outcome.status)
+        return outcome
+
+    async def _act(
+        self, event: WorkflowJobEvent, delivery: str, ctx: dict[str, object], received_ns: int
+    ) -> WebhookOutcome:
+        job = event.job
         if event.action == "completed":
             return await self._completed(event, delivery, ctx)
         if event.action == "in_progress":
@@ -99,18 +114,34 @@ class GitHubIntake:
             delivery_id=delivery,
             labels=job.labels,
         )
-        return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx | {"pool": pool.name})
+        outcome = await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx | {"pool": pool.name})
+        if outcome.status == 202:
+            metrics.job_accepted("github", pool.name, received_ns)
+        return outcome
 
     async def _started(
         self, event: WorkflowJobEvent, delivery: str, ctx: dict[str, object]
     ) -> WebhookOutcome:
         job = event.job
         pool_name = naming.pool_of(job.runner_name)
-        log.info("job.running", **ctx, runner=job.runner_name, pool=pool_name)
+        # wait_s (queued -> running, GitHub's own times) feeds the workbook's percentiles and the
+        # p95 alert: Application Insights keeps histograms only as sums and counts.
+        log.info(
+            "job.running",
+            **ctx,
+            runner=job.runner_name,
+            pool=pool_name,
+            wait_s=_wait(job.created_at, job.started_at),
+        )
         if job.runner_name is None or pool_name is None or all(p.name != pool_name for p in self.pools):
             return WebhookOutcome(200, "noted")
         # Ours: the reconciler must not trust a lagging `busy` flag, and a warm runner is replaced.
-        started = RunnerStarted(**_about(event, pool_name, delivery), runner_name=job.runner_name)
+        started = RunnerStarted(
+            **_about(event, pool_name, delivery),
+            runner_name=job.runner_name,
+            job_queued_at=job.created_at,
+            job_started_at=job.started_at,
+        )
         ctx = ctx | {"pool": pool_name, "runner": job.runner_name}
         return await self._enqueue(PROVISION_QUEUE, started.to_json(), delivery, ctx)
 
@@ -170,3 +201,9 @@ def _about(event: WorkflowJobEvent, pool: str, delivery: str) -> dict[str, Any]:
         "installation_id": event.installation_id,
         "delivery_id": delivery,
     }
+
+
+def _wait(queued_at: float | None, started_at: float | None) -> float | None:
+    if queued_at is None or started_at is None or started_at < queued_at:
+        return None
+    return round(started_at - queued_at, 3)

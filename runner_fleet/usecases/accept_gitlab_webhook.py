@@ -19,6 +19,7 @@ from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, WorkQueue
 from runner_fleet.settings.pool import Pool
 from runner_fleet.signatures import verify_gitlab_token, verify_standard_webhook
 from runner_fleet.state.store import FleetState
+from runner_fleet.telemetry import metrics, traces
 from runner_fleet.usecases.enqueue import enqueue_once
 from runner_fleet.usecases.outcome import (
     MAX_BODY_BYTES,
@@ -47,6 +48,7 @@ class GitLabIntake:
         return [pool for pool in self.pools if pool.gitlab is not None]
 
     async def handle(self, raw_headers: object, body: bytes) -> WebhookOutcome:
+        received_ns = traces.now_ns()
         headers = Headers(raw_headers)
         if len(body) > MAX_BODY_BYTES:
             return WebhookOutcome(413, "payload too large")
@@ -87,16 +89,29 @@ class GitLabIntake:
         delivery = delivery or f"job-{event.job_id}-{event.status}"
         ctx = {"forge": "gitlab", "job_id": event.job_id, "delivery": delivery, "status": event.status}
         log.info("webhook.received", **ctx, project=event.project_path)
+        # The job's trace: the messages sent from here carry this span's traceparent.
+        attributes = {"runner_fleet.webhook.status": event.status}
+        with traces.job_span(
+            "webhook gitlab", "gitlab", event.job_id, attributes=attributes, start_time_ns=received_ns
+        ) as span:
+            outcome = await self._act(event, delivery, ctx, received_ns)
+            traces.set_attributes(span, status=outcome.status)
+        return outcome
 
+    async def _act(
+        self, event: JobHookEvent, delivery: str, ctx: dict[str, object], received_ns: int
+    ) -> WebhookOutcome:
         if event.status == "pending":
-            return await self._pending(event, delivery, ctx)
+            return await self._pending(event, delivery, ctx, received_ns)
         if event.status == "running":
             return await self._running(event, delivery, ctx)
         if event.finished:
             return await self._finished(event, delivery, ctx)
         return WebhookOutcome(200, f"nothing to do for {event.status} jobs")
 
-    async def _pending(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
+    async def _pending(
+        self, event: JobHookEvent, delivery: str, ctx: dict[str, object], received_ns: int
+    ) -> WebhookOutcome:
         candidates = [
             pool
             for pool in self._gitlab_pools
@@ -115,7 +130,10 @@ class GitLabIntake:
             project_id=event.project_id,
             delivery_id=delivery,
         )
-        return await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx)
+        outcome = await self._enqueue(PROVISION_QUEUE, request.to_json(), delivery, ctx)
+        if outcome.status == 202:
+            metrics.job_accepted("gitlab", "", received_ns)  # its pool is known once its tags are read
+        return outcome
 
     async def _running(self, event: JobHookEvent, delivery: str, ctx: dict[str, object]) -> WebhookOutcome:
         runner = event.runner
@@ -127,7 +145,13 @@ class GitLabIntake:
             "gitlab", str(event.job_id), runner_name=runner.description, runner_id=runner.id
         )
         ctx = ctx | {"pool": pool_name, "runner": runner.description}
-        log.info("job.running", **ctx, runner_id=runner.id)
+        queued, started = event.queued_at, event.started_at
+        wait = (
+            round(started - queued, 3)
+            if queued is not None and started is not None and started >= queued
+            else None
+        )
+        log.info("job.running", **ctx, runner_id=runner.id, wait_s=wait)  # wait_s: see the GitHub intake
         request = DeregisterRequest(
             forge="gitlab",
             pool=pool_name,
@@ -137,6 +161,8 @@ class GitLabIntake:
             delivery_id=delivery,
             runner_name=runner.description,
             runner_id=runner.id,
+            job_queued_at=event.queued_at,
+            job_started_at=event.started_at,
         )
         return await self._enqueue(RELEASE_QUEUE, request.to_json(), delivery, ctx)
 

@@ -45,6 +45,7 @@ from runner_fleet.ports.forge import (
 from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
+from runner_fleet.telemetry import metrics, traces
 
 log = get_logger("provision")
 
@@ -170,7 +171,9 @@ class RunnerCreation:
             log.info("provision.vm_going_away", **claim.ctx, vm_state=vm.state_text)
             raise ProvisionRetryLater(VM_GOING_AWAY_RETRY_S, reason="the job's previous VM is going away")
         if vm.provisioning_state == "Succeeded":
-            await self.state.mark_job(claim.forge, claim.key, "provisioned", vm=claim.name)
+            # When its VM was seen running: the start of its runner's `runner.online` (telemetry).
+            running = {"running_at": self.now()} if data.get("requested_at") else {}
+            await self.state.mark_job(claim.forge, claim.key, "provisioned", vm=claim.name, **running)
             if not data.get("requested_at"):
                 log.info("provision.vm_exists", **claim.ctx, provisioning_state=vm.provisioning_state)
                 return Step("already-served")
@@ -185,6 +188,7 @@ class RunnerCreation:
         requested = data.get("requested_at")
         if isinstance(requested, int | float):
             extra["create_s"] = round(self.now() - requested, 3)
+            metrics.startup_phase(claim.pool.name, "create-to-running", self.now() - requested)
         if claim.queued_at is not None:
             extra["queued_for_s"] = round(self.now() - claim.queued_at, 3)
         log.info("vm.created", **claim.ctx, size=vm.size, resource_group=vm.resource_group, **extra)
@@ -257,11 +261,18 @@ class RunnerCreation:
         for index in range(plan, len(plans)):
             size, spot = plans[index]
             spec = VmSpec(claim.name, claim.pool, size, custom_data, claim.tags, self.ssh_public_key, spot)
+            attributes: traces.Attributes = {
+                traces.RUNNER: claim.name,
+                "runner_fleet.vm.size": size,
+                "runner_fleet.vm.spot": spot,
+            }
             try:
-                vm = await self.compute.start_create(spec, still_wanted=still_wanted)
+                with traces.span("vm.create", attributes=attributes, expected=_NOT_REFUSALS):
+                    vm = await self.compute.start_create(spec, still_wanted=still_wanted)
             except VmCreateRejected as rejected:
                 last = rejected
                 log.warning("vm.create_rejected", **claim.ctx, size=size, spot=spot, code=rejected.code)
+                metrics.vm_create_refused(claim.pool.name, rejected.code)
                 continue
             except VmNoLongerWanted:
                 await self._undo(registry, claim, registration)
@@ -293,9 +304,13 @@ class RunnerCreation:
                 requested_at=self.now(),
             )
             log.info("vm.create_requested", **claim.ctx, size=size, spot=spot)
+            if claim.queued_at is not None and not claim.data.get("requested_at"):
+                metrics.startup_phase(claim.pool.name, "queue-to-create", self.now() - claim.queued_at)
             if vm.provisioning_state == "Succeeded":
                 data = {"requested_at": self.now()}
-                await self.state.mark_job(claim.forge, claim.key, "provisioned", vm=claim.name)
+                await self.state.mark_job(
+                    claim.forge, claim.key, "provisioned", vm=claim.name, running_at=self.now()
+                )
                 self._log_created(claim, vm, data)
                 return Step("created")
             return Step("creating", self.checks.first_s)
@@ -308,6 +323,7 @@ class RunnerCreation:
         failure = vm.failure
         code = failure.code if failure is not None else "unknown"
         log.warning("vm.create_failed", **claim.ctx, size=vm.size, code=code)
+        metrics.vm_create_refused(claim.pool.name, code)
         # Without waiting: the next follow-up finds it deleting, then gone.
         await self.compute.delete_vm(claim.pool, claim.name, wait=False)
         if failure is not None and failure.capacity and plan + 1 < len(self._plans(claim.pool)):
@@ -373,6 +389,10 @@ class RunnerCreation:
                 await registry.remove(claim.scope, stale.runner_id)
         except Exception:
             log.exception("provision.cleanup_failed", **claim.ctx)
+
+
+# What a VM create may raise that is not Azure refusing it: the create's span is not failed by them.
+_NOT_REFUSALS = (VmNoLongerWanted, VmBeingDeleted, VmCreateThrottled)
 
 
 def _spread(wait_s: float) -> float:

@@ -62,5 +62,12 @@ class Deregisterer:
         removed = await registry.remove(RunnerScope.of_pool(pool), request.runner_id)
         log.info("runner.deregistered", **ctx, removed=removed, reason="its job started")
         if self.replacer is not None:
-            await self.replacer(request.forge, pool.name, request.runner_name, request.job_id)
+            await self.replacer(
+                request.forge,
+                pool.name,
+                request.runner_name,
+                request.job_id,
+                job_queued_at=request.job_queued_at,
+                job_started_at=request.job_started_at,
+            )
         return DeregisterResult("deregistered" if removed else "already-gone")

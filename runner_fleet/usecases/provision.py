@@ -24,6 +24,7 @@ from runner_fleet.ports.jobs import JobResolver
 from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
+from runner_fleet.telemetry import metrics, traces
 from runner_fleet.usecases.create_runner import (
     LEASE_S,
     MAX_ATTEMPTS,
@@ -75,6 +76,20 @@ class Provisioner:
     now: Callable[[], float] = time.time
 
     async def __call__(self, request: ProvisionRequest, *, message_id: str) -> ProvisionResult:
+        # A step of the job's trace, under the span that sent the message (webhook, or the step before).
+        with traces.job_span(
+            "provision",
+            request.forge,
+            request.job_id,
+            traceparent=request.traceparent,
+            attributes={traces.POOL: request.pool, "runner_fleet.follow_up": bool(request.owner)},
+            expected=(ProvisionRetryLater,),
+        ) as span:
+            result = await self._provision(request, message_id=message_id)
+            traces.set_attributes(span, outcome=result.outcome, runner=result.runner_name)
+            return result
+
+    async def _provision(self, request: ProvisionRequest, *, message_id: str) -> ProvisionResult:
         ctx: dict[str, object] = {"forge": request.forge, "pool": request.pool, "job_id": request.job_id}
         owner = request.owner or message_id
         job_key = str(request.job_id)
@@ -100,7 +115,13 @@ class Provisioner:
         name = naming.runner_name(pool.name, request.forge, job_key)
         ctx["runner"] = name
         claim = await self.state.claim_job(
-            request.forge, job_key, runner_name=name, pool=pool.name, owner=owner, lease_s=LEASE_S
+            request.forge,
+            job_key,
+            runner_name=name,
+            pool=pool.name,
+            owner=owner,
+            lease_s=LEASE_S,
+            queued_at=request.queued_at,
         )
         if not claim.granted:
             if claim.state != "provisioning":
@@ -140,6 +161,8 @@ class Provisioner:
                 update: dict[str, object] = {"owner": "", "attempt": request.attempt + 1}
             else:
                 update = {"owner": owner, "pool": pool.name}
+            # The next step continues the trace from this one.
+            update["traceparent"] = traces.current_traceparent() or request.traceparent
             return request.model_copy(update=update).to_json()
 
         result = step_result(step, name, follow_up)
@@ -198,6 +221,7 @@ async def gates_pass(pool: Pool, preflight: PreflightGate | None, forge_gate: Pr
         if gate is None:
             continue
         report = await gate.check(pool)
+        metrics.preflight_seen(pool.name, ((check.name, check.status) for check in report.checks))
         if not report.ok:
             # Never pay for a VM that cannot reach the cluster, nor for a runner whose group lets
             # other repositories take it: the job waits and is retried, never dropped; as soon as

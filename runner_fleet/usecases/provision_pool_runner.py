@@ -18,6 +18,7 @@ from runner_fleet.ports.forge import RunnerScope
 from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
+from runner_fleet.telemetry import traces
 from runner_fleet.usecases.create_runner import (
     LEASE_S,
     Claimed,
@@ -41,6 +42,19 @@ class PoolRunnerProvisioner:
     now: Callable[[], float] = time.time
 
     async def __call__(self, request: PoolRunnerRequest, *, message_id: str) -> ProvisionResult:
+        # No job's trace: a pool runner's steps make a trace of their own.
+        attributes = {traces.POOL: request.pool, "runner_fleet.reason": request.reason}
+        with traces.span(
+            "provision",
+            traceparent=request.traceparent,
+            attributes=attributes,
+            expected=(ProvisionRetryLater,),
+        ) as span:
+            result = await self._provision(request, message_id=message_id)
+            traces.set_attributes(span, outcome=result.outcome, runner=result.runner_name)
+            return result
+
+    async def _provision(self, request: PoolRunnerRequest, *, message_id: str) -> ProvisionResult:
         pool = self.pools.get(request.pool)
         ctx: dict[str, object] = {"forge": request.forge, "pool": request.pool, "reason": request.reason}
         if pool is None or pool.forge != request.forge:
@@ -93,7 +107,8 @@ class PoolRunnerProvisioner:
             # Every size failed: the reconciler will ask for a warm runner again; nothing waits on it.
             if step.outcome == "all-failed":
                 return ""
-            return request.model_copy(update={"owner": owner}).to_json()
+            traceparent = traces.current_traceparent() or request.traceparent
+            return request.model_copy(update={"owner": owner, "traceparent": traceparent}).to_json()
 
         result = step_result(step, name, follow_up)
         return result if result.follow_up != "" else ProvisionResult("gave-up", name)

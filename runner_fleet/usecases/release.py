@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from runner_fleet import naming
+from runner_fleet.cost.metering import Metering
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import ReleaseRequest
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
 from runner_fleet.ports.forge import RunnerBusy, RunnerRegistry, RunnerScope
 from runner_fleet.ports.jobs import FINISHED, JobResolver
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
+from runner_fleet.state.usage import Usage
+from runner_fleet.telemetry import metrics, traces
 
 log = get_logger("release")
 
@@ -31,6 +34,8 @@ class ReleaseResult:
     vm_deleted: bool
     registration_removed: bool
     outcome: ReleaseOutcome
+    # What the VM used and cost, when this release deleted it and wrote its usage (once per VM).
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,22 @@ class Releaser:
     # only a shared token guards it (GitLab): a forged `success` would delete a VM mid-deploy, a
     # forged `canceled` would mark a waiting job done so that nothing ever serves it.
     confirmers: Mapping[Forge, JobResolver] = field(default_factory=dict)
+    # Writes each deleted VM's usage row (VM time, cost); None: nothing is metered.
+    metering: Metering | None = None
 
     async def __call__(self, request: ReleaseRequest) -> ReleaseResult:
+        # The last step of the job's trace, under the webhook that said it ended.
+        attributes = {traces.POOL: request.pool, traces.RUNNER: request.runner_name}
+        with traces.job_span(
+            "release", request.forge, request.job_id, traceparent=request.traceparent, attributes=attributes
+        ) as span:
+            result = await self._release(request)
+            traces.set_attributes(span, outcome=result.outcome, vm_deleted=result.vm_deleted)
+        if result.outcome == "released":
+            metrics.job_completed(request.forge, request.pool, request.conclusion)
+        return result
+
+    async def _release(self, request: ReleaseRequest) -> ReleaseResult:
         ctx = {
             "forge": request.forge,
             "pool": request.pool,
@@ -68,12 +87,14 @@ class Releaser:
             # A VM with our naming pattern that we did not tag: never delete what is not ours.
             log.warning("release.not_ours", **ctx)
             return ReleaseResult(False, False, "not-ours")
-        vm_deleted = False
+        vm_deleted, usage = False, None
         if vm is not None:
             # Without waiting for Azure to finish: the worker is free at once, and the VM reads
             # Deleting until it is gone, which every reader takes as going away.
             vm_deleted = await self.compute.delete_vm(pool, request.runner_name, wait=False)
             log.info("vm.deleted", **ctx, existed=vm_deleted)
+            usage = await self._meter(pool, request, vm, ctx)
+            metrics.vm_used(usage)
             created_for = vm.tags.get("job")
             if created_for and created_for != str(request.job_id):
                 # Runners are interchangeable: this one ran another job, so the job it was made for may
@@ -93,8 +114,21 @@ class Releaser:
             vm_deleted=vm_deleted,
             registration_removed=removed,
             conclusion=request.conclusion,
+            **_usage_fields(usage),
         )
-        return ReleaseResult(vm_deleted, removed, "released")
+        return ReleaseResult(vm_deleted, removed, "released", usage)
+
+    async def _meter(
+        self, pool: Pool, request: ReleaseRequest, vm: VmInfo, ctx: dict[str, object]
+    ) -> Usage | None:
+        if self.metering is None:
+            return None
+        try:
+            return await self.metering.vm_gone(pool, request.forge, vm, job=str(request.job_id))
+        except Exception as exc:
+            # The VM is deleted already: a usage row lost is a gap in the report, not a failed release.
+            log.warning("usage.not_recorded", **ctx, error=type(exc).__name__)
+            return None
 
     async def _confirmed(self, request: ReleaseRequest, ctx: dict[str, object]) -> bool:
         confirmer = self.confirmers.get(request.forge)
@@ -129,3 +163,17 @@ class Releaser:
         except RunnerBusy:
             log.warning("release.runner_busy", **ctx, runner_id=runner.runner_id)
             return False
+
+
+def _usage_fields(usage: Usage | None) -> dict[str, object]:
+    """What the release log says of the VM's use (nothing when this release wrote no usage)."""
+    if usage is None:
+        return {}
+    return {
+        "vm_seconds": round(usage.vm_seconds, 1),
+        "size": usage.size,
+        "spot": usage.spot,
+        "cost": usage.cost,
+        "currency": usage.currency,
+        "price_source": usage.price_source,
+    }

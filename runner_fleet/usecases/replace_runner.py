@@ -24,6 +24,9 @@ from runner_fleet.settings.pool import Pool
 from runner_fleet.state.pool_requests import PoolRequests
 from runner_fleet.state.runner_starts import RunnerStarts
 from runner_fleet.state.store import FleetState
+from runner_fleet.state.table import Record
+from runner_fleet.state.usage import UsageLog
+from runner_fleet.telemetry import metrics, traces
 from runner_fleet.warm.policy import pool_warm_ceiling, warm_now
 
 log = get_logger("replace")
@@ -38,7 +41,17 @@ class RunnerReplacer:
     queue: WorkQueue
     now: Callable[[], float] = time.time
 
-    async def __call__(self, forge: Forge, pool_name: str, runner_name: str, job_id: int) -> ReplaceOutcome:
+    async def __call__(
+        self,
+        forge: Forge,
+        pool_name: str,
+        runner_name: str,
+        job_id: int,
+        *,
+        job_queued_at: float | None = None,
+        job_started_at: float | None = None,
+    ) -> ReplaceOutcome:
+        """`job_queued_at`, `job_started_at`: when the forge's hook says the job was queued and started."""
         ctx = {"forge": forge, "pool": pool_name, "runner": runner_name, "job_id": job_id}
         pool = self.pools.get(pool_name)
         if pool is None or pool.forge != forge:
@@ -46,9 +59,26 @@ class RunnerReplacer:
         now = self.now()
         # The reconciler must not retire a runner whose `busy` flag still lags behind its job.
         await RunnerStarts(self.state.table).note(forge, runner_name, job_id, now)
-        if await self.state.pool_runner_key(forge, runner_name) is None:
-            return "made-for-a-job"
         record = await self.state.job(forge, str(job_id))
+        # For the runner's usage row: its job's wait and busy time, by the forge's hook where it said
+        # (a job a warm runner took before its provision claimed it has no claim), else our own times.
+        claimed = record.data.get("queued_at") if record is not None else None
+        queued_at = job_queued_at if job_queued_at is not None else claimed
+        await UsageLog(self.state.table).note_start(
+            forge,
+            runner_name,
+            str(job_id),
+            at=job_started_at if job_started_at is not None else now,
+            queued_at=float(queued_at) if isinstance(queued_at, int | float) else None,
+        )
+        pool_key = await self.state.pool_runner_key(forge, runner_name)
+        if metrics.enabled():
+            times = (job_queued_at, job_started_at)
+            await self._observe_start(
+                pool, runner_name, job_id, pool_key=pool_key, record=record, forge_times=times, now=now
+            )
+        if pool_key is None:
+            return "made-for-a-job"
         if record is not None and record.data.get("state") in ("provisioning", "provisioned"):
             # The job's own provision made (or is making) a runner, which now has no job to wait for:
             # it is the replacement, and a second one would be a runner too many.
@@ -67,3 +97,52 @@ class RunnerReplacer:
         await PoolRequests(self.state.table).note(forge, pool.name, key, replacement, now)
         log.info("runner.replacing", **ctx)
         return "replacing"
+
+    async def _observe_start(
+        self,
+        pool: Pool,
+        runner_name: str,
+        job_id: int,
+        *,
+        pool_key: str | None,
+        record: Record | None,
+        forge_times: tuple[float | None, float | None],
+        now: float,
+    ) -> None:
+        """The job's start for the metrics: its wait, and its runner's last startup phases.
+
+        The wait is the forge's (queued to running, its clock; else the job's claim to now). The
+        runner came online when first seen so: idle by a reconcile round, else at this start (a
+        runner that took a job before any round saw it has no online-to-started of its own); its VM
+        ran from when a create step read it `Succeeded`. Known for a runner made for this job or for
+        the pool; a runner another job's provision made has its claim under that job.
+        """
+        queued, started = forge_times
+        if queued is None or started is None:
+            queued, started = _stamp(record, "queued_at"), now  # without the forge's times, our own
+        wait_s = started - queued if queued is not None else None
+        metrics.job_started(pool.forge, pool.name, warm=pool_key is not None, wait_s=wait_s)
+        own = naming.runner_name(pool.name, pool.forge, str(job_id)) == runner_name
+        if pool_key is None and not own:
+            return
+        claim = record if pool_key is None else await self.state.job(pool.forge, pool_key)
+        idle = (await self.state.idle_since()).get(runner_name)
+        online = min(idle, now) if idle is not None else now
+        running = _stamp(claim, "running_at")
+        if running is not None and running <= online:
+            metrics.startup_phase(pool.name, "running-to-online", online - running)
+            attributes: traces.Attributes = {
+                traces.RUNNER: runner_name,
+                traces.POOL: pool.name,
+                "runner_fleet.warm": pool_key is not None,
+            }
+            traces.finished_job_span(
+                "runner.online", pool.forge, job_id, start_s=running, end_s=online, attributes=attributes
+            )
+        if idle is not None:
+            metrics.startup_phase(pool.name, "online-to-started", now - online)
+
+
+def _stamp(record: Record | None, name: str) -> float | None:
+    value = record.data.get(name) if record is not None else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

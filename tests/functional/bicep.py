@@ -12,6 +12,7 @@ which tests may compare by its text.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,7 +22,7 @@ from typing import Any
 from pycep import BicepParser
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,10 @@ class Template:
         if "loop_type" in node and "config" in node:
             looped = self._loop(node)
             return Opaque(node) if looped is None else looped
-        if "function" in node:
+        # An expression is a one-key node; an object literal may have a property of that name too.
+        if _expression(node, "function"):
             return self._function(node["function"])
-        if "operator" in node:
+        if _expression(node, "operator"):
             return self._operator(node["operator"], node)
         return {key: self.value(item) for key, item in node.items()}
 
@@ -155,7 +157,16 @@ class Template:
             return Ref(text) if default is None else self.value(default)
         if text in self.document.get("variables", {}):
             return self.variable(text)
-        return _INTERPOLATION.sub(lambda m: str(self._name(m.group(1))), text)
+        return _INTERPOLATION.sub(self._interpolated, text)
+
+    def _interpolated(self, match: re.Match[str]) -> str:
+        """`${name}` or `${name.property...}`; a path through something not computed stays as written."""
+        value = self._name(match.group(1))
+        for part in filter(None, match.group(2).split(".")):
+            if not isinstance(value, dict) or part not in value:
+                return match.group(0)
+            value = value[part]
+        return str(value)
 
     def _function(self, call: dict[str, Any]) -> Any:
         args = [self.value(a) for a in call.get("parameters", {}).values()]
@@ -176,6 +187,14 @@ class Template:
                 if item not in found:
                     found.append(item)
             return found
+        if kind == "union" and args and all(isinstance(a, dict) for a in args):
+            merged: dict[str, Any] = {}
+            for arg in args:
+                merged = _merged(merged, arg)
+            return merged
+        if kind == "string" and _computed(args[0]):
+            value = args[0]
+            return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         if kind == "split" and all(isinstance(a, str) for a in args):
             parts = args[0].split(args[1])
             return parts[call["index"]] if "index" in call else parts
@@ -207,6 +226,32 @@ class Template:
         known = not any(isinstance(v, Ref | Opaque) for v in values)
         if kind in ("and", "or") and all(isinstance(v, bool) for v in values):
             return all(values) if kind == "and" else any(values)
+        if kind == "divide" and known and all(type(v) is int for v in values):
+            return int(values[0] / values[1])  # ARM's div truncates toward zero
         if kind in ("equals", "not_equals") and known:
             return (values[0] == values[1]) == (kind == "equals")
         return Opaque(node)
+
+
+def _computed(value: Any) -> bool:
+    """Whether `value` holds nothing the evaluator left uncomputed (a `Ref` or an `Opaque`)."""
+    if isinstance(value, dict):
+        return all(_computed(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_computed(v) for v in value)
+    return not isinstance(value, Ref | Opaque | GroupScope)
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """ARM's `union` of two objects: later keys win, nested objects are merged the same way."""
+    merged = dict(base)
+    for key, value in extra.items():
+        old = merged.get(key)
+        merged[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return merged
+
+
+def _expression(node: dict[str, Any], kind: str) -> bool:
+    """Whether `node` is pycep's function call or operator (`{kind: {"type": ...}}`)."""
+    inner = node.get(kind)
+    return len(node) == 1 and isinstance(inner, dict) and "type" in inner

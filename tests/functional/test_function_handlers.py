@@ -19,6 +19,7 @@ from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.host.index import index_app
 from runner_fleet.ports.queue import PROVISION_QUEUE, RELEASE_QUEUE, poison_queue
+from runner_fleet.state.usage import USAGE_RETENTION, Usage, UsageLog
 from tests.builders import event, signed
 from tests.fakes import FakeCompute, FakeRegistry
 
@@ -150,6 +151,22 @@ async def test_housekeeping_timer_purges_job_records_past_their_retention(instal
 
     assert [record.key for record in await table.query("job-github")] == ["done-recent", "served"]
     assert await table.query("job-gitlab") == []
+
+
+async def test_housekeeping_timer_purges_usage_days_past_their_retention(installed: runtime.Runtime) -> None:
+    """Housekeeping drops the usage rows of days older than USAGE_RETENTION (35 days); newer ones stay."""
+    log, now = UsageLog(installed.table), time.time()
+    old = Usage("rf-aks-prod-old", "aks-prod", "github", "1", "Standard_D2ads_v5", False, "westeurope", 0, 0)
+    for runner, released in (("rf-aks-prod-old", now - 37 * 86400), ("rf-aks-prod-new", now - 86400)):
+        await log.record(
+            dataclasses.replace(old, runner=runner, created_at=released - 600, released_at=released)
+        )
+
+    await _handler("housekeeping")(TimerRequest(past_due=False))
+
+    assert [u.runner for u in await log.since(now - USAGE_RETENTION.total_seconds() - 5 * 86400)] == [
+        "rf-aks-prod-new"
+    ]
 
 
 def test_webhook_path_imports_no_azure_management_sdk() -> None:

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from structlog.testing import capture_logs
 
 from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
@@ -262,3 +263,13 @@ async def test_a_completed_job_is_settled_before_its_release_is_enqueued(
     assert (await intake.handle(*signed(event("workflow_job.completed.json")))).status == 202
     record = await intake.state.job("github", "2832853555")
     assert record is not None and record.data["state"] == "done"
+
+
+async def test_the_start_is_logged_with_the_jobs_wait_from_githubs_own_times(intake: GitHubIntake) -> None:
+    """`job.running` carries wait_s = started_at - created_at (the workbook's percentiles read it)."""
+    payload = event("workflow_job.in_progress.json")
+    payload["workflow_job"] |= {"created_at": "2026-11-20T10:00:00Z", "started_at": "2026-11-20T10:01:30Z"}
+    with capture_logs() as logs:
+        assert (await intake.handle(*signed(payload))).status == 202
+    [running] = [e for e in logs if e["event"] == "job.running"]
+    assert running["wait_s"] == 90.0

@@ -342,4 +342,5 @@ def _info(vm: Any, resource_group: str, power_state: str | None) -> VmInfo:
         provisioning_state=vm.provisioning_state or "",
         power_state=power_state,
         created_at=getattr(vm, "time_created", None),
+        priority=getattr(vm, "priority", None),
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner_fleet.ports.forge import ForgeRateLimited
+from runner_fleet.telemetry import metrics
 
 # GitHub: "Otherwise, wait for at least one minute before retrying", then exponentially longer.
 SECONDARY_WAIT_S = 60.0
@@ -111,6 +112,7 @@ class CredentialBudget:
         reading = RateLimitReading.of(headers)
         if reading is None or reading.resource != "core":
             return
+        metrics.forge_remaining_seen("github", self.credential, reading.remaining)
         with self._lock:
             current = self._reading
             if current is None or reading.reset_at > current.reset_at:

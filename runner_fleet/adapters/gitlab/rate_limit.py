@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runner_fleet.telemetry import metrics
+
 # Left for runner creation and deletion when the scan stops: a handful of provisions and releases.
 RESERVE_FRACTION = 0.2
 MIN_RESERVE = 20
@@ -47,6 +49,7 @@ class RateLimitObserver:
             return response  # the limit is off, or an answer that does not say
         with self._lock:
             self._last = reading
+        metrics.forge_remaining_seen("gitlab", "token", reading.remaining)
         return response
 
     @property

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from runner_fleet import naming
+from runner_fleet.cost.metering import Metering
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import PoolRunnerRequest
@@ -24,6 +25,15 @@ from runner_fleet.state.pool_rounds import PoolRound, PoolRounds
 from runner_fleet.state.runner_starts import RunnerStarts
 from runner_fleet.state.store import REPROVISIONABLE, FleetState
 from runner_fleet.state.table import Record
+from runner_fleet.telemetry import metrics
+from runner_fleet.usecases.reconcile.observed import (
+    WAITED_WITH_CAPACITY_S,
+    RoundFigures,
+    reason_code,
+    report_round,
+    runner_states,
+    wait_watch,
+)
 from runner_fleet.usecases.reconcile.rules import START_GUARD_S, RunnerView, Verdict, decide, keep_warm
 from runner_fleet.usecases.reconcile.warm_upkeep import RunnerCounts, count_runners, plan_upkeep
 from runner_fleet.warm.demand import DemandLog
@@ -74,6 +84,9 @@ class ReconcileReport:
     # Pool name -> its figures this round: waiting (jobs past the webhook grace), target (warm),
     # busy, coming (not busy and not going away, or on their way), wanted, warm_requests (sent).
     pools: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Pool name -> runner state (creating, booting, idle, busy, retiring) -> runners, as
+    # `observed.runner_states` classifies what the round saw (`runner-fleet status` shows it).
+    runners: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -112,6 +125,10 @@ class Reconciler:
     now: Callable[[], float] = time.time
     # Where adaptive pools' demand is kept: fed idle time and cold starts, read for their targets.
     demand: DemandLog | None = None
+    # Writes the usage row of each VM it deletes (a warm runner retired, a VM that never came up).
+    metering: Metering | None = None
+    # A job waiting longer than this while its pool had room counts in `jobs.waited_with_capacity`.
+    waited_with_capacity_s: float = WAITED_WITH_CAPACITY_S
 
     async def __call__(self, *, dry_run: bool = False) -> ReconcileReport:
         report = ReconcileReport(dry_run=dry_run)
@@ -158,6 +175,7 @@ class Reconciler:
         judged = {v.name for v in verdicts}
         pending = await requests.pending(now, purge=not dry_run)
         all_leases = set().union(*leases.values())
+        report.runners = runner_states(views.values(), judged=judged, leases=all_leases)
         claimed = [name for name in pending if name in views or name in all_leases]
         if not dry_run:
             for name in claimed:
@@ -174,6 +192,8 @@ class Reconciler:
             await self._record_round(seen, choice.remember, last, rounds)
             for forge in forges:
                 await starts.purge(forge, STARTS_KEPT)
+            if metrics.enabled():
+                await report_round(self.queue, RoundFigures(views, judged, all_leases, counts, targets))
         log.info(
             "reconcile.done",
             **{k: len(v) if isinstance(v, list | dict) else v for k, v in report.as_dict().items()},
@@ -258,6 +278,7 @@ class Reconciler:
                 report.errors.append(f"{vm.name}: {type(exc).__name__}")
                 continue
             log.info("reconcile.probe_deleted", pool=pool.name, vm=vm.name)
+            metrics.reconcile_action("delete", "probe-expired")
             report.acted.append(entry | {"outcome": "deleted"})
 
     async def _track_idle(
@@ -294,6 +315,8 @@ class Reconciler:
             # registration lives its token could take another job: no second round.
             outcome = "would act (dry run)" if dry_run else await self._deregister(view)
             report.acted.append(entry | {"outcome": outcome})
+            if not dry_run:
+                metrics.reconcile_action(verdict.action, reason_code(verdict.reason))
             return
         if prior is None or prior.data.get("action") != verdict.action:
             report.marked.append(entry)
@@ -315,6 +338,8 @@ class Reconciler:
             return
         outcome = await self._act(fresh, confirmed)
         report.acted.append(entry | {"outcome": outcome})
+        if outcome != "left alone: runner became busy":
+            metrics.reconcile_action(confirmed.action, reason_code(confirmed.reason))
         await self.state.clear_suspect(verdict.name)
 
     async def _recheck(self, view: RunnerView, now: float) -> RunnerView:
@@ -379,6 +404,13 @@ class Reconciler:
                     log.info("reconcile.runner_became_busy", **ctx)
                     return "left alone: runner became busy"
         vm_deleted = await self.compute.delete_vm(view.pool, view.name) if view.vm is not None else False
+        if vm_deleted and view.vm is not None and self.metering is not None:
+            try:
+                metrics.vm_used(
+                    await self.metering.vm_gone(view.pool, view.forge, view.vm, ended_by="reconcile")
+                )
+            except Exception as exc:  # a gap in the usage report, not a reason to leave the rest undone
+                log.warning("usage.not_recorded", **ctx, error=type(exc).__name__)
         job = view.vm.tags.get("job") if view.vm is not None else None
         if job:
             # If the job this VM was made for still waits, the job scan may now give it a new runner.
@@ -407,6 +439,7 @@ class Reconciler:
                     continue
                 await self.state.free_slot(pool.name, name)
                 log.info("reconcile.slot_freed", pool=pool.name, runner=name)
+                metrics.reconcile_action("free-slot", "leaked-slot")
 
     # -- missed webhooks and the warm pool ------------------------------------------------------
     async def _upkeep(self, seen: _Round, requests: PoolRequests) -> None:
@@ -433,6 +466,9 @@ class Reconciler:
                 pool = self.pools.get(pool_name)
                 if pool is None:
                     continue  # a job for a pool no longer configured: recovered as before, no upkeep
+                if metrics.enabled() and not report.dry_run:
+                    watch = wait_watch(self.waited_with_capacity_s)
+                    watch.note(pool_name, jobs, counts, pool.limits.max_runners, now)
                 target = seen.targets.get(pool_name, 0)
                 upkeep = plan_upkeep(
                     waiting=len(jobs),
@@ -462,7 +498,9 @@ class Reconciler:
             return {}
         try:
             if not report.dry_run:
-                report.redelivered += await feed.redeliver_failed(REDELIVERY_WINDOW_S)
+                redelivered = await feed.redeliver_failed(REDELIVERY_WINDOW_S)
+                report.redelivered += redelivered
+                metrics.reconcile_action("redeliver", "failed-delivery", redelivered)
             waiting = await feed.waiting_jobs(pools)
             coverage = feed.last_coverage() if isinstance(feed, ReportsCoverage) else None
             if coverage is not None:
@@ -494,6 +532,7 @@ class Reconciler:
             # Sent before it is noted: a note without its message would hold the pool short for ten
             # minutes, a message without its note costs one idle runner at most.
             await self.queue.send(PROVISION_QUEUE, message.to_json())
+            metrics.reconcile_action("warm-request", "below-warm-target")
             await requests.note(pool.forge, pool.name, key, name, now)
 
     # -- what the next round compares with ------------------------------------------------------
@@ -556,6 +595,7 @@ class Reconciler:
             body = request.model_copy(update={"delivery_id": "reconcile"}).to_json()
             await self.queue.send(PROVISION_QUEUE, body)
             await self.state.note_recovery(forge, key, now)
+            metrics.reconcile_action("enqueue", "missed-job")
         return True
 
     async def _reopen_if_unserved(
