@@ -97,3 +97,10 @@ class DictWrapper:
         if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e9:
             return float(value)
         return None
+
+
+def queued_to_running(queued_at: float | None, started_at: float | None) -> float | None:
+    """Seconds from queued to running by the forge's own clock, when both times are known and in order."""
+    if queued_at is None or started_at is None or started_at < queued_at:
+        return None
+    return round(started_at - queued_at, 3)

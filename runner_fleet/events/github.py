@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from runner_fleet.events.base import DictWrapper, MalformedEvent, is_id
+from runner_fleet.events.base import DictWrapper, MalformedEvent, is_id, queued_to_running
 
 WorkflowJobAction = Literal["queued", "waiting", "in_progress", "completed"]
 _ACTIONS = ("queued", "waiting", "in_progress", "completed")
@@ -60,6 +60,11 @@ class WorkflowJob(DictWrapper):
     def started_at(self) -> float | None:
         """When it started (GitHub fills it with the creation time until then)."""
         return self._opt_time("started_at")
+
+    @property
+    def wait_s(self) -> float | None:
+        """Queued to running by GitHub's own times, when both are known."""
+        return queued_to_running(self.created_at, self.started_at)
 
 
 class Repository(DictWrapper):

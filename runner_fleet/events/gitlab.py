@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from runner_fleet.events.base import DictWrapper, MalformedEvent
+from runner_fleet.events.base import DictWrapper, MalformedEvent, queued_to_running
 
 JobStatus = Literal["created", "pending", "running", "success", "failed", "canceled", "skipped", "manual"]
 _STATUSES = ("created", "pending", "running", "success", "failed", "canceled", "skipped", "manual")
@@ -91,3 +91,8 @@ class JobHookEvent(DictWrapper):
         if started is not None and pending is not None:
             return started - pending
         return self._opt_time("build_created_at_iso") or self._opt_time("build_created_at")
+
+    @property
+    def wait_s(self) -> float | None:
+        """Queued to running by GitLab's own times, when both are known."""
+        return queued_to_running(self.queued_at, self.started_at)

@@ -131,7 +131,7 @@ class GitHubIntake:
             **ctx,
             runner=job.runner_name,
             pool=pool_name,
-            wait_s=_wait(job.created_at, job.started_at),
+            wait_s=job.wait_s,
         )
         if job.runner_name is None or pool_name is None or all(p.name != pool_name for p in self.pools):
             return WebhookOutcome(200, "noted")
@@ -201,9 +201,3 @@ def _about(event: WorkflowJobEvent, pool: str, delivery: str) -> dict[str, Any]:
         "installation_id": event.installation_id,
         "delivery_id": delivery,
     }
-
-
-def _wait(queued_at: float | None, started_at: float | None) -> float | None:
-    if queued_at is None or started_at is None or started_at < queued_at:
-        return None
-    return round(started_at - queued_at, 3)

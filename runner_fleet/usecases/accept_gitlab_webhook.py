@@ -145,13 +145,9 @@ class GitLabIntake:
             "gitlab", str(event.job_id), runner_name=runner.description, runner_id=runner.id
         )
         ctx = ctx | {"pool": pool_name, "runner": runner.description}
-        queued, started = event.queued_at, event.started_at
-        wait = (
-            round(started - queued, 3)
-            if queued is not None and started is not None and started >= queued
-            else None
-        )
-        log.info("job.running", **ctx, runner_id=runner.id, wait_s=wait)  # wait_s: see the GitHub intake
+        log.info(
+            "job.running", **ctx, runner_id=runner.id, wait_s=event.wait_s
+        )  # wait_s: see the GitHub intake
         request = DeregisterRequest(
             forge="gitlab",
             pool=pool_name,

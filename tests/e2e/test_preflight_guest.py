@@ -34,6 +34,7 @@ from simulator.arm.topology import (
 )
 from simulator.testing import eventually
 from tests.e2e.preflight_sim import simulated_arm
+from tests.probe_contract import RESULT_KEYS
 
 pytestmark = pytest.mark.e2e
 
@@ -255,21 +256,7 @@ async def test_a_probe_on_the_healthy_network_passes_every_target_and_powers_off
     assert found[ACR_FQDN]["address"] == ACR_ADDRESS and found["github.com"]["address"] == public_address_for(
         "github.com"
     )
-    assert list(found[AKS_FQDN]) == [
-        "probe",
-        "target",
-        "name",
-        "fqdn",
-        "port",
-        "expect",
-        "address",
-        "scope",
-        "resolve_error",
-        "connect_ms",
-        "connect_error",
-        "tls",
-        "tls_detail",
-    ]
+    assert list(found[AKS_FQDN]) == list(RESULT_KEYS)
     assert (vm["guest_state"], vm["power_state"], vm["runner"], vm["registered_at"]) == (
         "exited",
         "stopped",

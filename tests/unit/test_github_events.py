@@ -1,6 +1,6 @@
 import pytest
 
-from runner_fleet.events.base import MalformedEvent
+from runner_fleet.events.base import MalformedEvent, queued_to_running
 from runner_fleet.events.github import WorkflowJobEvent
 from tests.builders import event
 
@@ -62,3 +62,9 @@ def test_a_non_object_body_is_malformed() -> None:
     """A JSON list is not an event."""
     with pytest.raises(MalformedEvent):
         WorkflowJobEvent([])  # type: ignore[arg-type]
+
+
+def test_wait_is_none_when_the_times_are_out_of_order() -> None:
+    """A start before the queue time (clocks disagree) gives no wait rather than a negative one."""
+    assert queued_to_running(100.0, 99.0) is None and queued_to_running(100.0, 190.5) == 90.5
+    assert queued_to_running(None, 1.0) is None

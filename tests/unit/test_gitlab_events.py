@@ -66,3 +66,13 @@ def test_malformed_hooks_are_rejected(mutate, message) -> None:  # type: ignore[
     mutate(payload)
     with pytest.raises(MalformedEvent, match=message):
         JobHookEvent(payload)
+
+
+def test_a_running_jobs_wait_is_its_queued_duration() -> None:
+    """wait_s: from the job's queued time (its start less build_queued_duration) to its start."""
+    assert JobHookEvent(gitlab_event("job_hook.running.json")).wait_s == 60.0
+
+
+def test_a_pending_job_has_no_wait_yet() -> None:
+    """No start time, no wait."""
+    assert JobHookEvent(gitlab_event("job_hook.canceled_pending.json")).wait_s is None

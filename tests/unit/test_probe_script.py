@@ -22,6 +22,7 @@ from runner_fleet.cloudinit import images_dir
 from runner_fleet.probe.console import ConsoleReading, read_console
 from runner_fleet.probe.targets import ProbeTarget
 from runner_fleet.probe.userdata import probe_json
+from tests.probe_contract import RESULT_KEYS
 
 PROBE = "rf-aks-prod-probe-0a1b2c3d"
 # getent ahostsv4 NAME: the address RF_TEST_HOSTS gives it ("name=address ..."), else exit 2 (NXDOMAIN).
@@ -159,21 +160,7 @@ def test_every_line_is_one_json_object_after_the_prefix(tmp_path: Path, servers:
     kinds = [line.split(" ", 2)[1] for line in lines]
     assert kinds == ["start", "result", "done"]
     result = json.loads(lines[1].split(" ", 2)[2])
-    assert list(result) == [
-        "probe",
-        "target",
-        "name",
-        "fqdn",
-        "port",
-        "expect",
-        "address",
-        "scope",
-        "resolve_error",
-        "connect_ms",
-        "connect_error",
-        "tls",
-        "tls_detail",
-    ]
+    assert list(result) == list(RESULT_KEYS)
 
 
 def test_a_missing_probe_json_is_said_on_the_console_and_the_vm_still_powers_off(
