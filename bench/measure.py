@@ -2,6 +2,8 @@
 
 Definitions (all from the simulators' records, never from the service's own account):
 - lost: a planned job that never started running;
+- failed: a job that started and ended without success: no job of the workload fails by itself, so
+  its runner's VM went away under it (GitHub fails such a job when its lock lapses);
 - duplicate VM: a second (third, ...) VM created for a job (its `job` tag) while an earlier VM for
   that job still existed, or after the job had already started running. A later VM for a job that
   was still waiting after its earlier VM was gone (it never booted and was reaped, or it ran another
@@ -47,6 +49,7 @@ def job_figures(keys: list[str], obs: Observation, time_scale: float) -> dict[st
         "jobs": len(keys),
         "ran": len(started),
         "succeeded": sum(1 for job in seen if job.succeeded),
+        "failed": sum(1 for job in started if job.status == "failed"),
         "lost": len(lost),
         "lost_jobs": lost_details(keys, obs),
         "p50_queue_to_running_s": _r(p50),

@@ -1,6 +1,6 @@
 """`python bench/soak.py --jobs N --json`: the fault-injection soak (see soak_run and README.md).
 
-Exit 0 when no job was lost, no VM duplicated and nothing leaked; 1 otherwise.
+Exit 0 when no job was lost or failed, no VM duplicated and nothing leaked; 1 otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ HEADLINE = [
     "jobs",
     "ran",
     "lost",
+    "failed",
     "duplicate_vms",
     "leaked_vms",
     "leaked_runners",
@@ -29,7 +30,13 @@ HEADLINE = [
 
 
 def _clean(result: dict[str, Any]) -> bool:
-    return not (result["lost"] or result["duplicate_vms"] or result["leaked_vms"] or result["leaked_runners"])
+    return not (
+        result["lost"]
+        or result["failed"]
+        or result["duplicate_vms"]
+        or result["leaked_vms"]
+        or result["leaked_runners"]
+    )
 
 
 def _options(parser: argparse.ArgumentParser, d: SoakSettings) -> None:

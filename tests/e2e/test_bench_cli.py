@@ -134,7 +134,7 @@ def test_a_small_soak_on_azurite_with_two_instances_loses_duplicates_and_leaks_n
     )
     assert (result["storage"], result["instances"]) == ("azurite", 2)
     assert (result["jobs"], result["ran"]) == (12, 12)
-    assert (result["lost"], result["duplicate_vms"]) == (0, 0)
+    assert (result["lost"], result["failed"], result["duplicate_vms"]) == (0, 0, 0)
     assert (result["leaked_vms"], result["leaked_runners"]) == (0, 0)
     per_instance = result["invocations_per_instance"]
     assert isinstance(per_instance, list) and len(per_instance) == 2

@@ -47,13 +47,20 @@ class RunnerStub:
     connects: list[str] = field(default_factory=list)
     polls: int = 0
     bad_auth: int = 0
+    # The Authorization headers of each host-lost notice (the VM went away with the runner running).
+    host_lost: list[str | None] = field(default_factory=list)
     url: str = ""
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/_sim/runner/connect", self.connect)
         app.router.add_get("/_sim/runner/{runner_id}", self.status)
+        app.router.add_post("/_sim/runner/{runner_id}/host-lost", self.lost)
         return app
+
+    async def lost(self, request: web.Request) -> web.Response:
+        self.host_lost.append(request.headers.get("Authorization"))
+        return web.json_response({"status": "exited", "job_id": self.job_id})
 
     async def connect(self, request: web.Request) -> web.Response:
         jit = (await request.json())["jitconfig"]
@@ -117,6 +124,7 @@ async def test_github_runner_connects_polls_until_exited_then_powers_off(
     assert runner_stub.connects == [github_jit_config(runner_stub.url, token="runner-secret-1")]
     assert runner_stub.polls == 6
     assert runner_stub.bad_auth == 0
+    assert runner_stub.host_lost == []  # it exited before the VM stopped: nothing was lost
     vm = await compute.virtual_machines.get(RG, "vm-gh-1", expand="instanceView")
     assert [s.code for s in vm.instance_view.statuses] == [
         "ProvisioningState/succeeded",
@@ -192,7 +200,8 @@ async def test_unreachable_forge_is_explained(
 async def test_deleting_the_vm_cancels_its_guest(
     sim: ArmSimulator, compute: ComputeManagementClient, runner_stub: RunnerStub, eventually: Eventually
 ) -> None:
-    """Deleting a VM whose runner is busy stops the guest: no more status polls."""
+    """Deleting a VM whose runner is busy stops the guest: no more status polls, and the forge
+    simulator is told once that the runner's machine is gone."""
     runner_stub.script = ["busy"]
     await create(compute, "vm-gh-8", github_user_data(runner_stub.url))
     await eventually(lambda: runner_stub.polls >= 3)
@@ -202,6 +211,8 @@ async def test_deleting_the_vm_cancels_its_guest(
     (gone,) = await eventually(lambda: [v for v in sim.deleted_vms() if v["guest_state"] == "terminated"])
     assert gone["name"] == "vm-gh-8"
     assert runner_stub.polls - polls <= 1  # at most the request already on the wire
+    await eventually(lambda: runner_stub.host_lost)
+    assert runner_stub.host_lost == ["Bearer runner-secret-1"]
 
 
 async def test_vm_that_never_boots_is_succeeded_but_silent(

@@ -7,7 +7,7 @@ import pytest
 
 from simulator.github import ApiError, GitHubSimulator
 from simulator.github.testing import RunnerGuest, SimulatorFactory, org_jit_config, static_client
-from simulator.testing import wait_until
+from simulator.testing import eventually, wait_until
 
 pytest_plugins = ["github_fixtures"]
 
@@ -367,3 +367,70 @@ async def test_a_job_cancelled_before_its_assignment_frees_the_runner(
     assert (await guest.wait_for_status("busy"))["job_id"] == nxt["id"]
     assert _job(sim, cancelled["id"])["runner_id"] is None
     sim.cancel_job(nxt["id"])
+
+
+async def test_a_runner_whose_machine_is_gone_is_offline_and_gets_no_job(
+    github_sim: GitHubSimulator, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.host-lost: jobs reach a runner only on its listener's poll, so a runner whose VM
+    went away is offline and a new job waits for a runner that is there."""
+    gone = RunnerGuest(http_session, org_jit_config(github_sim, "vm-gone", ["self-hosted"]))
+    await gone.connect()
+
+    assert (await gone.host_lost())["status"] == "exited"
+
+    assert _runner(github_sim, gone.config.agent_id)["status"] == "offline"
+    job = github_sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    assert _job(github_sim, job["id"])["status"] == "queued"
+    there = RunnerGuest(http_session, org_jit_config(github_sim, "vm-there", ["self-hosted"]))
+    await there.connect()
+    assert (await there.wait_for_status("busy"))["job_id"] == job["id"]
+    github_sim.cancel_job(job["id"])
+
+
+async def test_a_job_matched_to_a_runner_whose_machine_is_gone_goes_back_to_the_queue(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.host-lost: a runner gone between match and assignment never acquires the job;
+    the job is queued again, in its place, for the next runner."""
+    sim = make_github_sim(assignment_delay_s=(200.0, 200.0))
+    job = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    gone = RunnerGuest(http_session, org_jit_config(sim, "vm-gone", ["self-hosted"]))
+    await gone.connect()
+
+    await gone.host_lost()
+
+    there = RunnerGuest(http_session, org_jit_config(sim, "vm-there", ["self-hosted"]))
+    await there.connect()
+    assert (await there.wait_for_status("busy"))["job_id"] == job["id"]
+    assert _job(sim, job["id"])["runner_name"] == "vm-there"
+    sim.cancel_job(job["id"])
+
+
+async def test_a_job_whose_runner_machine_is_gone_fails_when_its_lock_lapses(
+    make_github_sim: SimulatorFactory, http_session: aiohttp.ClientSession
+) -> None:
+    """Rule github.host-lost: the job of a runner whose VM went away does not finish; it fails once
+    the lock its last renewal took lapses, and the ephemeral registration goes with it."""
+    sim = make_github_sim(job_lock_s=300.0, job_lock_renewal_s=60.0)
+    guest = RunnerGuest(http_session, org_jit_config(sim, "vm-1", ["self-hosted"]))
+    await guest.connect()
+    job = sim.queue_job("acme", "web", ["self-hosted"], duration_s=3600)
+    await guest.wait_for_status("busy")
+
+    await guest.host_lost()
+
+    running = _job(sim, job["id"])
+    assert (running["status"], _runner(sim, guest.config.agent_id)["status"]) == ("in_progress", "offline")
+    lost_at = sim.clock.now()
+
+    async def ended() -> dict[str, object] | None:
+        current = _job(sim, job["id"])
+        return current if current["status"] == "completed" else None
+
+    done = await eventually(ended, within_s=5)
+    assert (done["conclusion"], done["runner_name"]) == ("failure", "vm-1")
+    # Within a renewal of the loss, the lock lapses job_lock_s later: never the job's own end.
+    waited_sim = (float(str(done["completed_at"])) - lost_at) * sim.clock.time_scale
+    assert 300.0 - 60.0 - 1 <= waited_sim < 3600.0
+    assert _runner(sim, guest.config.agent_id)["removal_reason"] == "ephemeral"

@@ -14,7 +14,7 @@ from gitlab.v4.objects import CurrentUserRunnerManager
 
 from simulator.gitlab import GitLabSimConfig, GitLabSimulator
 from simulator.gitlab.config import CiVariable
-from simulator.gitlab.testing import RunnerClient, SimulatorFactory
+from simulator.gitlab.testing import RunnerClient, SimulatorFactory, TakenJob
 from simulator.testing import wait_until
 
 pytest_plugins = ["gitlab_fixtures"]
@@ -286,3 +286,53 @@ async def test_a_taken_job_is_not_dropped_as_stuck(
 
     assert sim.job(job["id"])["status"] == "running"
     assert await runner.wait_until_job_ends(taken, within_s=30) == "success"
+
+
+async def _running_job(
+    make_gitlab_sim: SimulatorFactory,
+    gitlab_client_for: Callable[..., gitlab.Gitlab],
+    http_session: aiohttp.ClientSession,
+) -> tuple[GitLabSimulator, RunnerClient, dict[str, Any], TakenJob]:
+    """A simulator that drops a running job not updated for 100 simulated s, and a job running on
+    a runner."""
+    sim = make_gitlab_sim(running_outdated_s=100.0)
+    client = gitlab_client_for(sim)
+    client.auth()
+    _, token = _register(client, ["deploy"])
+    runner = RunnerClient(http_session, sim.base_url, token)
+    job = sim.create_job(1001, ["deploy"], duration_s=3600.0)
+    return sim, runner, job, await runner.wait_for_job()
+
+
+async def test_a_job_whose_runner_vm_is_gone_is_dropped_once_outdated(
+    make_gitlab_sim: SimulatorFactory,
+    gitlab_client_for: Callable[..., gitlab.Gitlab],
+    http_session: aiohttp.ClientSession,
+) -> None:
+    """Rule gitlab.host-lost: a running job whose runner's VM went away gets no more updates; it is
+    not a success at its end but dropped as stuck once not updated for running_outdated_s."""
+    sim, runner, job, taken = await _running_job(make_gitlab_sim, gitlab_client_for, http_session)
+
+    assert await runner.host_lost(taken) == (200, {"jobs": [job["id"]]})
+
+    await wait_until(lambda: sim.job(job["id"])["status"] == "failed", within_s=5.0)
+    dropped = sim.job(job["id"])
+    assert dropped["failure_reason"] == "stuck_or_timeout_failure"
+    assert dropped["finished_at"] - dropped["started_at"] >= sim.clock.real(100.0) * 0.9
+    assert sim.stats()["jobs_outdated"] == 1
+
+
+async def test_a_runner_vm_gone_without_knowing_its_job_names_itself(
+    make_gitlab_sim: SimulatorFactory,
+    gitlab_client_for: Callable[..., gitlab.Gitlab],
+    http_session: aiohttp.ClientSession,
+) -> None:
+    """Rule gitlab.host-lost: a VM gone while its job request was answered names its runner token,
+    and the job running on that runner is the one left without updates; a wrong job token is 403."""
+    sim, runner, job, taken = await _running_job(make_gitlab_sim, gitlab_client_for, http_session)
+    forged = dataclasses.replace(taken, token="glcbt-forged")
+
+    assert (await runner.host_lost(forged))[0] == 403
+    assert await runner.host_lost() == (200, {"jobs": [job["id"]]})
+    assert sim.job(job["id"])["status"] == "running"
+    await wait_until(lambda: sim.job(job["id"])["status"] == "failed", within_s=5.0)

@@ -112,6 +112,7 @@ def _context(state: ArmState, record: VmRecord) -> GuestContext:
         check_interval_s=state.config.gitlab_check_interval_s,
         console=record.log,
         report=report,
+        detach=state.spawn,
     )
 
 

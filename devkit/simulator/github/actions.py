@@ -167,6 +167,44 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         self._offer_runner(runner)
         return runner
 
+    def host_lost(self, runner_id: int, secret: str) -> Runner:
+        """The runner's machine went away while the runner ran: its listener is gone with it.
+
+        Jobs reach a runner only on its listener's open poll, so none is handed to it any more; a
+        job matched to it and not yet acquired goes back to the queue; a job it was running fails
+        once its lock lapses (see `GitHubSimConfig.job_lock_s`). Its registration stays (offline)
+        until someone deletes it, or until its job's end un-configures it.
+        """
+        runner = self._authenticate_runner(runner_id, secret)
+        if runner.connected_at is None or runner.exited:
+            return runner
+        now = self._clock.now()
+        runner.host_lost_at = runner.exited_at = now
+        self._idle.pop(runner.id, None)
+        self._stats["runners_host_lost"] += 1
+        if runner.claimed_job_id is not None:
+            job = self._jobs[runner.claimed_job_id]
+            self._release_claim(job.id)
+            self._requeue(job)
+        if runner.job_id is not None:
+            job = self._jobs[runner.job_id]
+            if job.task is not None:
+                job.task.cancel()  # its steps ran on the machine that is gone
+            job.task = self._tasks.spawn(self._abandon_when_lock_lapses(job, now))
+        return runner
+
+    async def _abandon_when_lock_lapses(self, job: Job, lost_at: float) -> None:
+        started = job.started_at if job.started_at is not None else lost_at
+        renewal, scale = self._config.job_lock_renewal_s, self._clock.time_scale
+        # Renewals every `renewal` simulated seconds from the start; the last one before the loss
+        # holds the job for `job_lock_s` more.
+        renewed_sim = (max(0.0, lost_at - started) * scale // renewal) * renewal
+        lapses_sim = renewed_sim + self._config.job_lock_s
+        await self._clock.sleep(lapses_sim - (self._clock.now() - started) * scale)
+        job.task = None
+        self._stats["jobs_abandoned"] += 1
+        self._finish(job, "failure")
+
     def guest_view(self, runner_id: int, secret: str) -> Runner:
         runner = self._authenticate_runner(runner_id, secret)
         if runner.connected_at is None and runner.registered:
@@ -401,7 +439,8 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         )
         if runner is not None:
             runner.job_id = None
-            runner.exited_at = job.completed_at
+            if runner.exited_at is None:
+                runner.exited_at = job.completed_at
             # Ephemeral runners deregister themselves once their one job is over.
             if runner.registered:
                 self._remove(runner, "ephemeral")

@@ -112,6 +112,7 @@ class RunnerProtocolRoutes(Routes[SimContext]):
         return [
             web.post("/_sim/runner/connect", self.connect),
             web.get("/_sim/runner/{runner_id}", self.status),
+            web.post("/_sim/runner/{runner_id}/host-lost", self.host_lost),
         ]
 
     async def connect(self, request: web.Request) -> web.Response:
@@ -125,6 +126,15 @@ class RunnerProtocolRoutes(Routes[SimContext]):
             raise ApiError(401, "The JIT configuration is not valid.") from exc
         runner = self._ctx.actions.connect(config.agent_id, config.token)
         return json_response({"runner_id": runner.id, "runner_name": runner.name})
+
+    async def host_lost(self, request: web.Request) -> web.Response:
+        """Not a call any runner makes: the simulated VM says that its machine went away, which
+        GitHub learns only from the listener's poll and the job's lock renewals stopping."""
+        secret = bearer(request)
+        if secret is None:
+            raise ApiError(401, "Bad credentials")
+        runner = self._ctx.actions.host_lost(int_param(request, "runner_id"), secret)
+        return json_response({"status": runner.guest_status(), "job_id": runner.job_id})
 
     async def status(self, request: web.Request) -> web.Response:
         secret = bearer(request)

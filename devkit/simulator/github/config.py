@@ -160,6 +160,14 @@ class GitHubSimConfig(ForgeSimConfig):
     # #5228 reports it did: the stricter reading, so the default), or its true assignment (422 while
     # it has a job, as #5055 and ARC see it once the flag has caught up).
     delete_checks: Literal["assignment", "reported_busy"] = "reported_busy"
+    # A runner's machine that goes away (deleted, stopped, evicted) takes its listener with it: no
+    # job is handed to it any more. A job it was running fails once its lock lapses: the runner
+    # renews the job request every `job_lock_renewal_s` (actions/runner `JobDispatcher.cs`, the
+    # 60 s delay between renewals) and each renewal holds it for `job_lock_s` (the "job is valid
+    # till" lines, ten minutes after each renewal, in actions/runner#1549); GitHub then fails the
+    # job: "The self-hosted runner: NAME lost communication with the server" (#1546, #3539).
+    job_lock_s: float = 600.0
+    job_lock_renewal_s: float = 60.0
     # GitHub answers a secondary rate limit with either; 403 is what PyGithub classifies as one.
     rate_limit_status: Literal[403, 429] = 403
     primary_rate_limit: PrimaryRateLimit = PrimaryRateLimit()
@@ -187,6 +195,8 @@ class GitHubSimConfig(ForgeSimConfig):
         points = self.points_limit
         if min(points.points_per_window, points.read_cost, points.write_cost) < 1 or points.window_s <= 0:
             raise ValueError("points_limit: points, costs and window must be positive")
+        if self.job_lock_s <= 0 or self.job_lock_renewal_s <= 0:
+            raise ValueError("job_lock_s and job_lock_renewal_s must be positive")
         for name in ("assignment_delay_s", "busy_lag_s"):
             low, high = getattr(self, name)
             if not 0 <= low <= high:

@@ -37,6 +37,8 @@ class Runner:
     claimed_job_id: int | None = None
     # Epoch seconds from which the REST `busy` field shows the assignment (the busy-flag lag).
     busy_visible_at: float | None = None
+    # When its machine went away (deleted, stopped, evicted) while the runner was still running.
+    host_lost_at: float | None = None
 
     @property
     def registered(self) -> bool:

@@ -80,8 +80,16 @@ class RunnerGuest:
             return response.status, body
 
     async def status(self) -> dict[str, Any]:
-        async with self._session.get(
-            f"{self.config.server_url}/_sim/runner/{self.config.agent_id}",
+        return await self._as_runner("GET", "")
+
+    async def host_lost(self) -> dict[str, Any]:
+        """What the simulated VM says when it goes away with the runner still running."""
+        return await self._as_runner("POST", "/host-lost")
+
+    async def _as_runner(self, method: str, suffix: str) -> dict[str, Any]:
+        async with self._session.request(
+            method,
+            f"{self.config.server_url}/_sim/runner/{self.config.agent_id}{suffix}",
             headers={"Authorization": f"Bearer {self.config.token}"},
         ) as response:
             response.raise_for_status()

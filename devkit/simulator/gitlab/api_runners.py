@@ -244,7 +244,20 @@ class RunnerApiRoutes(Routes[GitLabContext]):
             web.post(f"{API}/runners/verify", self.verify),
             web.post(f"{API}/jobs/request", self.request_job),
             web.put(f"{API}/jobs/{{job_id}}", self.update_job),
+            web.post("/_sim/runner/host-lost", self.host_lost),
         ]
+
+    async def host_lost(self, request: web.Request) -> web.Response:
+        """Not a call gitlab-runner makes: the simulated VM says that its machine went away, which
+        GitLab learns only from the job's updates stopping."""
+        params = await read_params(request)
+        job_id, job_token = params.get("job_id"), params.get("job_token")
+        jobs = self._ctx.ci.host_lost(
+            _token(params),
+            job_id if isinstance(job_id, int) and not isinstance(job_id, bool) else None,
+            job_token if isinstance(job_token, str) else None,
+        )
+        return json_response({"jobs": [job.id for job in jobs]})
 
     async def verify(self, request: web.Request) -> web.Response:
         params = await read_params(request)

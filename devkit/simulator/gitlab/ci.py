@@ -246,6 +246,37 @@ class CiService(ForgeService[GitLabSimConfig, Directory, Job, Runner]):
             raise ApiError(400, "state does not have a valid value", key="error")
         return job
 
+    def host_lost(self, runner_token: str, job_id: int | None, job_token: str | None) -> list[Job]:
+        """The runner's VM went away: what it ran gets no more updates, and GitLab drops such a job
+        once it has not been updated for `running_outdated_s`.
+
+        Named by the job's token where the runner knew its job (its registration may be deleted by
+        then), else by the runner's token: every job running on it (one assigned as the VM went).
+        """
+        if job_id is not None and job_token is not None:
+            job = self._jobs.get(job_id)
+            if job is None or job.token is None or not hmac.compare_digest(job.token, job_token):
+                raise forbidden()
+            jobs = [job]
+        else:
+            runner = self._by_token.get(runner_token)
+            if runner is None:
+                raise forbidden()
+            jobs = [j for j in self._jobs.values() if j.runner_id == runner.id]
+        lost = [job for job in jobs if job.status == "running"]
+        for job in lost:
+            self._cancel_task(job)  # its script ran on the machine that is gone
+            self._stats["jobs_host_lost"] += 1
+            job.task = self._tasks.spawn(self._drop_when_outdated(job))
+        return lost
+
+    async def _drop_when_outdated(self, job: Job) -> None:
+        await self._clock.sleep(self._config.running_outdated_s)
+        job.task = None
+        if job.status == "running":
+            self._stats["jobs_outdated"] += 1
+            self._finish(job, "failed", STUCK_REASON)
+
     def _contact(self, runner: Runner, name: str | None) -> None:
         now = self._clock.now()
         runner.contacted_at = now

@@ -141,6 +141,10 @@ class GitLabSimConfig(ForgeSimConfig):
     # Durations below are simulated seconds (scaled by the SimClock) unless they say "real".
     # GitLab drops a job nobody picks up as stuck (failure_reason stuck_or_timeout_failure).
     pending_timeout_s: float = 3600.0
+    # A running job whose runner's VM went away gets no more updates; GitLab drops a running job
+    # not updated for an hour as stuck (`Ci::StuckBuilds::DropRunningService`,
+    # `BUILD_RUNNING_OUTDATED_TIMEOUT = 1.hour`, failure_reason stuck_or_timeout_failure).
+    running_outdated_s: float = 3600.0
     # A runner counts as online while it has contacted GitLab within this window, and as stale
     # once it has not for this long (or was never contacted and is this old).
     runner_online_window_s: float = 2 * 3600.0

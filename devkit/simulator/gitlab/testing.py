@@ -111,6 +111,15 @@ class RunnerClient:
     def _body(self) -> dict[str, Any]:
         return {"token": self.token, "info": {"name": self.name}}
 
+    async def host_lost(self, job: TakenJob | None = None) -> tuple[int, dict[str, Any]]:
+        """What the simulated VM says when it goes away: its job (if it knew one) or its token."""
+        body: dict[str, Any] = {"token": self.token}
+        if job is not None:
+            body |= {"job_id": job.id, "job_token": job.token}
+        async with self._session.post(f"{self.url}/_sim/runner/host-lost", json=body) as response:
+            answer: dict[str, Any] = await response.json()
+            return response.status, answer
+
     async def update_job(self, job: TakenJob, state: str = "running") -> tuple[int, str | None]:
         """`PUT /jobs/:id` with the job token: the HTTP status and the `Job-Status` header."""
         body = {"token": job.token, "state": state}

@@ -8,7 +8,7 @@ goes to the VM's console and the VM keeps running, as a real VM whose start scri
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,6 +57,8 @@ class GuestContext:
     check_interval_s: float
     console: Callable[[str], None]
     report: Callable[..., None]  # record facts about the runner on the VM (runner_id=..., ...)
+    # Runs a coroutine that outlives the VM (its tasks are cancelled when the VM goes away).
+    detach: Callable[[Coroutine[Any, Any, None]], object]
 
 
 class Guest(Protocol):

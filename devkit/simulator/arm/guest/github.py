@@ -3,6 +3,7 @@ poll until the runner's one job is done."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -31,7 +32,12 @@ class GitHubGuest:
         ctx.report(runner_id=runner_id, runner_name=answer.get("runner_name"), connected=True)
         ctx.console("√ Connected to GitHub")
         ctx.console("Listening for Jobs")
-        await self._until_exited(ctx, server, jit.token, runner_id)
+        try:
+            await self._until_exited(ctx, server, jit.token, runner_id)
+        except asyncio.CancelledError:
+            # The VM is going away (deleted, stopped, evicted) with the runner still running.
+            ctx.detach(_host_lost(ctx, server, jit.token, runner_id))
+            raise
 
     @staticmethod
     async def _until_exited(ctx: GuestContext, server: str, token: str, runner_id: int) -> None:
@@ -57,6 +63,17 @@ class GitHubGuest:
                 last = current
             if current[0] == "exited":
                 return
+
+
+async def _host_lost(ctx: GuestContext, server: str, token: str, runner_id: int) -> None:
+    """Tell the GitHub simulator what GitHub would notice by itself: the runner's listener and its
+    job's lock renewals stopped with the machine."""
+    url = f"{server}/_sim/runner/{runner_id}/host-lost"
+    try:
+        async with ctx.http.post(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+            await resp.read()
+    except (aiohttp.ClientError, TimeoutError, RuntimeError):
+        pass  # the simulators are stopping: nobody is left to assign a job
 
 
 def _narrate(ctx: GuestContext, current: tuple[str, Any], last: tuple[str, Any] | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import aiohttp
 
@@ -25,15 +26,21 @@ class GitLabGuest:
         )
         runner_id = await self._verify(ctx, url, token, files.runner_name)
         ctx.console(f"Runner {files.runner_name} (id {runner_id}) checking for jobs at {url}")
-        job = await self._wait_for_job(ctx, url, token, files.runner_name, wait_timeout_s)
-        if job is None:
-            ctx.console(f"No job received within the wait timeout ({wait_timeout_s:g}s); exiting")
-            ctx.report(status="exited", job_id=None)
-            return
-        job_id, job_token = job
-        ctx.console(f"Checking for jobs... received job={job_id}")
-        ctx.report(status="running", job_id=job_id)
-        final = await self._until_job_ends(ctx, url, job_id, job_token)
+        job: tuple[int, str] | None = None
+        try:
+            job = await self._wait_for_job(ctx, url, token, files.runner_name, wait_timeout_s)
+            if job is None:
+                ctx.console(f"No job received within the wait timeout ({wait_timeout_s:g}s); exiting")
+                ctx.report(status="exited", job_id=None)
+                return
+            job_id, job_token = job
+            ctx.console(f"Checking for jobs... received job={job_id}")
+            ctx.report(status="running", job_id=job_id)
+            final = await self._until_job_ends(ctx, url, job_id, job_token)
+        except asyncio.CancelledError:
+            # The VM is going away (deleted, stopped, evicted) with the runner still running.
+            ctx.detach(_host_lost(ctx, url, token, job))
+            raise
         ctx.console(f"Job {job_id} ended ({final}); run-single reached --max-builds 1")
         ctx.console("runner: exited")
         ctx.report(status="exited", job_id=job_id)
@@ -103,6 +110,18 @@ class GitLabGuest:
                 contact.lost(exc)
                 continue
             contact.kept()
+
+
+async def _host_lost(ctx: GuestContext, url: str, token: str, job: tuple[int, str] | None) -> None:
+    """Tell the GitLab simulator what GitLab would notice by itself: the job's updates stopped."""
+    body: dict[str, Any] = {"token": token}
+    if job is not None:
+        body |= {"job_id": job[0], "job_token": job[1]}
+    try:
+        async with ctx.http.post(f"{url}/_sim/runner/host-lost", json=body) as resp:
+            await resp.read()
+    except (aiohttp.ClientError, TimeoutError, RuntimeError):
+        pass  # the simulators are stopping: nobody is left to drop a job
 
 
 def _settings(files: RunnerFiles) -> tuple[str, str, float]:
