@@ -123,6 +123,13 @@ AppMetrics
 | where action == "delete" and reason in ("registration-gone", "runner-exited", "max-lifetime", "probe-expired")
 | project TimeGenerated, reason, deleted = Sum
 '''
+  // Jobs that waited longer than WAITED_WITH_CAPACITY_S while their pool had room: what a full
+  // outage shows (no job starts at all, so the p95 rule has no waits to read).
+  alertWaitedWithCapacity: '''
+AppMetrics
+| where Name == "runner_fleet.jobs.waited_with_capacity"
+| project TimeGenerated, pool = tostring(Properties.pool), waited = Sum
+'''
   alertForgeApiRemaining: '''
 AppMetrics
 | where Name == "runner_fleet.forge.api.remaining"
@@ -371,6 +378,27 @@ var alertRules = [
     threshold: leakedVmsPerHourThreshold
     window: 'PT1H'
     frequency: 'PT15M'
+    periods: 1
+  }
+  {
+    name: 'waited-with-capacity'
+    displayName: 'jobs waiting while their pool has room'
+    description: 'Jobs of a pool waited longer than WAITED_WITH_CAPACITY_S (120 s by default) while the pool had fewer runners busy or coming than max_runners (runner_fleet.jobs.waited_with_capacity): runners are not being made or not taking jobs, as in a full outage, where no job starts and the p95 rule has nothing to read. Run `runner-fleet status`; read the provision.failed and preflight.failed events of the pool.'
+    severity: 1
+    query: queries.alertWaitedWithCapacity
+    aggregation: 'Total'
+    measure: 'waited'
+    dimensions: [
+      {
+        name: 'pool'
+        operator: 'Include'
+        values: everyValue
+      }
+    ]
+    operator: 'GreaterThan'
+    threshold: 0
+    window: 'PT15M'
+    frequency: 'PT5M'
     periods: 1
   }
   {

@@ -158,6 +158,15 @@ def test_the_workbook_is_json_with_a_query_for_every_metric_of_the_contract() ->
     assert not missing, f"metrics no workbook query reads: {missing}"
 
 
+def test_every_metric_a_query_reads_is_one_the_service_records() -> None:
+    """No workbook tile or alert rule reads a metric name the meter does not have (a misspelt or
+    renamed instrument would leave it silently empty)."""
+    every = [*queries().values(), *workbook_queries().values()]
+    named = {name for text in every for name in re.findall(r'"(runner_fleet\.[a-z_.]+)"', text)}
+    assert {"runner_fleet.jobs.waited_with_capacity", "runner_fleet.preflight.status"} <= named
+    assert named <= {spec.name for spec in INSTRUMENTS}, sorted(named - {spec.name for spec in INSTRUMENTS})
+
+
 def test_every_workbook_query_runs_on_the_workspace_over_the_chosen_time_range() -> None:
     """Each query item reads the workspace and follows the workbook's one parameter, TimeRange."""
     items = workbook()["items"]
@@ -292,6 +301,7 @@ class Expect(NamedTuple):
             Expect("Minimum", "GreaterThanOrEqual", 2, 4, ["pool", "check"]),
         ),
         ("alert-rf-leaked-vms", {"leakedVmsPerHourThreshold": 5}, Expect("Total", "GreaterThan", 5, 1, [])),
+        ("alert-rf-waited-with-capacity", {}, Expect("Total", "GreaterThan", 0, 1, ["pool"])),
         (
             "alert-rf-forge-api-budget",
             {"forgeApiRemainingThreshold": 800},
@@ -315,9 +325,10 @@ def test_each_alert_rule_fires_on_its_threshold_parameter(
     assert all(d["operator"] == "Include" and d["values"] == ["*"] for d in condition["dimensions"])
 
 
-def test_the_alert_rules_are_the_five_the_fleet_needs_with_their_defaults() -> None:
+def test_the_alert_rules_are_the_six_the_fleet_needs_with_their_defaults() -> None:
     """Poisoned messages, p95 wait (300 s), a failing preflight (15 min), leaked VMs (over 2 an hour),
-    forge API budget (under 500): nothing else, nothing more sensitive by default."""
+    forge API budget (under 500), jobs waiting while their pool has room (any, over 15 minutes):
+    nothing else, nothing more sensitive by default."""
     deployed = rules()
     assert sorted(deployed) == [
         "alert-rf-forge-api-budget",
@@ -325,6 +336,7 @@ def test_the_alert_rules_are_the_five_the_fleet_needs_with_their_defaults() -> N
         "alert-rf-leaked-vms",
         "alert-rf-poisoned-messages",
         "alert-rf-preflight-failing",
+        "alert-rf-waited-with-capacity",
     ]
     assert criterion(deployed["alert-rf-job-wait-p95"])["threshold"] == 300
     preflight = deployed["alert-rf-preflight-failing"]
