@@ -434,3 +434,5 @@ async def test_a_job_whose_runner_machine_is_gone_fails_when_its_lock_lapses(
     waited_sim = (float(str(done["completed_at"])) - lost_at) * sim.clock.time_scale
     assert 300.0 - 60.0 - 1 <= waited_sim < 3600.0
     assert _runner(sim, guest.config.agent_id)["removal_reason"] == "ephemeral"
+    stats = sim.stats()
+    assert (stats["runners_host_lost"], stats["jobs_abandoned"], stats["jobs_failure"]) == (1, 1, 1)

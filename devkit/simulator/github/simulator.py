@@ -49,6 +49,10 @@ class GitHubSimulator(ForgeSimulator):
         "jobs_success",
         "jobs_cancelled",
         "jobs_expired",
+        "jobs_failure",
+        # runners whose VM went away while they ran; their running jobs failed when the lock lapsed
+        "runners_host_lost",
+        "jobs_abandoned",
         *WEBHOOK_STATS,
     )
     ROUTES = (

@@ -48,6 +48,9 @@ class GitLabSimulator(ForgeSimulator):
         "jobs_failed",
         "jobs_canceled",
         "jobs_stuck",
+        # running jobs whose runner's VM went away, and those of them dropped for want of updates
+        "jobs_host_lost",
+        "jobs_outdated",
         *WEBHOOK_STATS,
         "webhooks_skipped_disabled",
         "hooks_disabled",
