@@ -29,7 +29,7 @@ from azure.mgmt.privatedns.models import SubResource, VirtualNetworkLink, Virtua
 
 from runner_fleet.adapters.azure.clients import ArmClients, ArmConnection
 from runner_fleet.adapters.azure.retry import RETRYABLE_STATUS
-from runner_fleet.preflight.ids import parse
+from runner_fleet.preflight.ids import name_of, parse
 from runner_fleet.preflight.reader import ReadError, TransientReadError
 from runner_fleet.preflight.topology import (
     AksFacts,
@@ -72,15 +72,21 @@ class AzureTopologyReader:
     def _dns(self, subscription: str) -> PrivateDnsManagementClient:
         return self._client(PrivateDnsManagementClient, subscription)
 
+    async def _network_get(
+        self, resource_id: str, get: Callable[[NetworkManagementClient], Callable[..., Awaitable[T]]]
+    ) -> T | None:
+        """A network resource (`get` picks the operation) by its ID, at the pinned API version; None
+        when it does not exist."""
+        rid = parse(resource_id)
+        call = get(self._network(rid.subscription))(
+            rid.resource_group, rid.name, api_version=self._versions.network
+        )
+        return await _read(call, resource_id)
+
     # --- network ---------------------------------------------------------------------------------
 
     async def vnet(self, vnet_id: str) -> VNetFacts | None:
-        rid = parse(vnet_id)
-        network = self._network(rid.subscription)
-        vnet = await _read(
-            network.virtual_networks.get(rid.resource_group, rid.name, api_version=self._versions.network),
-            vnet_id,
-        )
+        vnet = await self._network_get(vnet_id, lambda network: network.virtual_networks.get)
         if vnet is None:
             return None
         dhcp = getattr(vnet, "dhcp_options", None)
@@ -123,14 +129,7 @@ class AzureTopologyReader:
         )
 
     async def nsg(self, nsg_id: str) -> NsgFacts | None:
-        rid = parse(nsg_id)
-        network = self._network(rid.subscription)
-        nsg = await _read(
-            network.network_security_groups.get(
-                rid.resource_group, rid.name, api_version=self._versions.network
-            ),
-            nsg_id,
-        )
+        nsg = await self._network_get(nsg_id, lambda network: network.network_security_groups.get)
         if nsg is None:
             return None
         rules = [_rule(r, default=False) for r in (nsg.security_rules or [])]
@@ -159,12 +158,7 @@ class AzureTopologyReader:
     # --- the way out -----------------------------------------------------------------------------
 
     async def route_table(self, route_table_id: str) -> RouteTableFacts | None:
-        rid = parse(route_table_id)
-        network = self._network(rid.subscription)
-        table = await _read(
-            network.route_tables.get(rid.resource_group, rid.name, api_version=self._versions.network),
-            route_table_id,
-        )
+        table = await self._network_get(route_table_id, lambda network: network.route_tables.get)
         if table is None:
             return None
         routes = tuple(
@@ -178,23 +172,18 @@ class AzureTopologyReader:
         )
         return RouteTableFacts(
             id=str(table.id or route_table_id),
-            name=str(table.name or rid.name),
+            name=str(table.name or name_of(route_table_id)),
             routes=routes,
             disable_bgp_route_propagation=bool(getattr(table, "disable_bgp_route_propagation", False)),
         )
 
     async def nat_gateway(self, nat_gateway_id: str) -> NatGatewayFacts | None:
-        rid = parse(nat_gateway_id)
-        network = self._network(rid.subscription)
-        gateway = await _read(
-            network.nat_gateways.get(rid.resource_group, rid.name, api_version=self._versions.network),
-            nat_gateway_id,
-        )
+        gateway = await self._network_get(nat_gateway_id, lambda network: network.nat_gateways.get)
         if gateway is None:
             return None
         return NatGatewayFacts(
             id=str(gateway.id or nat_gateway_id),
-            name=str(gateway.name or rid.name),
+            name=str(gateway.name or name_of(nat_gateway_id)),
             provisioning_state=_text(getattr(gateway, "provisioning_state", None)),
             public_ip_ids=_ids(getattr(gateway, "public_ip_addresses", None)),
             public_ip_prefix_ids=_ids(getattr(gateway, "public_ip_prefixes", None)),
@@ -211,14 +200,11 @@ class AzureTopologyReader:
             raise _read_error(exc, f"Azure Firewalls in subscription {subscription}") from None
 
     async def firewall_policy(self, policy_id: str) -> FirewallPolicyFacts | None:
-        rid = parse(policy_id)
-        network = self._network(rid.subscription)
-        policy = await _read(
-            network.firewall_policies.get(rid.resource_group, rid.name, api_version=self._versions.network),
-            policy_id,
-        )
+        policy = await self._network_get(policy_id, lambda network: network.firewall_policies.get)
         if policy is None:
             return None
+        rid = parse(policy_id)
+        network = self._network(rid.subscription)
         try:
             groups = [
                 g
@@ -239,12 +225,7 @@ class AzureTopologyReader:
         )
 
     async def ip_group(self, ip_group_id: str) -> tuple[str, ...] | None:
-        rid = parse(ip_group_id)
-        network = self._network(rid.subscription)
-        group = await _read(
-            network.ip_groups.get(rid.resource_group, rid.name, api_version=self._versions.network),
-            ip_group_id,
-        )
+        group = await self._network_get(ip_group_id, lambda network: network.ip_groups.get)
         if group is None:
             return None
         return tuple(str(a) for a in (getattr(group, "ip_addresses", None) or []))
@@ -252,12 +233,7 @@ class AzureTopologyReader:
     # --- private endpoints -----------------------------------------------------------------------
 
     async def private_endpoint(self, endpoint_id: str) -> PrivateEndpointFacts | None:
-        rid = parse(endpoint_id)
-        network = self._network(rid.subscription)
-        endpoint = await _read(
-            network.private_endpoints.get(rid.resource_group, rid.name, api_version=self._versions.network),
-            endpoint_id,
-        )
+        endpoint = await self._network_get(endpoint_id, lambda network: network.private_endpoints.get)
         return None if endpoint is None else _endpoint(endpoint)
 
     async def private_endpoints_in(self, subscription: str) -> list[PrivateEndpointFacts]:
