@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner_fleet import naming
+from runner_fleet.events.base import queued_to_running
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import PoolRunnerRequest
@@ -120,7 +121,7 @@ class RunnerReplacer:
         queued, started = forge_times
         if queued is None or started is None:
             queued, started = _stamp(record, "queued_at"), now  # without the forge's times, our own
-        wait_s = started - queued if queued is not None else None
+        wait_s = queued_to_running(queued, started)
         metrics.job_started(pool.forge, pool.name, warm=pool_key is not None, wait_s=wait_s)
         own = naming.runner_name(pool.name, pool.forge, str(job_id)) == runner_name
         if pool_key is None and not own:
