@@ -28,6 +28,7 @@ from runner_fleet.usecases.outcome import (
     MAX_BODY_BYTES,
     Headers,
     WebhookOutcome,
+    in_job_trace,
     is_delivery_id,
     is_event_name,
     load_json_object,
@@ -71,14 +72,9 @@ class GitHubIntake:
         job = event.job
         ctx = {"forge": "github", "job_id": job.id, "delivery": delivery, "action": event.action}
         log.info("webhook.received", **ctx, repository=event.repository.full_name, labels=list(job.labels))
-        # The job's trace: the messages sent from here carry this span's traceparent.
         attributes = {"runner_fleet.webhook.action": event.action}
-        with traces.job_span(
-            "webhook github", "github", job.id, attributes=attributes, start_time_ns=received_ns
-        ) as span:
-            outcome = await self._act(event, delivery, ctx, received_ns)
-            traces.set_attributes(span, status=outcome.status)
-        return outcome
+        work = self._act(event, delivery, ctx, received_ns)
+        return await in_job_trace("github", job.id, attributes, received_ns, work)
 
     async def _act(
         self, event: WorkflowJobEvent, delivery: str, ctx: dict[str, object], received_ns: int

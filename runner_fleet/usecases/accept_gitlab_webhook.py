@@ -25,6 +25,7 @@ from runner_fleet.usecases.outcome import (
     MAX_BODY_BYTES,
     Headers,
     WebhookOutcome,
+    in_job_trace,
     is_delivery_id,
     is_event_name,
     load_json_object,
@@ -89,14 +90,9 @@ class GitLabIntake:
         delivery = delivery or f"job-{event.job_id}-{event.status}"
         ctx = {"forge": "gitlab", "job_id": event.job_id, "delivery": delivery, "status": event.status}
         log.info("webhook.received", **ctx, project=event.project_path)
-        # The job's trace: the messages sent from here carry this span's traceparent.
         attributes = {"runner_fleet.webhook.status": event.status}
-        with traces.job_span(
-            "webhook gitlab", "gitlab", event.job_id, attributes=attributes, start_time_ns=received_ns
-        ) as span:
-            outcome = await self._act(event, delivery, ctx, received_ns)
-            traces.set_attributes(span, status=outcome.status)
-        return outcome
+        work = self._act(event, delivery, ctx, received_ns)
+        return await in_job_trace("gitlab", event.job_id, attributes, received_ns, work)
 
     async def _act(
         self, event: JobHookEvent, delivery: str, ctx: dict[str, object], received_ns: int

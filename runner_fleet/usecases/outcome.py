@@ -6,12 +6,13 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from runner_fleet.events.base import MalformedEvent
 from runner_fleet.forges import Forge
+from runner_fleet.telemetry import traces
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,23 @@ class WebhookOutcome:
     @property
     def body(self) -> dict[str, str]:
         return {"status": self.reason} | ({"queued": self.queued} if self.queued else {})
+
+
+async def in_job_trace(
+    forge: Forge,
+    job_id: int,
+    attributes: traces.Attributes,
+    received_ns: int,
+    work: Awaitable[WebhookOutcome],
+) -> WebhookOutcome:
+    """An intake's `work` on a job's webhook, awaited as a span of the job's trace from when the
+    webhook came: the messages sent from there carry its traceparent; the answer's status is noted."""
+    with traces.job_span(
+        f"webhook {forge}", forge, job_id, attributes=attributes, start_time_ns=received_ns
+    ) as span:
+        outcome = await work
+        traces.set_attributes(span, status=outcome.status)
+    return outcome
 
 
 # A workflow_job or Job Hook payload is a few kilobytes; anything near this is not one, and
