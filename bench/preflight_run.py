@@ -334,7 +334,7 @@ async def _preflights(
         for pool in pools:
             window = RequestWindow(arm)
             started = time.perf_counter()
-            run = await run_preflight(pool, reader, pools=pools)
+            run = await run_preflight(pool, reader, pools=pools, settings=settings)
             elapsed_ms = (time.perf_counter() - started) * 1000
             runs[pool.name] = run
             figures[pool.name] = {

@@ -13,6 +13,7 @@ from runner_fleet.ports.compute import Compute
 from runner_fleet.ports.forge import RunnerRegistry
 from runner_fleet.ports.queue import WorkQueue
 from runner_fleet.settings.pool import Pool
+from runner_fleet.settings.service import ServiceSettings
 from runner_fleet.signatures import github_signature
 from runner_fleet.state.store import FleetState
 from runner_fleet.usecases.create_runner import RunnerCreation
@@ -28,6 +29,9 @@ SUBNET = (
     "/virtualNetworks/vnet-runners/subnets/snet-runners"
 )
 WEBHOOK_SECRET = "test-webhook-secret-5b1c"
+# The service's settings as the preflight reads them, with every default: GitHub.com and gitlab.com
+# are the forge hosts (field defaults only, never read from the environment).
+DEFAULT_SETTINGS = ServiceSettings.model_construct()
 
 
 def pool_dict(

@@ -83,7 +83,9 @@ def _run_simulated(args: argparse.Namespace) -> int:
             settings, credential=StaticTokenCredential, polling_interval_s=0.2
         )
         probe = product.probe_setup(args, compute, settings, poll_s=0.25)
-        work = product.diagnose_with(build, pools, args.fix, configured=configured, probe=probe)
+        work = product.diagnose_with(
+            build, pools, args.fix, configured=configured, settings=settings, probe=probe
+        )
         return product.complete(args, work, probe)
     finally:
         if arm is not None:

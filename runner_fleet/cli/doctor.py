@@ -138,6 +138,7 @@ async def diagnose(
     pools: Sequence[Pool],
     reader: TopologyReader,
     *,
+    settings: ServiceSettings,
     fix: bool = False,
     access: Mapping[Forge, ForgeAccess] | None = None,
     configured: Sequence[Pool] | None = None,
@@ -145,18 +146,22 @@ async def diagnose(
 ) -> Diagnosis:
     """Every pool's preflight, and what its forge credentials may do (`access`, per forge).
 
+    `settings`: the service's, whose forge URLs name the hosts the way out must allow.
+
     `configured` is every pool of the service (default: `pools`): checks that concern a shared
     subnet (its capacity, what its NSG must let through) count all of them, not only those shown.
     With `fix`, the missing zone links are created and the pools checked again. With `probe`, each
     pool's probe VM runs after its checks (all pools at once), and settles its `custom-dns` warning.
     """
     every = list(configured) if configured is not None else list(pools)
-    runs: list[Preflight] = [await run_preflight(pool, reader, pools=every) for pool in pools]
+    runs: list[Preflight] = [
+        await run_preflight(pool, reader, pools=every, settings=settings) for pool in pools
+    ]
     outcomes: list[FixOutcome] = []
     if fix:
         outcomes = await apply_link_fixes(reader, plan_link_fixes([r.topology for r in runs]))
         if any(o.created for o in outcomes):
-            runs = [await run_preflight(pool, reader, pools=every) for pool in pools]
+            runs = [await run_preflight(pool, reader, pools=every, settings=settings) for pool in pools]
     reports = [r.report for r in runs]
     if access is not None:
         reports = [
@@ -268,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     access = forge_access(settings, {pool.forge for pool in pools})
     probe = probe_setup(args, probe_compute_factory(settings), settings)
     reader = azure_reader_factory(settings)
-    diagnosis = diagnose_with(reader, pools, args.fix, access, configured, probe=probe)
+    diagnosis = diagnose_with(reader, pools, args.fix, access, configured, settings=settings, probe=probe)
     return complete(args, diagnosis, probe)
 
 
@@ -360,11 +365,14 @@ async def diagnose_with(
     access: Mapping[Forge, ForgeAccess] | None = None,
     configured: Sequence[Pool] | None = None,
     *,
+    settings: ServiceSettings,
     probe: ProbeSetup | None = None,
 ) -> Diagnosis:
     reader = build()
     try:
-        return await diagnose(pools, reader, fix=fix, access=access, configured=configured, probe=probe)
+        return await diagnose(
+            pools, reader, settings=settings, fix=fix, access=access, configured=configured, probe=probe
+        )
     finally:
         await reader.close()
         for checker in (access or {}).values():

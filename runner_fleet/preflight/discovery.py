@@ -38,19 +38,16 @@ from runner_fleet.preflight.topology import (
 from runner_fleet.settings.pool import Pool
 from runner_fleet.settings.service import ServiceSettings
 
-# Field defaults only (github.com, no GitLab URL): never read from the environment here.
-_DEFAULTS = ServiceSettings.model_construct()
-
 
 async def discover(
     pool: Pool,
     reader: TopologyReader,
     *,
     pools: Sequence[Pool] = (),
-    settings: ServiceSettings | None = None,
+    settings: ServiceSettings,
 ) -> PoolTopology:
-    """`settings`: the service's, for the forge hosts the way out must allow (GitHub.com and
-    gitlab.com when not given)."""
+    """`settings`: the service's, for the forge hosts the way out must allow (GitHub.com, a GitHub
+    Enterprise Server or a GitLab instance)."""
     azure = pool.azure
     subnet = await lookup(azure.subnet_id, reader.subnet(azure.subnet_id))
     vnet_id = vnet_of_subnet(azure.subnet_id)
@@ -75,7 +72,7 @@ async def discover(
         image=image,
         subnet_pools=tuple(p.name for p in sharing),
         subnet_demand=sum(p.limits.max_runners for p in sharing),
-        forge_hosts=forge_hosts(pool, settings or _DEFAULTS),
+        forge_hosts=forge_hosts(pool, settings),
     )
     if pool.cluster is not None:
         topology = await _with_cluster(pool, reader, topology)

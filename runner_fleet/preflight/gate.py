@@ -28,11 +28,11 @@ class AzurePreflightGate(CachedGate):
         reader: Callable[[], TopologyReader],
         pools: Sequence[Pool] = (),
         *,
+        settings: ServiceSettings,
         ttl_s: float = DEFAULT_TTL_S,
         failing_ttl_s: float = FAILING_TTL_S,
         error_ttl_s: float = ERROR_TTL_S,
         clock: Callable[[], float] = time.monotonic,
-        settings: ServiceSettings | None = None,
     ) -> None:
         super().__init__(log, ttl_s=ttl_s, failing_ttl_s=failing_ttl_s, error_ttl_s=error_ttl_s, clock=clock)
         self._build_reader = reader

@@ -26,11 +26,10 @@ async def run_preflight(
     reader: TopologyReader,
     *,
     pools: Sequence[Pool] = (),
-    settings: ServiceSettings | None = None,
+    settings: ServiceSettings,
 ) -> Preflight:
     """`pools`: every configured pool, so a subnet shared by several is sized for all of them.
-    `settings`: the service's, which name the forge hosts runners must reach (GitHub.com when not
-    given)."""
+    `settings`: the service's, which name the forge hosts runners must reach."""
     topology = await discover(pool, reader, pools=pools, settings=settings)
     report = PreflightReport(pool.name, run_checks(pool, topology), endpoints=endpoint_names(topology))
     return Preflight(report, topology)

@@ -16,7 +16,7 @@ from simulator.arm.topology import (
     KEYVAULT_ID,
     RUNNERS_SUBNET,
 )
-from tests.builders import pool_dict
+from tests.builders import DEFAULT_SETTINGS, pool_dict
 from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +60,9 @@ async def test_the_preflight_reads_everything_at_the_pinned_versions() -> None:
         reader = reader_for(arm)
         try:
             for pool in pools:
-                checks = (await run_preflight(pool, reader, pools=pools)).report.checks
+                checks = (
+                    await run_preflight(pool, reader, pools=pools, settings=DEFAULT_SETTINGS)
+                ).report.checks
                 assert [c.status for c in checks] == ["pass"] * len(checks), (pool.name, checks)
         finally:
             await reader.close()

@@ -22,7 +22,7 @@ from simulator.clock import SimClock
 from simulator.github import GitHubSimulator
 from simulator.server import BackgroundLoop
 from simulator.stack import DEMO_ORG, demo_github_config
-from tests.builders import make_pool
+from tests.builders import DEFAULT_SETTINGS, make_pool
 from tests.e2e.preflight_sim import TIME_SCALE, example_pools, reader_for, simulated_arm
 
 pytestmark = pytest.mark.e2e
@@ -150,8 +150,8 @@ async def test_fix_creates_exactly_the_missing_link_and_a_second_run_passes() ->
         }
         reader = reader_for(arm)
         try:
-            fixed = await diagnose(pools, reader, fix=True)
-            again = await diagnose(pools, reader)
+            fixed = await diagnose(pools, reader, fix=True, settings=DEFAULT_SETTINGS)
+            again = await diagnose(pools, reader, settings=DEFAULT_SETTINGS)
         finally:
             await reader.close()
         links_after = {
@@ -223,8 +223,12 @@ async def test_doctor_checks_each_github_pools_runner_group() -> None:
             reader = reader_for(arm)
             try:
                 access = forge_access(settings, {"github", "gitlab"})
-                diagnosis = await diagnose(pools, reader, access=access, configured=pools)
-                unchecked = await diagnose(pools[:1], reader, access={}, configured=pools)
+                diagnosis = await diagnose(
+                    pools, reader, access=access, configured=pools, settings=DEFAULT_SETTINGS
+                )
+                unchecked = await diagnose(
+                    pools[:1], reader, access={}, configured=pools, settings=DEFAULT_SETTINGS
+                )
             finally:
                 await reader.close()
                 for checker in access.values():

@@ -18,6 +18,7 @@ from runner_fleet.preflight.gate import AzurePreflightGate
 from runner_fleet_dev.simulated import simulated_runtime
 from simulator.stack import SimulatedCloud
 from simulator.testing import eventually
+from tests.builders import DEFAULT_SETTINGS
 from tests.e2e.demo_jobs import provision_request, queue_github_job
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ async def test_a_job_for_a_refused_pool_waits_and_runs_once_the_link_exists(clou
 
         reader = azure_reader_factory(rt.settings, credential=StaticTokenCredential, polling_interval_s=0.1)()
         try:
-            fixed = await diagnose([rt.pools_by_name["aks-ops"]], reader, fix=True)
+            fixed = await diagnose([rt.pools_by_name["aks-ops"]], reader, fix=True, settings=DEFAULT_SETTINGS)
         finally:
             await reader.close()
         assert [(f.created, f.fix.name) for f in fixed.fixes] == [(True, "link-vnet-ops")] and fixed.ok

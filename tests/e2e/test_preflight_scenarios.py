@@ -22,6 +22,7 @@ from simulator.arm.topology import (
     RUNNERS_SUBNET,
     RUNNERS_VNET,
 )
+from tests.builders import DEFAULT_SETTINGS
 from tests.e2e.preflight_sim import example_pools, reader_for, simulated_arm
 
 pytestmark = pytest.mark.e2e
@@ -222,7 +223,10 @@ async def reports(name: str, pools: tuple[Pool, ...]) -> dict[str, tuple[CheckRe
     with simulated_arm(name) as arm:
         reader = reader_for(arm)
         try:
-            return {p.name: (await run_preflight(p, reader, pools=pools)).report.checks for p in pools}
+            return {
+                p.name: (await run_preflight(p, reader, pools=pools, settings=DEFAULT_SETTINGS)).report.checks
+                for p in pools
+            }
         finally:
             await reader.close()
 
@@ -279,7 +283,7 @@ async def test_the_report_names_the_approved_endpoints() -> None:
         with simulated_arm(name) as arm:
             reader = reader_for(arm)
             try:
-                report = (await run_preflight(prod, reader, pools=pools)).report
+                report = (await run_preflight(prod, reader, pools=pools, settings=DEFAULT_SETTINGS)).report
             finally:
                 await reader.close()
         assert report.endpoints == names, name
@@ -293,10 +297,10 @@ async def test_fix_links_the_registry_zone_and_the_pool_passes() -> None:
     with simulated_arm("acr-zone-unlinked") as arm:
         reader = reader_for(arm)
         try:
-            before = await run_preflight(prod, reader, pools=pools)
+            before = await run_preflight(prod, reader, pools=pools, settings=DEFAULT_SETTINGS)
             fixes = plan_link_fixes([before.topology])
             outcomes = await apply_link_fixes(reader, fixes)
-            after = await run_preflight(prod, reader, pools=pools)
+            after = await run_preflight(prod, reader, pools=pools, settings=DEFAULT_SETTINGS)
         finally:
             await reader.close()
     assert [(f.zone_id, f.vnet_id, f.name) for f in fixes] == [

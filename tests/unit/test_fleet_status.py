@@ -28,7 +28,7 @@ from runner_fleet.state.usage import Usage, UsageLog
 from runner_fleet.usecases.fleet_status import FleetStatus, read_fleet_status
 from runner_fleet.usecases.reconcile.reconciler import Reconciler
 from runner_fleet_dev.counting_table import CountingStateTable
-from tests.builders import make_pool, make_provisioner
+from tests.builders import DEFAULT_SETTINGS, make_pool, make_provisioner
 from tests.fakes import FakeCompute, FakeRegistry
 from tests.unit.preflight_world import CLUSTER_VNET as AKS_VNET
 from tests.unit.preflight_world import ZONE, cluster_pool, healthy_reader, link, zone
@@ -251,7 +251,10 @@ async def test_a_pool_failing_its_preflight_fails_the_reading_with_its_check_nam
     warned = make_pool("aks-dev", ("aks-dev",), limits=LIMITS)
     fleet = Fleet(pools=(failing, warned))
     warning = CheckResult("egress", "warn", "snet", "default outbound access is being retired")
-    fleet.gates = [AzurePreflightGate(lambda: reader, [failing]), FixedGate({"aks-dev": (warning,)})]
+    fleet.gates = [
+        AzurePreflightGate(lambda: reader, [failing], settings=DEFAULT_SETTINGS),
+        FixedGate({"aks-dev": (warning,)}),
+    ]
 
     status = await fleet.read()
 

@@ -22,7 +22,7 @@ from runner_fleet.preflight.checks.nsg_flows import (
 )
 from runner_fleet.preflight.discovery import discover
 from runner_fleet.preflight.topology import Lookup, NsgRule
-from tests.builders import make_pool
+from tests.builders import DEFAULT_SETTINGS, make_pool
 from tests.unit.preflight_world import (
     AKS_NET,
     ISOLATED,
@@ -230,6 +230,6 @@ async def test_discovery_collects_the_api_servers_of_every_pool_in_the_subnet() 
         cluster_pool("aks-gone", cluster=missing),
         make_pool("no-cluster"),
     )
-    topology = await discover(pools[4], reader, pools=pools)
+    topology = await discover(pools[4], reader, pools=pools, settings=DEFAULT_SETTINGS)
     assert topology.subnet_api_addresses == ("10.10.0.4", "10.10.4.4")
     assert topology.subnet_unresolved == ("aks-gone",)

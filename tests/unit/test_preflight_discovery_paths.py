@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from runner_fleet.cli.doctor import diagnose
 from runner_fleet.preflight.discovery import discover
 from runner_fleet.preflight.fix import plan_link_fixes
 from runner_fleet.preflight.reader import ReadError
@@ -18,6 +19,7 @@ from runner_fleet.preflight.topology import (
     RouteTableFacts,
 )
 from runner_fleet.settings.service import ServiceSettings
+from tests.builders import DEFAULT_SETTINGS
 from tests.unit.preflight_world import (
     ACR_ID,
     ACR_PE,
@@ -103,7 +105,7 @@ def through_hub_firewall() -> MemoryTopologyReader:
 async def test_a_nat_gateway_is_read_and_no_firewall_is_looked_for() -> None:
     """Public traffic goes to the Internet: the NAT gateway is read; firewalls and policies are not."""
     reader = healthy_reader()
-    topology = await discover(POOL, reader, pools=(POOL,))
+    topology = await discover(POOL, reader, pools=(POOL,), settings=DEFAULT_SETTINGS)
     assert topology.nat_gateway is not None and topology.nat_gateway.resource == NAT
     assert topology.firewall is None and topology.route_table is None
     assert not any("azureFirewalls" in r or "firewallPolicies" in r for r in reader.read_log)
@@ -113,7 +115,7 @@ async def test_the_firewall_owning_the_next_hop_is_found_with_its_policy_chain()
     """The hub's subscription is listed (the peered VNet holds 10.0.1.4); the firewall with that
     address, its policy, its base policy (level 1) and the IP group its rule names are read."""
     reader = through_hub_firewall()
-    preflight = await run_preflight(POOL, reader, pools=(POOL,))
+    preflight = await run_preflight(POOL, reader, pools=(POOL,), settings=DEFAULT_SETTINGS)
     found = preflight.topology.firewall
     assert found is not None and found.value is not None
     firewall = found.value
@@ -130,7 +132,7 @@ async def test_a_base_policy_rule_is_placed_before_the_childs() -> None:
     reader = through_hub_firewall()
     deny = allow("no-github", "github.com", action="Deny", collection="central", group_priority=900)
     reader.policies[BASE.lower()] = FirewallPolicyFacts(BASE, "fwpol-central", None, None, (deny,))
-    preflight = await run_preflight(POOL, reader, pools=(POOL,))
+    preflight = await run_preflight(POOL, reader, pools=(POOL,), settings=DEFAULT_SETTINGS)
     assert preflight.topology.firewall is not None and preflight.topology.firewall.value is not None
     assert [r.level for r in preflight.topology.firewall.value.rules] == [0, 1]
     [egress] = [c for c in preflight.report.checks if c.name == "egress"]
@@ -141,7 +143,7 @@ async def test_an_appliance_address_no_firewall_has_is_not_a_firewall() -> None:
     """No firewall holds the next hop: the lookup is empty and egress warns about an appliance."""
     reader = through_hub_firewall()
     reader.firewalls_by_subscription[HUB_SUB] = []
-    preflight = await run_preflight(POOL, reader, pools=(POOL,))
+    preflight = await run_preflight(POOL, reader, pools=(POOL,), settings=DEFAULT_SETTINGS)
     firewall = preflight.topology.firewall
     assert firewall is not None and firewall.missing
     [egress] = [c for c in preflight.report.checks if c.name == "egress"]
@@ -152,7 +154,7 @@ async def test_an_unreadable_base_policy_is_named() -> None:
     """A 403 on the base policy: the child's rules are kept, the gap is said."""
     reader = through_hub_firewall()
     reader.failing[BASE.lower()] = ReadError("403 AuthorizationFailed reading fwpol-central")
-    preflight = await run_preflight(POOL, reader, pools=(POOL,))
+    preflight = await run_preflight(POOL, reader, pools=(POOL,), settings=DEFAULT_SETTINGS)
     [egress] = [c for c in preflight.report.checks if c.name == "egress"]
     assert egress.status == "warn" and "policy fwpol-central: 403 AuthorizationFailed" in egress.message
 
@@ -162,7 +164,7 @@ async def test_a_registrys_endpoints_are_found_and_named_in_the_report() -> None
     (role endpoint); the report names its DNS names for the probe."""
     reader = acr_reader()
     pool = acr_pool()
-    preflight = await run_preflight(pool, reader, pools=(pool,))
+    preflight = await run_preflight(pool, reader, pools=(pool,), settings=DEFAULT_SETTINGS)
     assert preflight.report.ok, preflight.report.failures
     assert preflight.report.endpoints == ("acrprod.azurecr.io", "acrprod.westeurope.data.azurecr.io")
     assert [(z.zone.resource, z.role) for z in preflight.topology.zones][-1] == (ACR_ZONE, "endpoint")
@@ -177,7 +179,7 @@ async def test_a_subscription_is_listed_once_for_several_entries() -> None:
         "Microsoft.ContainerRegistry/registries/acrprod", "Microsoft.KeyVault/vaults/kv-prod"
     )
     pool = cluster_pool(private_endpoints=[ACR_ID, vault])
-    preflight = await run_preflight(pool, reader, pools=(pool,))
+    preflight = await run_preflight(pool, reader, pools=(pool,), settings=DEFAULT_SETTINGS)
     assert sum(r.endswith("/privateEndpoints") for r in reader.read_log) == 1
     results = [c for c in preflight.report.checks if c.name == "private-endpoint"]
     assert [(c.resource, c.status) for c in results] == [(ACR_ID, "pass"), (vault, "fail")]
@@ -189,7 +191,7 @@ async def test_a_pending_endpoint_is_not_named_in_the_report() -> None:
     reader = acr_reader()
     pending = replace(acr_endpoint().connections[0], status="Pending")
     reader.endpoints[ACR_PE.lower()] = acr_endpoint(connections=(pending,), zone_groups=None)
-    preflight = await run_preflight(acr_pool(), reader, pools=(acr_pool(),))
+    preflight = await run_preflight(acr_pool(), reader, pools=(acr_pool(),), settings=DEFAULT_SETTINGS)
     assert preflight.report.endpoints == () and not preflight.report.ok
 
 
@@ -197,7 +199,7 @@ async def test_fix_links_an_endpoint_zone_too() -> None:
     """The registry's zone unlinked from the runner VNet: dns-link fails on it and --fix plans it."""
     reader = acr_reader()
     reader.zones[ACR_ZONE.lower()] = replace(acr_zone(), links=())
-    preflight = await run_preflight(acr_pool(), reader, pools=(acr_pool(),))
+    preflight = await run_preflight(acr_pool(), reader, pools=(acr_pool(),), settings=DEFAULT_SETTINGS)
     failing = [c for c in preflight.report.failures if c.name == "dns-link"]
     assert [c.resource for c in failing] == [ACR_ZONE]
     assert "privatelink.azurecr.io has no virtual network link to vnet-runners" in failing[0].message
@@ -210,7 +212,7 @@ async def test_pools_sharing_the_subnet_count_each_others_endpoints() -> None:
     addresses as needed, so the shared allow rule is no finding."""
     reader = acr_reader()
     plain = cluster_pool("aks-two")
-    preflight = await run_preflight(plain, reader, pools=(acr_pool(), plain))
+    preflight = await run_preflight(plain, reader, pools=(acr_pool(), plain), settings=DEFAULT_SETTINGS)
     assert preflight.topology.subnet_endpoint_addresses == ("10.20.1.4", "10.20.1.5")
     [isolation] = [c for c in preflight.report.checks if c.name == "nsg-isolation"]
     assert isolation.status == "pass", isolation
@@ -223,6 +225,17 @@ async def test_the_forge_hosts_follow_the_settings() -> None:
     assert [h.name for h in topology.forge_hosts] == ["ghe.example.com"]
 
 
+async def test_doctor_judges_the_way_out_to_the_forge_hosts_of_its_settings() -> None:
+    """`doctor` checks egress with the service's settings too: a GitHub Enterprise Server pool's way
+    out is judged for the instance's host, as the provisioning gate judges it."""
+    settings = ServiceSettings.model_construct(github_api_url="https://ghe.example.com/api/v3")
+    diagnosis = await diagnose([POOL], healthy_reader(), settings=settings)
+    [report] = diagnosis.reports
+    [egress] = [c for c in report.checks if c.name == "egress"]
+    assert egress.status == "pass" and "ghe.example.com" in egress.message, egress
+    assert "github.com" not in egress.message.replace("ghe.example.com", "")
+
+
 async def test_pools_in_another_subnet_behind_the_same_nsg_count_too() -> None:
     """The NSG lists the subnets it is associated with: a pool in another of them is filtered by the
     same rules, so its endpoints are needed addresses here too."""
@@ -232,6 +245,6 @@ async def test_pools_in_another_subnet_behind_the_same_nsg_count_too() -> None:
     reader.nsgs[NSG.lower()] = replace(current, subnet_ids=(SUBNET, other_subnet))
     elsewhere = acr_pool(name="aks-elsewhere", azure={"subnet_id": other_subnet})
     plain = cluster_pool("aks-two")
-    preflight = await run_preflight(plain, reader, pools=(elsewhere, plain))
+    preflight = await run_preflight(plain, reader, pools=(elsewhere, plain), settings=DEFAULT_SETTINGS)
     assert preflight.topology.subnet_endpoint_addresses == ("10.20.1.4", "10.20.1.5")
     assert preflight.topology.subnet_pools == ("aks-two",)

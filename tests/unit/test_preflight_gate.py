@@ -16,6 +16,7 @@ from runner_fleet.preflight.fix import apply_link_fixes, plan_link_fixes
 from runner_fleet.preflight.gate import AzurePreflightGate
 from runner_fleet.preflight.run import run_preflight
 from runner_fleet.preflight.topology import AksFacts
+from tests.builders import DEFAULT_SETTINGS
 from tests.unit.preflight_world import (
     AKS_ID,
     CLUSTER_VNET,
@@ -59,7 +60,7 @@ def captured() -> io.StringIO:
 async def test_a_pool_report_is_cached_and_refreshed_after_the_ttl() -> None:
     """Within the TTL the gate answers from its cache; after it, Azure is read again."""
     reader, clock = healthy_reader(), Clock()
-    gate = AzurePreflightGate(lambda: reader, (POOL,), ttl_s=300, clock=clock)
+    gate = AzurePreflightGate(lambda: reader, (POOL,), ttl_s=300, clock=clock, settings=DEFAULT_SETTINGS)
     first = await gate.check(POOL)
     reads = reader.reads
     assert first.ok and reads > 0
@@ -73,7 +74,9 @@ async def test_a_pool_report_is_cached_and_refreshed_after_the_ttl() -> None:
 async def test_a_failing_pool_is_looked_at_again_sooner() -> None:
     """A failing report lives `failing_ttl_s`, so a fix is noticed within a minute, not five."""
     reader, clock = unlinked(healthy_reader()), Clock()
-    gate = AzurePreflightGate(lambda: reader, (POOL,), ttl_s=300, failing_ttl_s=60, clock=clock)
+    gate = AzurePreflightGate(
+        lambda: reader, (POOL,), ttl_s=300, failing_ttl_s=60, clock=clock, settings=DEFAULT_SETTINGS
+    )
     assert not (await gate.check(POOL)).ok
     reader.zones[ZONE.lower()] = zone(link(CLUSTER_VNET, "a"), link(RUNNER_VNET, "b"))
     clock.now += 59
@@ -85,9 +88,9 @@ async def test_a_failing_pool_is_looked_at_again_sooner() -> None:
 async def test_concurrent_checks_of_one_pool_share_one_run() -> None:
     """A burst of jobs for one pool reads Azure once, not once per job."""
     reader = healthy_reader()
-    gate = AzurePreflightGate(lambda: reader, (POOL,))
+    gate = AzurePreflightGate(lambda: reader, (POOL,), settings=DEFAULT_SETTINGS)
     single = MemoryTopologyReader(**{**healthy_reader().__dict__, "reads": 0})
-    await run_preflight(POOL, single, pools=(POOL,))
+    await run_preflight(POOL, single, pools=(POOL,), settings=DEFAULT_SETTINGS)
     reports = await asyncio.gather(*(gate.check(POOL) for _ in range(10)))
     assert len({id(r) for r in reports}) == 1
     assert reader.reads == single.reads
@@ -96,7 +99,9 @@ async def test_concurrent_checks_of_one_pool_share_one_run() -> None:
 async def test_a_failing_pool_is_logged_once_per_failure_set(captured: io.StringIO) -> None:
     """Same failures again: no new log line; a different failure set or recovery: one line each."""
     reader, clock = unlinked(healthy_reader()), Clock()
-    gate = AzurePreflightGate(lambda: reader, (POOL,), ttl_s=0, failing_ttl_s=0, clock=clock)
+    gate = AzurePreflightGate(
+        lambda: reader, (POOL,), ttl_s=0, failing_ttl_s=0, clock=clock, settings=DEFAULT_SETTINGS
+    )
     for _ in range(3):
         await gate.check(POOL)
     failed = events(captured, "preflight.failed")
@@ -123,7 +128,7 @@ async def test_a_preflight_that_cannot_run_fails_closed_and_retries_soon(capture
     report names so that a job held back is tried again then."""
     reader, clock = healthy_reader(), Clock()
     reader.fail_with = ConnectionResetError("connection reset by peer")
-    gate = AzurePreflightGate(lambda: reader, (POOL,), error_ttl_s=30, clock=clock)
+    gate = AzurePreflightGate(lambda: reader, (POOL,), error_ttl_s=30, clock=clock, settings=DEFAULT_SETTINGS)
     report = await gate.check(POOL)
     assert not report.ok and [c.name for c in report.failures] == ["preflight"]
     assert report.recheck_in_s == 30
@@ -139,7 +144,7 @@ async def test_a_preflight_that_cannot_run_fails_closed_and_retries_soon(capture
 async def test_invalidate_and_close() -> None:
     """`invalidate` forgets cached reports; `close` closes the reader it built."""
     reader = healthy_reader()
-    gate = AzurePreflightGate(lambda: reader, (POOL,))
+    gate = AzurePreflightGate(lambda: reader, (POOL,), settings=DEFAULT_SETTINGS)
     await gate.check(POOL)
     reads = reader.reads
     gate.invalidate("aks-prod")
@@ -151,7 +156,7 @@ async def test_invalidate_and_close() -> None:
 
 async def test_discovery_finds_the_cluster_vnet_from_the_api_server_address() -> None:
     """With a configured FQDN, the cluster VNet is the peered VNet whose address space holds the A record."""
-    topology = await discover(POOL, healthy_reader(), pools=(POOL,))
+    topology = await discover(POOL, healthy_reader(), pools=(POOL,), settings=DEFAULT_SETTINGS)
     assert topology.cluster_vnet is not None and topology.cluster_vnet.resource == CLUSTER_VNET
     assert topology.api_addresses is not None and topology.api_addresses.value == ("10.10.0.4",)
 
@@ -175,7 +180,7 @@ async def test_discovery_finds_an_aks_system_zone_in_the_node_resource_group() -
         node_subnet_ids=(f"{CLUSTER_VNET}/subnets/nodes",),
     )
     pool = cluster_pool(cluster={"api_server_fqdn": None, "dns_zone_id": None, "aks_cluster_id": AKS_ID})
-    preflight = await run_preflight(pool, reader, pools=(pool,))
+    preflight = await run_preflight(pool, reader, pools=(pool,), settings=DEFAULT_SETTINGS)
     assert preflight.report.ok, preflight.report.failures
     assert preflight.topology.zones[0].zone.resource == node_zone
     assert (
@@ -199,7 +204,7 @@ async def test_a_cluster_with_no_private_zone_needs_no_link() -> None:
         (f"{CLUSTER_VNET}/subnets/nodes",),
     )
     pool = cluster_pool(cluster={"api_server_fqdn": None, "dns_zone_id": None, "aks_cluster_id": AKS_ID})
-    report = (await run_preflight(pool, reader, pools=(pool,))).report
+    report = (await run_preflight(pool, reader, pools=(pool,), settings=DEFAULT_SETTINGS)).report
     assert report.ok
     assert [c.message for c in report.checks if c.name == "dns-link"] == [
         "privateDNSZone is none: aks-prod.hcp.westeurope.azmk8s.io resolves through public DNS"
@@ -210,7 +215,10 @@ async def test_fix_plans_one_link_per_zone_and_vnet_and_creates_only_that() -> N
     """Two pools in the same unlinked VNet need one link; an existing link is never planned."""
     reader = unlinked(healthy_reader())
     second = cluster_pool("aks-two")
-    runs = [await run_preflight(p, reader, pools=(POOL, second)) for p in (POOL, second)]
+    runs = [
+        await run_preflight(p, reader, pools=(POOL, second), settings=DEFAULT_SETTINGS)
+        for p in (POOL, second)
+    ]
     fixes = plan_link_fixes([r.topology for r in runs])
     assert [(f.zone_id, f.vnet_id, f.name, f.pools) for f in fixes] == [
         (ZONE, RUNNER_VNET, "link-vnet-runners", ("aks-prod", "aks-two"))
@@ -220,5 +228,5 @@ async def test_fix_plans_one_link_per_zone_and_vnet_and_creates_only_that() -> N
         "created link 'link-vnet-runners' from privatelink.westeurope.azmk8s.io to vnet-runners "
         "(Completed, Succeeded)"
     ]
-    again = await run_preflight(POOL, reader, pools=(POOL,))
+    again = await run_preflight(POOL, reader, pools=(POOL,), settings=DEFAULT_SETTINGS)
     assert again.report.ok and plan_link_fixes([again.topology]) == []
