@@ -383,6 +383,11 @@ class FleetState:
             record.key: float(record.data.get("since") or 0) for record in await self._table.query("idle")
         }
 
+    async def idle_since_of(self, runner_name: str) -> float | None:
+        """When one runner was first seen idle (one row read, not the whole partition)."""
+        record = await self._table.get("idle", encode_key(runner_name))
+        return None if record is None else float(record.data.get("since") or 0)
+
     async def mark_idle(self, runner_name: str, since: float) -> None:
         await self._table.upsert("idle", encode_key(runner_name), {"since": since})
 

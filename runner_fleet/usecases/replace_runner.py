@@ -127,7 +127,7 @@ class RunnerReplacer:
         if pool_key is None and not own:
             return
         claim = record if pool_key is None else await self.state.job(pool.forge, pool_key)
-        idle = (await self.state.idle_since()).get(runner_name)
+        idle = await self.state.idle_since_of(runner_name)
         online = min(idle, now) if idle is not None else now
         running = _stamp(claim, "running_at")
         if running is not None and running <= online:

@@ -128,12 +128,14 @@ async def test_the_idle_record_of_a_runner_gone_is_forgotten(world: World) -> No
     world.registry.set_status(name, "online")
     await world.reconciler()()
     assert set(await world.state.idle_since()) == {name}
+    assert await world.state.idle_since_of(name) == (await world.state.idle_since())[name]
     world.compute.vms.clear()
     world.registry.runners.clear()
 
     await world.reconciler()()
 
     assert await world.state.idle_since() == {}
+    assert await world.state.idle_since_of(name) is None
 
 
 GITLAB_POOL = make_pool(
