@@ -117,9 +117,7 @@ def wait_watch(threshold_s: float) -> WaitWatch:
 
 @dataclass(frozen=True)
 class RoundFigures:
-    views: Mapping[str, RunnerView]
-    judged: Collection[str]
-    leases: Collection[str]
+    runners: Mapping[str, Mapping[str, int]]  # pool -> state -> runners (`runner_states`)
     counts: Mapping[str, RunnerCounts]
     targets: Mapping[str, int]
 
@@ -128,7 +126,7 @@ async def report_round(queue: WorkQueue, figures: RoundFigures) -> None:
     """Note for the gauges what the round saw: runners by state, warm target and ready runners per
     pool, and the depth of each work queue."""
     metrics.fleet_seen(
-        runner_states(figures.views.values(), judged=figures.judged, leases=figures.leases),
+        figures.runners,
         figures.targets,
         {pool: figures.counts.get(pool, RunnerCounts()).idle_vms for pool in figures.targets},
     )

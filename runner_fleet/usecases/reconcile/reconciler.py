@@ -193,7 +193,7 @@ class Reconciler:
             for forge in forges:
                 await starts.purge(forge, STARTS_KEPT)
             if metrics.enabled():
-                await report_round(self.queue, RoundFigures(views, judged, all_leases, counts, targets))
+                await report_round(self.queue, RoundFigures(report.runners, counts, targets))
         log.info(
             "reconcile.done",
             **{k: len(v) if isinstance(v, list | dict) else v for k, v in report.as_dict().items()},
