@@ -10,16 +10,20 @@ as Azure says the VM is (`PriceBook`); without a price there is no cost, never a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from runner_fleet.cost.prices import PriceBook
 from runner_fleet.forges import Forge
+from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import VmInfo
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.state.usage import EndedBy, Usage, UsageLog
+from runner_fleet.telemetry import metrics
+
+log = get_logger("metering")
 
 
 def vm_created_at(vm: VmInfo) -> float | None:
@@ -42,6 +46,26 @@ class Metering:
     @property
     def log(self) -> UsageLog:
         return UsageLog(self.state.table, clock=self.now)
+
+    async def deleted(
+        self,
+        pool: Pool,
+        forge: Forge,
+        vm: VmInfo,
+        ctx: Mapping[str, object],
+        *,
+        job: str = "",
+        ended_by: EndedBy = "release",
+    ) -> Usage | None:
+        """`vm_gone` for a VM its caller has deleted, into the metrics too. A usage row that cannot be
+        written is a gap in the report, logged with `ctx`, never a reason to leave the rest undone."""
+        try:
+            usage = await self.vm_gone(pool, forge, vm, job=job, ended_by=ended_by)
+        except Exception as exc:
+            log.warning("usage.not_recorded", **ctx, error=type(exc).__name__)
+            return None
+        metrics.vm_used(usage)
+        return usage
 
     async def vm_gone(
         self, pool: Pool, forge: Forge, vm: VmInfo, *, job: str = "", ended_by: EndedBy = "release"

@@ -15,7 +15,7 @@ from runner_fleet.cost.metering import Metering
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import ReleaseRequest
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
+from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute
 from runner_fleet.ports.forge import RunnerBusy, RunnerRegistry, RunnerScope
 from runner_fleet.ports.jobs import FINISHED, JobResolver
 from runner_fleet.settings.pool import Pool
@@ -93,8 +93,8 @@ class Releaser:
             # Deleting until it is gone, which every reader takes as going away.
             vm_deleted = await self.compute.delete_vm(pool, request.runner_name, wait=False)
             log.info("vm.deleted", **ctx, existed=vm_deleted)
-            usage = await self._meter(pool, request, vm, ctx)
-            metrics.vm_used(usage)
+            if self.metering is not None:
+                usage = await self.metering.deleted(pool, request.forge, vm, ctx, job=str(request.job_id))
             created_for = vm.tags.get("job")
             if created_for and created_for != str(request.job_id):
                 # Runners are interchangeable: this one ran another job, so the job it was made for may
@@ -117,18 +117,6 @@ class Releaser:
             **_usage_fields(usage),
         )
         return ReleaseResult(vm_deleted, removed, "released", usage)
-
-    async def _meter(
-        self, pool: Pool, request: ReleaseRequest, vm: VmInfo, ctx: dict[str, object]
-    ) -> Usage | None:
-        if self.metering is None:
-            return None
-        try:
-            return await self.metering.vm_gone(pool, request.forge, vm, job=str(request.job_id))
-        except Exception as exc:
-            # The VM is deleted already: a usage row lost is a gap in the report, not a failed release.
-            log.warning("usage.not_recorded", **ctx, error=type(exc).__name__)
-            return None
 
     async def _confirmed(self, request: ReleaseRequest, ctx: dict[str, object]) -> bool:
         confirmer = self.confirmers.get(request.forge)

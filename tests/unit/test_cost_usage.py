@@ -16,6 +16,7 @@ from runner_fleet.cost.prices import PriceBook, parse_price_table
 from runner_fleet.messages import ProvisionRequest, ReleaseRequest
 from runner_fleet.ports.compute import VmInfo
 from runner_fleet.state.store import FleetState
+from runner_fleet.state.table import Data, Record
 from runner_fleet.state.usage import Usage, UsageLog
 from runner_fleet.usecases.release import Releaser
 from runner_fleet.usecases.replace_runner import RunnerReplacer
@@ -140,6 +141,28 @@ async def test_the_release_log_carries_vm_seconds_and_cost() -> None:
     assert released["vm_seconds"] == 1800.0
     assert released["cost"] == pytest.approx(0.1)
     assert (released["currency"], released["price_source"], released["spot"]) == ("USD", "admin", False)
+
+
+class UsageUnwritable(MemoryStateTable):
+    """A state table whose usage partitions cannot be written (Storage down for them)."""
+
+    async def insert(self, partition: str, key: str, data: Data) -> Record:
+        if partition.startswith("usage-"):
+            raise ConnectionError("storage unreachable")
+        return await super().insert(partition, key, data)
+
+
+async def test_a_usage_row_that_cannot_be_written_is_a_gap_not_a_failed_release() -> None:
+    """The VM is deleted and the release completes; the lost row is logged as usage.not_recorded
+    with the release's context, and no usage is returned."""
+    fleet = Fleet(table=UsageUnwritable())
+    name = await fleet.provision(42, queued_at=T0)
+    fleet.clock.t += 600
+    with capture_logs() as logs:
+        result = await fleet.releaser()(fleet.release_request(name, 42))
+    assert (result.outcome, result.vm_deleted, result.usage) == ("released", True, None)
+    [lost] = [entry for entry in logs if entry["event"] == "usage.not_recorded"]
+    assert (lost["runner"], lost["job_id"], lost["error"]) == (name, 42, "ConnectionError")
 
 
 async def test_a_spot_vm_is_priced_at_the_spot_price() -> None:

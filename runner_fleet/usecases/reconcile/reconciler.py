@@ -405,12 +405,7 @@ class Reconciler:
                     return "left alone: runner became busy"
         vm_deleted = await self.compute.delete_vm(view.pool, view.name) if view.vm is not None else False
         if vm_deleted and view.vm is not None and self.metering is not None:
-            try:
-                metrics.vm_used(
-                    await self.metering.vm_gone(view.pool, view.forge, view.vm, ended_by="reconcile")
-                )
-            except Exception as exc:  # a gap in the usage report, not a reason to leave the rest undone
-                log.warning("usage.not_recorded", **ctx, error=type(exc).__name__)
+            await self.metering.deleted(view.pool, view.forge, view.vm, ctx, ended_by="reconcile")
         job = view.vm.tags.get("job") if view.vm is not None else None
         if job:
             # If the job this VM was made for still waits, the job scan may now give it a new runner.
