@@ -70,7 +70,8 @@ from rich.table import Table
 from rich.text import Text
 
 from runner_fleet import logs, runtime
-from runner_fleet.cost.report import PoolFigures, percentile
+from runner_fleet.cost.report import PoolFigures
+from runner_fleet.percentile import percentile
 from runner_fleet.ports.preflight import PreflightGate
 from runner_fleet.state.usage import UsageLog
 from runner_fleet.telemetry.metrics import RUNNER_STATES

@@ -31,25 +31,15 @@ Hours and costs are rounded to 4 decimals, waits to 0.1 s.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from runner_fleet.percentile import percentile
 from runner_fleet.state.usage import Usage
 
 TOTAL = "total"
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """Nearest rank: the smallest value that at least `share` of `values` do not exceed; None if empty."""
-    if not values:
-        return None
-    if not 0.0 < share <= 1.0:
-        raise ValueError(f"share must be in (0, 1], got {share}")
-    ordered = sorted(values)
-    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
 
 
 @dataclass

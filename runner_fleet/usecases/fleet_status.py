@@ -35,8 +35,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner_fleet import naming
-from runner_fleet.cost.report import PoolFigures, percentile
+from runner_fleet.cost.report import PoolFigures
 from runner_fleet.forges import Forge
+from runner_fleet.percentile import percentile
 from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, ScanCoverage, WaitingJob
 from runner_fleet.ports.preflight import CheckResult, PreflightGate, Status
 from runner_fleet.settings.pool import Pool

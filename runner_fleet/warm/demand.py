@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from runner_fleet.percentile import percentile
 from runner_fleet.settings.pool import WarmAuto
 from runner_fleet.state.errors import AlreadyExists, NotFound, PreconditionFailed
 from runner_fleet.state.table import Data, Record, StateTable, encode_key
@@ -118,7 +119,7 @@ class DemandLog:
             window_s=window_s,
             cold_start_s=statistics.median(cold) if cold else None,
             idle_vm_s_today=_float(idle_row.data.get("vm_s")) if idle_row is not None else 0.0,
-            burst_p90=_percentile(per_minute, 0.9),
+            burst_p90=percentile(per_minute, 0.9) or 0,
         )
 
     async def purge(self, older_than: timedelta) -> int:
@@ -170,14 +171,6 @@ def _samples(data: Data) -> list[tuple[float, float]]:
         when, _, took = item.partition(":")
         samples.append((float(when), float(took)))
     return samples
-
-
-def _percentile(values: list[int], share: float) -> int:
-    """Nearest rank: the smallest value that at least `share` of `values` do not exceed."""
-    if not values:
-        return 0
-    ordered = sorted(values)
-    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
 
 
 def _int(value: object) -> int:

@@ -16,7 +16,8 @@ from runner_fleet.adapters.memory.queue import MemoryWorkQueue
 from runner_fleet.adapters.memory.state import MemoryStateTable
 from runner_fleet.cli import build_parser, main
 from runner_fleet.cli.report import render
-from runner_fleet.cost.report import TOTAL, build_report, percentile
+from runner_fleet.cost.report import TOTAL, build_report
+from runner_fleet.percentile import percentile
 from runner_fleet.settings import ServiceSettings
 from runner_fleet.state.usage import Usage, UsageLog
 from tests.builders import make_pool
