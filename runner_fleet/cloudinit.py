@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,14 +59,27 @@ def images_dir() -> Path:
 
 
 @cache
-def _script(relative: str) -> str:
+def script(relative: str) -> str:
+    """A file of runner_images (a script, versions.json), read once."""
     return (images_dir() / relative).read_text(encoding="utf-8")
+
+
+def render_cloud_config(document: Mapping[str, Any], *, what: str = "user data") -> str:
+    """`document` as #cloud-config, its multi-line strings readable; UserDataTooLarge when it would not
+    fit Azure's customData."""
+    rendered = "#cloud-config\n" + yaml.dump(document, Dumper=_ReadableDumper, sort_keys=False, width=1000)
+    if len(rendered.encode()) > CUSTOM_DATA_LIMIT:
+        raise UserDataTooLarge(
+            f"{what} is {len(rendered.encode())} bytes; Azure's customData holds at most "
+            f"{CUSTOM_DATA_LIMIT} bytes (before base64)"
+        )
+    return rendered
 
 
 @cache
 def runner_versions() -> dict[str, Any]:
     """`runner_images/versions.json`: what a runner VM runs, at which versions."""
-    loaded: dict[str, Any] = json.loads(_script(VERSIONS_FILE))
+    loaded: dict[str, Any] = json.loads(script(VERSIONS_FILE))
     return loaded
 
 
@@ -157,7 +171,7 @@ _FORGE_FILES = {"github": (), "gitlab": (("gitlab-executor.sh", "0755"),)}
 def render_user_data(config: RunnerBootConfig) -> str:
     start_script = f"{config.forge}/start-runner.sh"
     extra = [
-        {"path": f"{SCRIPT_DIR}/{name}", "permissions": mode, "content": _script(f"{config.forge}/{name}")}
+        {"path": f"{SCRIPT_DIR}/{name}", "permissions": mode, "content": script(f"{config.forge}/{name}")}
         for name, mode in _FORGE_FILES[config.forge]
     ]
     document = {
@@ -172,24 +186,18 @@ def render_user_data(config: RunnerBootConfig) -> str:
             {
                 "path": f"{SCRIPT_DIR}/runner-lib.sh",
                 "permissions": "0644",
-                "content": _script("common/runner-lib.sh"),
+                "content": script("common/runner-lib.sh"),
             },
             {
                 "path": f"{SCRIPT_DIR}/start-runner.sh",
                 "permissions": "0755",
-                "content": _script(start_script),
+                "content": script(start_script),
             },
             *extra,
         ],
         "runcmd": [["/bin/bash", f"{SCRIPT_DIR}/start-runner.sh"]],
     }
-    rendered = "#cloud-config\n" + yaml.dump(document, Dumper=_ReadableDumper, sort_keys=False, width=1000)
-    if len(rendered.encode()) > CUSTOM_DATA_LIMIT:
-        raise UserDataTooLarge(
-            f"user data is {len(rendered.encode())} bytes; Azure's customData holds at most "
-            f"{CUSTOM_DATA_LIMIT} bytes (before base64)"
-        )
-    return rendered
+    return render_cloud_config(document)
 
 
 def to_custom_data(user_data: str) -> str:
