@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from runner_fleet.ports.preflight import CheckResult
@@ -30,19 +29,3 @@ def unreadable(name: str, found: Lookup[Any], what: str, role: str = "Reader") -
         f"cannot read {what} {name_of(found.resource)}: {found.error}",
         f"grant the provisioner's identity {role} on {name_of(found.resource)} (or its resource group)",
     )
-
-
-def port_listed(ports: Sequence[str], port: int) -> bool:
-    """Whether `port` is in a rule's port list: "*", single ports and "low-high" ranges, each entry
-    possibly comma-separated as the portal and the firewall take them."""
-    for text in ports:
-        for part in (p.strip() for p in text.split(",")):
-            if part == "*":
-                return True
-            low, _, high = part.partition("-")
-            try:
-                if int(low) <= port <= int(high or low):
-                    return True
-            except ValueError:
-                continue
-    return False

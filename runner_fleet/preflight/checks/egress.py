@@ -28,6 +28,7 @@ from runner_fleet.preflight.checks import firewall as rules
 from runner_fleet.preflight.checks.common import failed, passed, unreadable, warned
 from runner_fleet.preflight.checks.nsg_flows import (
     ALL_PORTS,
+    HTTPS,
     Box,
     Flows,
     Network,
@@ -51,7 +52,6 @@ from runner_fleet.preflight.topology import (
 EGRESS = "egress"
 PROBE = "run `runner-fleet doctor --probe` to try the hosts from the subnet"
 NO_OTHER_WAY = "runner VMs get no public IP and join no load balancer, so nothing else carries their traffic"
-HTTPS = Ranges(((443, 443),))
 
 
 def check_egress(topology: PoolTopology) -> CheckResult | None:

@@ -21,10 +21,10 @@ from runner_fleet.preflight.checks.common import failed, passed, warned
 from runner_fleet.preflight.checks.dns import is_rfc1918
 from runner_fleet.preflight.checks.nsg_flows import (
     ALL_PORTS,
+    HTTPS,
     Box,
     Flows,
     Network,
-    Ranges,
     decide,
     protocol_range,
     span_of,
@@ -42,7 +42,6 @@ from runner_fleet.preflight.topology import (
 )
 
 PRIVATE_ENDPOINT = "private-endpoint"
-HTTPS = Ranges(((443, 443),))
 _KINDS = {"registries": "container registry", "vaults": "key vault", "privateendpoints": "private endpoint"}
 
 

@@ -29,8 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from runner_fleet.preflight.checks.common import port_listed
-from runner_fleet.preflight.checks.nsg_flows import Ranges, span_of
+from runner_fleet.preflight.checks.nsg_flows import HTTPS, Ranges, ports, span_of
 from runner_fleet.preflight.forge_hosts import ForgeHost, host_matches
 from runner_fleet.preflight.topology import FirewallFacts, FirewallRule
 
@@ -150,7 +149,7 @@ def _network_target(
 ) -> tuple[Match, str]:
     if not any(p.strip().lower() in ("tcp", "any") for p in rule.ip_protocols):
         return "no", ""
-    if not port_listed(rule.destination_ports, HTTPS_PORT):
+    if not ports(rule.destination_ports).overlaps(HTTPS):
         return "no", ""
     found = [_destination_address(a) for a in rule.destination_addresses]
     found += [_destination_group(g, host, groups) for g in rule.destination_ip_groups]

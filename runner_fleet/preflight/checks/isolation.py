@@ -28,6 +28,7 @@ from runner_fleet.preflight.checks.nsg_flows import (
     ALL_ADDRESSES,
     ALL_PORTS,
     ALL_PROTOCOLS,
+    HTTPS,
     Box,
     Decision,
     Flows,
@@ -43,7 +44,6 @@ from runner_fleet.preflight.checks.nsg_flows import (
 from runner_fleet.preflight.topology import NsgFacts, PoolTopology
 
 ISOLATION = "nsg-isolation"
-HTTPS = Ranges(((443, 443),))
 DNS = Ranges(((53, 53),))
 SOURCE, DESTINATION, DESTINATION_PORT, PROTOCOL = 0, 2, 3, 4  # Box.sides() order
 

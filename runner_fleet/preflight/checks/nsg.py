@@ -11,7 +11,8 @@ import ipaddress
 from collections.abc import Sequence
 
 from runner_fleet.ports.preflight import CheckResult
-from runner_fleet.preflight.checks.common import failed, passed, port_listed, unreadable, warned
+from runner_fleet.preflight.checks.common import failed, passed, unreadable, warned
+from runner_fleet.preflight.checks.nsg_flows import port, ports
 from runner_fleet.preflight.topology import NsgFacts, NsgRule, PoolTopology
 
 INBOUND = "nsg-inbound"
@@ -82,7 +83,9 @@ def check_outbound(topology: PoolTopology) -> CheckResult | None:
     subnet_space = _networks(subnet.address_prefixes)
     ip = ipaddress.ip_address(address)
     for rule in _ordered(nsg, "Outbound"):
-        if rule.protocol.lower() not in ("*", "tcp") or not port_listed(rule.destination_ports, API_PORT):
+        if rule.protocol.lower() not in ("*", "tcp") or not ports(rule.destination_ports).overlaps(
+            port(API_PORT)
+        ):
             continue
         if not _matches_address(rule.destinations, ip, vnet_space):
             continue

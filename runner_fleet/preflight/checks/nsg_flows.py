@@ -236,7 +236,16 @@ def spans_of(prefixes: Iterable[str]) -> Ranges:
     return found
 
 
+def port(number: int) -> Ranges:
+    return Ranges(((number, number),))
+
+
+HTTPS = port(443)
+
+
 def ports(texts: Sequence[str]) -> Ranges:
+    """A rule's port list: "*", single ports and "low-high" ranges, each entry possibly
+    comma-separated as the portal and the firewall take them."""
     found: list[Span] = []
     for text in texts:
         for part in (p.strip() for p in text.split(",")):
