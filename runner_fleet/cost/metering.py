@@ -12,12 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from runner_fleet.cost.prices import PriceBook
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
-from runner_fleet.ports.compute import VmInfo
+from runner_fleet.ports.compute import TAG_CREATED_AT, VmInfo, tag_time
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
 from runner_fleet.state.usage import EndedBy, Usage, UsageLog
@@ -28,12 +27,9 @@ log = get_logger("metering")
 
 def vm_created_at(vm: VmInfo) -> float | None:
     """When the VM's create was requested: its `created-at` tag, else Azure's creation time."""
-    stamp = vm.tags.get("created-at")
-    if stamp:
-        try:
-            return datetime.fromisoformat(stamp).timestamp()
-        except ValueError:
-            pass
+    tagged = tag_time(vm.tags.get(TAG_CREATED_AT))
+    if tagged is not None:
+        return tagged
     return vm.created_at.timestamp() if vm.created_at is not None else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from runner_fleet.settings.pool import Pool
@@ -16,8 +16,26 @@ MANAGED_BY = "runner-fleet"
 # its `expires-at` tag has passed.
 TAG_KIND = "kind"
 KIND_PROBE = "probe"
+# When the service asked for the VM (written with the PUT; a probe's `expires-at` is written alike).
+TAG_CREATED_AT = "created-at"
 # A runner VM powers itself off when its job is done (or its start script failed).
 EXITED = frozenset({"stopped", "stopping", "deallocated", "deallocating"})
+
+
+def tag_stamp(at: float) -> str:
+    """A time as the VM tags hold it: ISO 8601 UTC, to the second."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+def tag_time(text: str | None) -> float | None:
+    """A time tag read back (one without an offset taken as UTC); None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(frozen=True)

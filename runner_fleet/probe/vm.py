@@ -10,11 +10,19 @@ probe of the pool delete it.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from runner_fleet import naming
 from runner_fleet.forges import Forge
-from runner_fleet.ports.compute import KIND_PROBE, MANAGED_BY, TAG_KIND, TAG_MANAGED_BY, VmInfo
+from runner_fleet.ports.compute import (
+    KIND_PROBE,
+    MANAGED_BY,
+    TAG_CREATED_AT,
+    TAG_KIND,
+    TAG_MANAGED_BY,
+    VmInfo,
+    tag_stamp,
+    tag_time,
+)
 
 DEFAULT_TIMEOUT_S = 600.0
 MIN_TIMEOUT_S = 60.0
@@ -25,7 +33,6 @@ DELETE_GRACE_S = 300.0
 # No probe VM lives longer than this, whatever its tags say.
 MAX_LIFE_S = MAX_TIMEOUT_S + DELETE_GRACE_S
 TAG_PROBE = "probe"
-TAG_CREATED_AT = "created-at"
 TAG_EXPIRES_AT = "expires-at"
 _NAME = re.compile(r"^rf-(?P<pool>[a-z][a-z0-9-]{0,18}[a-z0-9])-probe-[0-9a-f]{8}$")
 
@@ -42,10 +49,6 @@ def is_probe_name(name: str) -> bool:
     return _NAME.match(name) is not None
 
 
-def stamp(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
-
-
 def probe_tags(pool: str, forge: Forge, name: str, now: float, timeout_s: float) -> dict[str, str]:
     return {
         TAG_MANAGED_BY: MANAGED_BY,
@@ -53,8 +56,8 @@ def probe_tags(pool: str, forge: Forge, name: str, now: float, timeout_s: float)
         "forge": forge,
         TAG_KIND: KIND_PROBE,
         TAG_PROBE: name,
-        TAG_CREATED_AT: stamp(now),
-        TAG_EXPIRES_AT: stamp(now + min(timeout_s, MAX_TIMEOUT_S) + DELETE_GRACE_S),
+        TAG_CREATED_AT: tag_stamp(now),
+        TAG_EXPIRES_AT: tag_stamp(now + min(timeout_s, MAX_TIMEOUT_S) + DELETE_GRACE_S),
     }
 
 
@@ -62,25 +65,13 @@ def is_probe(vm: VmInfo) -> bool:
     return vm.tags.get(TAG_MANAGED_BY) == MANAGED_BY and vm.kind == KIND_PROBE
 
 
-def _parsed(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 def expires_at(vm: VmInfo) -> float | None:
     """When a probe VM may be deleted by others than its own run; None if nothing says when it was made
     (a VM whose tags were changed by hand: treated as long expired)."""
-    created = _parsed(vm.tags.get(TAG_CREATED_AT))
+    created = tag_time(vm.tags.get(TAG_CREATED_AT))
     if created is None and vm.created_at is not None:
         created = vm.created_at.timestamp()
-    tagged = _parsed(vm.tags.get(TAG_EXPIRES_AT))
+    tagged = tag_time(vm.tags.get(TAG_EXPIRES_AT))
     if created is None:
         return tagged
     latest = created + MAX_LIFE_S

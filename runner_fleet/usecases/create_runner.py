@@ -18,7 +18,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from runner_fleet.cloudinit import RunnerBootConfig, render_user_data, to_custom_data
@@ -26,6 +25,7 @@ from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger, register_secret
 from runner_fleet.ports.compute import (
     MANAGED_BY,
+    TAG_CREATED_AT,
     TAG_MANAGED_BY,
     Compute,
     VmBeingDeleted,
@@ -34,6 +34,7 @@ from runner_fleet.ports.compute import (
     VmInfo,
     VmNoLongerWanted,
     VmSpec,
+    tag_stamp,
 )
 from runner_fleet.ports.forge import (
     ForgeRateLimited,
@@ -115,17 +116,13 @@ class Step:
     after_s: float = 0.0
 
 
-def created_at_tag(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
-
-
 def base_tags(pool: Pool, forge: Forge, name: str, now: float) -> dict[str, str]:
     return {
         TAG_MANAGED_BY: MANAGED_BY,
         "pool": pool.name,
         "forge": forge,
         "runner": name,
-        "created-at": created_at_tag(now),
+        TAG_CREATED_AT: tag_stamp(now),
     }
 
 

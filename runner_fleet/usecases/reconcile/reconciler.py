@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 from runner_fleet import naming
@@ -13,7 +13,7 @@ from runner_fleet.cost.metering import Metering
 from runner_fleet.forges import Forge
 from runner_fleet.logs import get_logger
 from runner_fleet.messages import PoolRunnerRequest
-from runner_fleet.ports.compute import MANAGED_BY, TAG_MANAGED_BY, Compute, VmInfo
+from runner_fleet.ports.compute import MANAGED_BY, TAG_CREATED_AT, TAG_MANAGED_BY, Compute, VmInfo, tag_time
 from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, WaitingJob
 from runner_fleet.ports.forge import RunnerBusy, RunnerInfo, RunnerRegistry, RunnerScope, distinct_scopes
 from runner_fleet.ports.queue import PROVISION_QUEUE, WorkQueue
@@ -93,11 +93,7 @@ class ReconcileReport:
 
 
 def _created_at(vm: VmInfo | None) -> float | None:
-    stamp = vm.tags.get("created-at") if vm else None
-    try:
-        return datetime.fromisoformat(stamp).timestamp() if stamp else None
-    except ValueError:
-        return None
+    return tag_time(vm.tags.get(TAG_CREATED_AT)) if vm else None
 
 
 @dataclass(frozen=True)
