@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from runner_fleet.preflight.checks.routing import internet_path
-from runner_fleet.preflight.ids import parse, same
+from runner_fleet.preflight.ids import name_of, parse, same
 from runner_fleet.preflight.lookup import holds, lookup
 from runner_fleet.preflight.reader import ReadError, TopologyReader
 from runner_fleet.preflight.topology import FirewallFacts, FirewallRule, Lookup, PoolTopology, VNetFacts
@@ -71,7 +71,7 @@ async def _with_policies(reader: TopologyReader, firewall: FirewallFacts) -> Fir
     for level in range(MAX_POLICY_LEVELS):
         if policy_id is None or any(same(policy_id, p) for p in policies):
             break
-        name = policy_id.rstrip("/").rsplit("/", 1)[-1]
+        name = name_of(policy_id)
         try:
             policy = await reader.firewall_policy(policy_id)
         except ReadError as exc:

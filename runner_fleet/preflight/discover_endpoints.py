@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from runner_fleet.preflight.ids import parse, same
+from runner_fleet.preflight.ids import is_private_endpoint_id, parse, same
 from runner_fleet.preflight.lookup import lookup
 from runner_fleet.preflight.reader import ReadError, TopologyReader
 from runner_fleet.preflight.topology import (
@@ -35,7 +35,7 @@ class EndpointFinder:
         return list(dict.fromkeys([parse(entry).subscription, self._runner_subscription]))
 
     async def find(self, entry: str) -> Lookup[tuple[PrivateEndpointFacts, ...]]:
-        if _is_endpoint(entry):
+        if is_private_endpoint_id(entry):
             key = entry.lower()
             if key not in self._read:
                 self._read[key] = await lookup(entry, self._reader.private_endpoint(entry))
@@ -60,10 +60,6 @@ class EndpointFinder:
                 f"/subscriptions/{subscription}", self._reader.private_endpoints_in(subscription)
             )
         return self._listed[key]
-
-
-def _is_endpoint(entry: str) -> bool:
-    return "/providers/microsoft.network/privateendpoints/" in entry.lower()
 
 
 async def with_endpoints(
@@ -101,7 +97,7 @@ async def with_endpoints(
                 entry,
                 Lookup(entry, endpoints if found.value is not None else None, found.error),
                 tuple(v for k, v in records.items() if k in wanted),
-                tuple(finder.subscriptions(entry)) if not _is_endpoint(entry) else (),
+                tuple(finder.subscriptions(entry)) if not is_private_endpoint_id(entry) else (),
             )
         )
     return replace(topology, endpoints=tuple(checks), zones=tuple(zones))

@@ -52,6 +52,11 @@ def name_of(resource_id: str) -> str:
         return resource_id
 
 
+def is_private_endpoint_id(text: str) -> bool:
+    """Whether a pool's `private_endpoints` entry names an endpoint itself (not a registry or vault)."""
+    return "/providers/microsoft.network/privateendpoints/" in text.lower()
+
+
 def same(a: str | None, b: str | None) -> bool:
     """ARM compares IDs case-insensitively."""
     return a is not None and b is not None and a.rstrip("/").lower() == b.rstrip("/").lower()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from runner_fleet.preflight.forge_hosts import ForgeHost
+from runner_fleet.preflight.ids import is_private_endpoint_id
 
 T = TypeVar("T")
 
@@ -330,7 +331,7 @@ class EndpointCheck:
     @property
     def target(self) -> str | None:
         """The registry or vault the entry names; None for an endpoint ID."""
-        return None if "/providers/microsoft.network/privateendpoints/" in self.entry.lower() else self.entry
+        return None if is_private_endpoint_id(self.entry) else self.entry
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from runner_fleet.ports.preflight import CheckResult, PreflightReport
+from runner_fleet.preflight.checks.dns import CUSTOM_DNS
 from runner_fleet.probe.run import ProbeOutcome
-
-CUSTOM_DNS = "custom-dns"
 
 
 def settle_custom_dns(report: PreflightReport, outcome: ProbeOutcome) -> PreflightReport:

@@ -31,6 +31,7 @@ from typing import Literal
 
 from runner_fleet.preflight.checks.nsg_flows import HTTPS, Ranges, ports, span_of
 from runner_fleet.preflight.forge_hosts import ForgeHost, host_matches
+from runner_fleet.preflight.ids import name_of
 from runner_fleet.preflight.topology import FirewallFacts, FirewallRule
 
 Match = Literal["yes", "no", "maybe"]
@@ -119,7 +120,7 @@ def _source(rule: FirewallRule, subnet: Ranges, groups: dict[str, tuple[str, ...
     for group in rule.source_ip_groups:
         addresses = groups.get(group.lower())
         if addresses is None:
-            unread.append(group.rsplit("/", 1)[-1])
+            unread.append(name_of(group))
         else:
             covered = covered | _spans(addresses)
     if not (subnet - covered):
@@ -163,7 +164,7 @@ def _network_target(
 
 def _destination_group(group: str, host: ForgeHost, groups: dict[str, tuple[str, ...]]) -> tuple[Match, str]:
     addresses = groups.get(group.lower())
-    name = group.rsplit("/", 1)[-1]
+    name = name_of(group)
     if addresses is None:
         return "maybe", f"names IP group {name}, which could not be read"
     if any(_destination_address(a)[0] != "no" for a in addresses):

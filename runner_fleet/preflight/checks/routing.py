@@ -50,11 +50,6 @@ class Hop:
     share: Ranges  # the public addresses it takes
 
     @property
-    def system(self) -> bool:
-        """Only Azure's own 0.0.0.0/0 route leads here: no user route."""
-        return all(r is SYSTEM_INTERNET for r in self.routes)
-
-    @property
     def route_names(self) -> str:
         return ", ".join(f"'{r.name}' ({r.address_prefix})" for r in self.routes if r is not SYSTEM_INTERNET)
 
