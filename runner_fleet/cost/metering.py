@@ -19,6 +19,7 @@ from runner_fleet.logs import get_logger
 from runner_fleet.ports.compute import TAG_CREATED_AT, VmInfo, tag_time
 from runner_fleet.settings.pool import Pool
 from runner_fleet.state.store import FleetState
+from runner_fleet.state.table import number
 from runner_fleet.state.usage import EndedBy, Usage, UsageLog
 from runner_fleet.telemetry import metrics
 
@@ -78,8 +79,7 @@ class Metering:
         queued_at = start.queued_at if start is not None else None
         if queued_at is None and job:
             record = await self.state.job(forge, job)
-            stamp = record.data.get("queued_at") if record is not None else None
-            queued_at = float(stamp) if isinstance(stamp, int | float) else None
+            queued_at = number(record.data.get("queued_at")) if record is not None else None
         spot = (vm.priority or "").lower() == "spot"
         price = self.prices.hourly(vm.size, pool.azure.location, spot=spot)
         # To the millisecond, as the row keeps them: the usage returned is the usage stored.

@@ -17,6 +17,14 @@ from urllib.parse import quote
 Scalar = str | int | float | bool | None
 Data = dict[str, Scalar]
 
+
+def number(value: object) -> float | None:
+    """A number a row holds, as a float; None for anything else (a boolean included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 # A property name a filter may name: an identifier, never spliced into a query unchecked.
 _PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _KEY_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp"})

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 from runner_fleet.forges import FORGES, Forge
 from runner_fleet.state.errors import AlreadyExists, PreconditionFailed
-from runner_fleet.state.table import Data, Record, StateTable, encode_key
+from runner_fleet.state.table import Data, Record, StateTable, encode_key, number
 
 USAGE_RETENTION = timedelta(days=35)
 START_RETENTION = timedelta(days=7)
@@ -118,13 +118,13 @@ class Usage:
             size=str(data.get("size") or ""),
             spot=bool(data.get("spot")),
             location=str(data.get("location") or ""),
-            created_at=_float(data.get("created_at")) or 0.0,
-            released_at=_float(data.get("released_at")) or 0.0,
-            queued_at=_float(data.get("queued_at")),
-            started_at=_float(data.get("started_at")),
-            cost=_float(data.get("cost")),
+            created_at=number(data.get("created_at")) or 0.0,
+            released_at=number(data.get("released_at")) or 0.0,
+            queued_at=number(data.get("queued_at")),
+            started_at=number(data.get("started_at")),
+            cost=number(data.get("cost")),
             currency=str(data["currency"]) if data.get("currency") else None,
-            price_per_hour=_float(data.get("price_per_hour")),
+            price_per_hour=number(data.get("price_per_hour")),
             price_source=str(data.get("price_source") or "unknown"),
             ended_by=str(data.get("ended_by") or "release"),
         )
@@ -222,7 +222,7 @@ class UsageLog:
         removed = 0
         last_day = math.floor((now - older_than.total_seconds()) / _DAY) - 1  # the newest day to go
         marker = await self._table.get(PURGED, "through")
-        done = _float(marker.data.get("day")) if marker is not None else None
+        done = number(marker.data.get("day")) if marker is not None else None
         first_day = int(done) + 1 if done is not None else last_day - FIRST_PURGE_DAYS
         for day in range(first_day, last_day + 1):
             for record in await self._table.query(day_partition(day * _DAY)):
@@ -233,7 +233,7 @@ class UsageLog:
         cutoff = now - starts_older_than.total_seconds()
         for forge in FORGES:
             for record in await self._table.query(_start_partition(forge)):
-                if (_float(record.data.get("at")) or 0.0) < cutoff:
+                if (number(record.data.get("at")) or 0.0) < cutoff:
                     try:
                         if await self._table.delete(record.partition, record.key, etag=record.etag):
                             removed += 1
@@ -244,7 +244,7 @@ class UsageLog:
 
 def _same_vm(data: Mapping[str, object], usage: Usage) -> bool:
     """The row is about this very VM: its creation time, to the second."""
-    created = _float(data.get("created_at"))
+    created = number(data.get("created_at"))
     return created is not None and abs(created - usage.created_at) < 1.0
 
 
@@ -253,12 +253,6 @@ def _start(forge: str, record: Record) -> JobStart:
         forge=forge,
         runner=unquote(record.key),
         job=str(record.data.get("job") or ""),
-        at=_float(record.data.get("at")) or 0.0,
-        queued_at=_float(record.data.get("queued_at")),
+        at=number(record.data.get("at")) or 0.0,
+        queued_at=number(record.data.get("queued_at")),
     )
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)

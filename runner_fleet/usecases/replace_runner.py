@@ -25,7 +25,7 @@ from runner_fleet.settings.pool import Pool
 from runner_fleet.state.pool_requests import PoolRequests
 from runner_fleet.state.runner_starts import RunnerStarts
 from runner_fleet.state.store import FleetState
-from runner_fleet.state.table import Record
+from runner_fleet.state.table import Record, number
 from runner_fleet.state.usage import UsageLog
 from runner_fleet.telemetry import metrics, traces
 from runner_fleet.warm.policy import pool_warm_ceiling, warm_now
@@ -63,14 +63,13 @@ class RunnerReplacer:
         record = await self.state.job(forge, str(job_id))
         # For the runner's usage row: its job's wait and busy time, by the forge's hook where it said
         # (a job a warm runner took before its provision claimed it has no claim), else our own times.
-        claimed = record.data.get("queued_at") if record is not None else None
-        queued_at = job_queued_at if job_queued_at is not None else claimed
+        queued_at = job_queued_at if job_queued_at is not None else _stamp(record, "queued_at")
         await UsageLog(self.state.table).note_start(
             forge,
             runner_name,
             str(job_id),
             at=job_started_at if job_started_at is not None else now,
-            queued_at=float(queued_at) if isinstance(queued_at, int | float) else None,
+            queued_at=queued_at,
         )
         pool_key = await self.state.pool_runner_key(forge, runner_name)
         if metrics.enabled():
@@ -145,5 +144,4 @@ class RunnerReplacer:
 
 
 def _stamp(record: Record | None, name: str) -> float | None:
-    value = record.data.get(name) if record is not None else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return number(record.data.get(name)) if record is not None else None
