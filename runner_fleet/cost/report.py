@@ -103,14 +103,11 @@ class PoolFigures:
         return cost / self.jobs if cost is not None and self.jobs else None
 
     def as_dict(self) -> dict[str, Any]:
-        p50, p95 = percentile(self.waits, 0.5), percentile(self.waits, 0.95)
         return {
             "pool": self.pool,
             "jobs": self.jobs,
             "runners": self.runners,
-            "wait_p50_s": _round(p50, 1),
-            "wait_p95_s": _round(p95, 1),
-            "waits": len(self.waits),
+            **wait_figures(self.waits),
             "vm_hours": _hours(self.vm_s),
             "busy_hours": _hours(self.busy_s),
             "idle_hours": _hours(self.idle_s),
@@ -121,6 +118,15 @@ class PoolFigures:
             "cost_per_job": _round(self.cost_per_job, 4),
             "unpriced_runners": self.unpriced,
         }
+
+
+def wait_figures(waits: Sequence[float]) -> dict[str, Any]:
+    """p50 and p95 of `waits` (nearest rank, to a tenth of a second) and how many there were."""
+    return {
+        "wait_p50_s": _round(percentile(waits, 0.5), 1),
+        "wait_p95_s": _round(percentile(waits, 0.95), 1),
+        "waits": len(waits),
+    }
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner_fleet import naming
-from runner_fleet.cost.report import PoolFigures
+from runner_fleet.cost.report import PoolFigures, wait_figures
 from runner_fleet.forges import Forge
-from runner_fleet.percentile import percentile
 from runner_fleet.ports.feeds import JobFeed, ReportsCoverage, ScanCoverage, WaitingJob
 from runner_fleet.ports.preflight import CheckResult, PreflightGate, Status
 from runner_fleet.settings.pool import Pool
@@ -97,7 +96,7 @@ class PoolStatus:
             "runners": dict(self.runners),
             "max_runners": self.max_runners,
             "warm": {"target": self.warm_target, "mode": self.warm_mode},
-            **_wait_figures(self.waits),
+            **wait_figures(self.waits),
             **_cost_figures(self.today),
             "preflight": self.preflight.as_dict() if self.preflight is not None else None,
         }
@@ -148,7 +147,7 @@ class FleetStatus:
                 "waiting": self.total_waiting(),
                 "runners": self.total_runners(),
                 "warm_target": sum(p.warm_target for p in self.pools),
-                **_wait_figures(self.total_waits()),
+                **wait_figures(self.total_waits()),
                 **_cost_figures(self.total_today()),
                 "pools_failing": sum(1 for p in self.pools if p.fails),
             },
@@ -288,14 +287,6 @@ async def _verdict(pool: Pool, gates: Sequence[PreflightGate]) -> Verdict:
 def _names(checks: Iterable[CheckResult]) -> tuple[str, ...]:
     """Check names in order, each once (dns-link has a row per zone)."""
     return tuple(dict.fromkeys(check.name for check in checks))
-
-
-def _wait_figures(waits: Sequence[float]) -> dict[str, Any]:
-    return {
-        "wait_p50_s": _round(percentile(waits, 0.5), 1),
-        "wait_p95_s": _round(percentile(waits, 0.95), 1),
-        "waits": len(waits),
-    }
 
 
 def _cost_figures(figures: PoolFigures) -> dict[str, Any]:
