@@ -125,9 +125,7 @@ async def test_a_job_runs_on_a_fresh_vm_from_queue_to_done(
         job = await response.json()
 
     async def finished() -> dict[str, Any] | None:
-        async with http.get(f"{served.github}/_sim/jobs") as response:
-            jobs = {j["id"]: j for j in await response.json()}
-        current = jobs[job["id"]]
+        current = await _sim_job(served, http, job["id"])
         return current if current["status"] == "completed" else None
 
     done = await _eventually(finished, within_s=60)
