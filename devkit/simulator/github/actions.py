@@ -182,10 +182,7 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         runner.host_lost_at = runner.exited_at = now
         self._idle.pop(runner.id, None)
         self._stats["runners_host_lost"] += 1
-        if runner.claimed_job_id is not None:
-            job = self._jobs[runner.claimed_job_id]
-            self._release_claim(job.id)
-            self._requeue(job)
+        self._give_back_claim(runner)
         if runner.job_id is not None:
             job = self._jobs[runner.job_id]
             if job.task is not None:
@@ -367,6 +364,13 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         runner.claimed_job_id = None
         return runner
 
+    def _give_back_claim(self, runner: Runner) -> None:
+        """A runner matched to a job it never acquired: the job goes back to the queue, in its place."""
+        if runner.claimed_job_id is not None:
+            job = self._jobs[runner.claimed_job_id]
+            self._release_claim(job.id)
+            self._requeue(job)
+
     def _requeue(self, job: Job) -> None:
         """Put a matched job back in the queue, in its place by queue time, and offer it again."""
         self._queued[job.id] = job
@@ -459,11 +463,8 @@ class ActionsService(ForgeService[GitHubSimConfig, Directory, Job, Runner]):
         self._registered.pop(runner.id, None)
         self._names.pop((runner.scope, runner.name.casefold()), None)
         self._idle.pop(runner.id, None)
-        if runner.claimed_job_id is not None:
-            # Deleted between match and assignment: the job goes back to the queue.
-            job = self._jobs[runner.claimed_job_id]
-            self._release_claim(job.id)
-            self._requeue(job)
+        # Deleted between match and assignment: the job goes back to the queue.
+        self._give_back_claim(runner)
         # A deregistered runner still finishes the job it runs (its worker holds the job's own
         # credentials); it exits when the job ends.
         if runner.connected_at is not None and runner.exited_at is None and not runner.busy:
